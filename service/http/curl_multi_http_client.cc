@@ -1,0 +1,443 @@
+#include "service/http/curl_multi_http_client.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace dcr::http {
+namespace {
+
+// Easy handles kept for reuse; each holds no connection (the multi handle's
+// cache does), only allocations worth keeping.
+constexpr std::size_t kMaxIdleEasies = 4096;
+
+// curl_global_init is not thread-safe; do it once per process.
+void GlobalInitOnce() {
+  static const CURLcode code = curl_global_init(CURL_GLOBAL_DEFAULT);
+  (void)code;
+}
+
+absl::optional<absl::Duration> ParseRetryAfter(absl::string_view value) {
+  value = absl::StripAsciiWhitespace(value);
+  int64_t seconds = 0;
+  if (absl::SimpleAtoi(value, &seconds)) {
+    if (seconds < 0) return absl::nullopt;
+    return absl::Seconds(seconds);
+  }
+  // An HTTP-date: curl_getdate parses every format RFC 9110 allows.
+  std::string date(value);
+  const time_t when = curl_getdate(date.c_str(), nullptr);
+  if (when < 0) return absl::nullopt;
+  return absl::FromTimeT(when) > absl::Now() ? absl::FromTimeT(when) - absl::Now()
+                                             : absl::ZeroDuration();
+}
+
+}  // namespace
+
+struct CurlMultiHttpClient::Transfer {
+  HttpRequest request;
+  HttpCallback done;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  HttpResult result;
+  std::size_t max_response_bytes = 0;
+  std::size_t body_offset = 0;  // How much of request.body curl has read.
+  bool too_large = false;
+  char error[CURL_ERROR_SIZE] = {0};
+};
+
+absl::StatusOr<std::unique_ptr<CurlMultiHttpClient>> CurlMultiHttpClient::Create(
+    CurlOptions options) {
+  GlobalInitOnce();
+  const int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd < 0) {
+    return absl::InternalError(absl::StrCat("epoll_create1: ", std::strerror(errno)));
+  }
+  const int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd < 0) {
+    close(epoll_fd);
+    return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  }
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.fd = wake_fd;
+  CURLM* multi = curl_multi_init();
+  if (multi == nullptr || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &event) != 0) {
+    if (multi != nullptr) curl_multi_cleanup(multi);
+    close(wake_fd);
+    close(epoll_fd);
+    return absl::InternalError("cannot set up the libcurl multi handle");
+  }
+  return std::unique_ptr<CurlMultiHttpClient>(
+      new CurlMultiHttpClient(std::move(options), multi, epoll_fd, wake_fd));
+}
+
+CurlMultiHttpClient::CurlMultiHttpClient(CurlOptions options, CURLM* multi,
+                                         int epoll_fd, int wake_fd)
+    : options_(std::move(options)),
+      multi_(multi),
+      epoll_fd_(epoll_fd),
+      wake_fd_(wake_fd) {
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlMultiHttpClient::OnSocket);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlMultiHttpClient::OnTimer);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+  // Many requests share one HTTP/2 connection when the upstream offers it.
+  curl_multi_setopt(multi_, CURLMOPT_PIPELINING, long{CURLPIPE_MULTIPLEX});
+  if (options_.max_host_connections > 0) {
+    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS,
+                      options_.max_host_connections);
+  }
+  loop_ = std::thread([this] { Run(); });
+}
+
+CurlMultiHttpClient::~CurlMultiHttpClient() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  Wake();
+  loop_.join();
+  for (CURL* easy : idle_easies_) curl_easy_cleanup(easy);
+  curl_multi_cleanup(multi_);
+  close(wake_fd_);
+  close(epoll_fd_);
+}
+
+void CurlMultiHttpClient::Send(HttpRequest request, HttpCallback done) {
+  auto transfer = std::make_unique<Transfer>();
+  transfer->request = std::move(request);
+  transfer->done = std::move(done);
+  transfer->max_response_bytes = options_.max_response_bytes;
+  {
+    absl::MutexLock lock(&mu_);
+    queued_.push_back(std::move(transfer));
+  }
+  Wake();
+}
+
+void CurlMultiHttpClient::CancelAll() {
+  {
+    absl::MutexLock lock(&mu_);
+    cancelling_ = true;
+  }
+  Wake();
+}
+
+void CurlMultiHttpClient::Wake() {
+  const uint64_t one = 1;
+  // EAGAIN means the counter is already non-zero: the loop will wake anyway.
+  (void)!write(wake_fd_, &one, sizeof(one));
+}
+
+// All curl calls happen on this thread, so the multi handle needs no lock.
+void CurlMultiHttpClient::Run() {
+  constexpr int kMaxEvents = 256;
+  epoll_event events[kMaxEvents];
+  int running = 0;
+  for (;;) {
+    int timeout_ms = -1;
+    if (timer_deadline_.has_value()) {
+      const absl::Duration left = *timer_deadline_ - absl::Now();
+      timeout_ms = left <= absl::ZeroDuration()
+                       ? 0
+                       : static_cast<int>(std::min<int64_t>(
+                             absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))),
+                             INT_MAX));
+    }
+    const int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+    if (n < 0 && errno != EINTR) {
+      // Unrecoverable; fail everything rather than leave callers hanging.
+      FailAll(absl::StrCat("epoll_wait: ", std::strerror(errno)));
+      return;
+    }
+    bool woken = false;
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == wake_fd_) {
+        uint64_t count;
+        (void)!read(wake_fd_, &count, sizeof(count));
+        woken = true;
+        continue;
+      }
+      int flags = 0;
+      if (events[i].events & EPOLLIN) flags |= CURL_CSELECT_IN;
+      if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+      if (events[i].events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
+      curl_multi_socket_action(multi_, fd, flags, &running);
+    }
+    if (woken) {
+      bool stopping, cancelling;
+      {
+        absl::MutexLock lock(&mu_);
+        stopping = stopping_;
+        cancelling = cancelling_;
+      }
+      if (stopping || cancelling) {
+        FailAll(stopping ? "the HTTP client is shutting down"
+                         : "the gateway is shutting down");
+        if (stopping) return;
+      } else {
+        StartQueued();
+      }
+    }
+    if (timer_deadline_.has_value() && absl::Now() >= *timer_deadline_) {
+      timer_deadline_.reset();
+      curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    CollectDone();
+  }
+}
+
+void CurlMultiHttpClient::StartQueued() {
+  std::vector<std::unique_ptr<Transfer>> queued;
+  {
+    absl::MutexLock lock(&mu_);
+    queued.swap(queued_);
+  }
+  for (auto& owned : queued) {
+    Transfer* t = owned.release();  // Owned by the easy handle until Finish.
+    CURL* easy;
+    if (!idle_easies_.empty()) {
+      easy = idle_easies_.back();
+      idle_easies_.pop_back();
+    } else {
+      easy = curl_easy_init();
+    }
+    t->easy = easy;
+    for (const std::string& header : t->request.headers) {
+      t->headers = curl_slist_append(t->headers, header.c_str());
+    }
+    // Never wait for "100 Continue": Authlete bodies are small.
+    t->headers = curl_slist_append(t->headers, "Expect:");
+    const int64_t timeout_ms =
+        std::max<int64_t>(1, absl::ToInt64Milliseconds(t->request.timeout));
+    const int64_t connect_ms = std::max<int64_t>(
+        1, std::min<int64_t>(timeout_ms,
+                             absl::ToInt64Milliseconds(options_.connect_timeout)));
+    curl_easy_setopt(easy, CURLOPT_URL, t->request.url.c_str());
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    // The body comes from a read callback with no way to rewind it. libcurl
+    // silently resends a request whose reused connection died before any
+    // answer; for a POST to Authlete that could register a second client.
+    // Without rewind it fails instead (CURLE_SEND_FAIL_REWIND), and whether to
+    // resend stays the gateway's decision.
+    curl_easy_setopt(easy, CURLOPT_READFUNCTION, &CurlMultiHttpClient::OnReadBody);
+    curl_easy_setopt(easy, CURLOPT_READDATA, t);
+    curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, &CurlMultiHttpClient::OnSeekBody);
+    curl_easy_setopt(easy, CURLOPT_SEEKDATA, t);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(t->request.body.size()));
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_ms));
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &CurlMultiHttpClient::OnBody);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &CurlMultiHttpClient::OnHeader);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, long{CURL_HTTP_VERSION_2TLS});
+    curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    // A redirect would carry the Authorization header elsewhere: never follow.
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!options_.ca_file.empty()) {
+      curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
+    }
+    const CURLMcode added = curl_multi_add_handle(multi_, easy);
+    if (added != CURLM_OK) {
+      Complete(t, absl::InternalError(
+                      absl::StrCat("curl_multi_add_handle: ", curl_multi_strerror(added))));
+      continue;
+    }
+    active_transfers_.insert(t);
+  }
+}
+
+void CurlMultiHttpClient::CollectDone() {
+  int pending = 0;
+  while (CURLMsg* message = curl_multi_info_read(multi_, &pending)) {
+    if (message->msg != CURLMSG_DONE) continue;
+    CURL* easy = message->easy_handle;
+    const CURLcode code = message->data.result;
+    Transfer* t = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &t);
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    long request_bytes = 0;
+    curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_bytes);
+    curl_multi_remove_handle(multi_, easy);
+    active_transfers_.erase(t);
+    t->result.status = static_cast<int>(status);
+    t->result.request_sent = request_bytes > 0;
+    Complete(t, TransportStatus(t, code));
+  }
+}
+
+absl::Status CurlMultiHttpClient::TransportStatus(Transfer* t, CURLcode code) {
+  if (code == CURLE_OK) return absl::OkStatus();
+  const std::string detail =
+      t->error[0] != '\0' ? std::string(t->error) : curl_easy_strerror(code);
+  switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return absl::DeadlineExceededError(detail);
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+      // Failed before the request could be written.
+      t->result.request_sent = false;
+      return absl::UnavailableError(detail);
+    case CURLE_PARTIAL_FILE:
+      return absl::DataLossError(detail);
+    case CURLE_SEND_FAIL_REWIND:
+      // curl wanted to resend on a fresh connection (see StartQueued).
+      t->result.request_sent = true;
+      return absl::UnavailableError(
+          "the connection closed before an answer; not resent, since the request "
+          "may have been processed");
+    case CURLE_WRITE_ERROR:
+      if (t->too_large) {
+        return absl::OutOfRangeError(absl::StrCat(
+            "response larger than ", t->max_response_bytes, " bytes"));
+      }
+      return absl::InternalError(detail);
+    default:
+      return absl::UnavailableError(detail);
+  }
+}
+
+void CurlMultiHttpClient::Complete(Transfer* t, absl::Status transport) {
+  std::unique_ptr<Transfer> owned(t);
+  t->result.transport = std::move(transport);
+  if (t->headers != nullptr) curl_slist_free_all(t->headers);
+  if (t->easy != nullptr) RecycleEasy(t->easy);
+  std::move(t->done)(std::move(t->result));
+}
+
+void CurlMultiHttpClient::RecycleEasy(CURL* easy) {
+  if (idle_easies_.size() >= kMaxIdleEasies) {
+    curl_easy_cleanup(easy);
+    return;
+  }
+  curl_easy_reset(easy);
+  idle_easies_.push_back(easy);
+}
+
+void CurlMultiHttpClient::FailAll(absl::string_view why) {
+  // Queued transfers never reached curl.
+  std::vector<std::unique_ptr<Transfer>> queued;
+  {
+    absl::MutexLock lock(&mu_);
+    queued.swap(queued_);
+  }
+  for (auto& t : queued) Complete(t.release(), absl::CancelledError(why));
+  // Active ones: deliver those that already finished, then abort the rest.
+  CollectDone();
+  for (Transfer* t : std::vector<Transfer*>(active_transfers_.begin(),
+                                            active_transfers_.end())) {
+    curl_multi_remove_handle(multi_, t->easy);
+    active_transfers_.erase(t);
+    t->result.request_sent = true;  // Unknown: assume the worst.
+    Complete(t, absl::CancelledError(why));
+  }
+}
+
+int CurlMultiHttpClient::OnSocket(CURL* /*easy*/, curl_socket_t fd, int what,
+                                  void* self_ptr, void* socket_data) {
+  auto* self = static_cast<CurlMultiHttpClient*>(self_ptr);
+  if (what == CURL_POLL_REMOVE) {
+    epoll_ctl(self->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    curl_multi_assign(self->multi_, fd, nullptr);
+    return 0;
+  }
+  epoll_event event{};
+  event.data.fd = fd;
+  if (what & CURL_POLL_IN) event.events |= EPOLLIN;
+  if (what & CURL_POLL_OUT) event.events |= EPOLLOUT;
+  int op = socket_data != nullptr ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  if (epoll_ctl(self->epoll_fd_, op, fd, &event) != 0) {
+    // The fd may have been closed and reused behind curl's back.
+    op = (errno == EEXIST) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(self->epoll_fd_, op, fd, &event) != 0) return -1;
+  }
+  curl_multi_assign(self->multi_, fd, self);
+  return 0;
+}
+
+int CurlMultiHttpClient::OnTimer(CURLM* /*multi*/, long timeout_ms, void* self_ptr) {
+  auto* self = static_cast<CurlMultiHttpClient*>(self_ptr);
+  if (timeout_ms < 0) {
+    self->timer_deadline_.reset();
+  } else {
+    self->timer_deadline_ = absl::Now() + absl::Milliseconds(timeout_ms);
+  }
+  return 0;
+}
+
+std::size_t CurlMultiHttpClient::OnBody(char* data, std::size_t size,
+                                        std::size_t count, void* transfer) {
+  auto* t = static_cast<Transfer*>(transfer);
+  const std::size_t n = size * count;
+  if (t->result.body.size() + n > t->max_response_bytes) {
+    t->too_large = true;
+    return 0;  // Makes curl abort with CURLE_WRITE_ERROR.
+  }
+  t->result.body.append(data, n);
+  return n;
+}
+
+std::size_t CurlMultiHttpClient::OnReadBody(char* buffer, std::size_t size,
+                                            std::size_t count, void* transfer) {
+  auto* t = static_cast<Transfer*>(transfer);
+  const std::size_t n =
+      std::min(size * count, t->request.body.size() - t->body_offset);
+  std::memcpy(buffer, t->request.body.data() + t->body_offset, n);
+  t->body_offset += n;
+  return n;
+}
+
+int CurlMultiHttpClient::OnSeekBody(void* transfer, curl_off_t offset, int origin) {
+  auto* t = static_cast<Transfer*>(transfer);
+  // Seeking to the start before anything was read is harmless; any real
+  // rewind means a resend, which is refused (see StartQueued).
+  if (origin == SEEK_SET && offset == 0 && t->body_offset == 0) return CURL_SEEKFUNC_OK;
+  return CURL_SEEKFUNC_CANTSEEK;
+}
+
+std::size_t CurlMultiHttpClient::OnHeader(char* data, std::size_t size,
+                                          std::size_t count, void* transfer) {
+  auto* t = static_cast<Transfer*>(transfer);
+  const std::size_t n = size * count;
+  absl::string_view line(data, n);
+  if (absl::StartsWith(line, "HTTP/")) {
+    t->result.retry_after.reset();  // A new response (after 1xx) starts.
+  } else if (absl::StartsWithIgnoreCase(line, "retry-after:")) {
+    t->result.retry_after = ParseRetryAfter(line.substr(12));
+  }
+  return n;
+}
+
+}  // namespace dcr::http

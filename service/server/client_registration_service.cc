@@ -1,0 +1,304 @@
+#include "service/server/client_registration_service.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/rpc/status.pb.h"
+#include "service/errors/registration_error_status.h"
+#include "service/metadata/metadata_json.h"
+#include "service/server/gateway_config.h"
+#include "service/server/logging.h"
+
+namespace dcr::server {
+namespace {
+
+using authlete::DcrCall;
+using authlete::DcrResponse;
+using authlete::Operation;
+
+// Longest client id and registration access token passed on: far above what
+// Authlete issues, low enough to refuse abuse before any upstream call.
+constexpr std::size_t kMaxClientIdBytes = 256;
+constexpr std::size_t kMaxTokenBytes = 4096;
+
+// The time Authlete may take: the caller's remaining deadline, capped.
+absl::StatusOr<absl::Duration> UpstreamTimeout(const grpc::CallbackServerContext* context,
+                                               absl::Duration max) {
+  const auto deadline = context->deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return max;
+  const absl::Duration left = absl::FromChrono(deadline) - absl::Now();
+  if (left <= absl::ZeroDuration()) {
+    v1::RegistrationError detail;
+    detail.set_reason(v1::ERROR_REASON_UPSTREAM_TIMEOUT);
+    detail.set_http_status(504);
+    return errors::MakeStatus(absl::StatusCode::kDeadlineExceeded,
+                              "the call's deadline passed before Authlete was called",
+                              detail);
+  }
+  return std::min(left, max);
+}
+
+// Fills the reply fields common to Register/Get/Update replies.
+template <typename Response>
+absl::Status FillClientResponse(const DcrResponse& result, Response* response) {
+  response->set_action(result.action);
+  response->set_http_status(authlete::HttpStatusForAction(result.action));
+  response->set_response_content(result.response_content);
+  response->set_result_code(result.result_code);
+  response->set_result_message(result.result_message);
+  absl::StatusOr<v1::ClientInformation> client =
+      metadata::ClientInformationFromJson(result.response_content);
+  if (client.ok()) {
+    *response->mutable_client() = *std::move(client);
+  } else {
+    // Authlete did act (the client exists); response_content still carries
+    // everything verbatim, so the call succeeds with what could be parsed.
+    Log(LogLevel::kWarning, "cannot parse Authlete's responseContent",
+        {{"result_code", result.result_code},
+         {"error", std::string(client.status().message())}});
+  }
+  return absl::OkStatus();
+}
+
+// The client id to log for a call that named none (RegisterClient).
+template <typename Response>
+std::string ClientIdOf(const Response& response) {
+  return response.client().client_id();
+}
+std::string ClientIdOf(const v1::DeleteClientResponse&) { return ""; }
+
+absl::Status FillDeleteResponse(const DcrResponse& result, v1::DeleteClientResponse* response) {
+  response->set_action(result.action);
+  response->set_http_status(authlete::HttpStatusForAction(result.action));
+  response->set_result_code(result.result_code);
+  response->set_result_message(result.result_message);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  const auto code = static_cast<grpc::StatusCode>(status.code());
+  std::string message(status.message());
+  absl::optional<v1::RegistrationError> detail = errors::GetRegistrationError(status);
+  if (!detail.has_value()) return grpc::Status(code, message);
+  google::rpc::Status rpc_status;
+  rpc_status.set_code(static_cast<int>(status.code()));
+  rpc_status.set_message(message);
+  rpc_status.add_details()->PackFrom(*detail);
+  return grpc::Status(code, std::move(message), rpc_status.SerializeAsString());
+}
+
+ClientRegistrationService::ClientRegistrationService(
+    Options options, std::shared_ptr<const authlete::AuthleteClient> authlete)
+    : options_(std::move(options)), authlete_(std::move(authlete)) {}
+
+absl::StatusOr<std::string> ClientRegistrationService::ResolveServiceId(
+    const std::string& requested) const {
+  if (requested.empty() || requested == options_.default_service_id) {
+    return options_.default_service_id;
+  }
+  if (!IsValidServiceId(requested)) {
+    return errors::InvalidRequest("service_id must be a numeric Authlete API key");
+  }
+  if (!options_.allowed_service_ids.contains(requested)) {
+    v1::RegistrationError detail;
+    detail.set_reason(v1::ERROR_REASON_SERVICE_NOT_ALLOWED);
+    detail.set_http_status(500);
+    return errors::MakeStatus(
+        absl::StatusCode::kPermissionDenied,
+        absl::StrCat("service_id ", requested, " is not allowed on this gateway"), detail);
+  }
+  return requested;
+}
+
+absl::Status ClientRegistrationService::CheckClientCredentials(
+    const std::string& client_id, const std::string& token) const {
+  if (client_id.empty()) return errors::InvalidRequest("client_id is required");
+  if (client_id.size() > kMaxClientIdBytes) {
+    return errors::InvalidRequest(
+        absl::StrCat("client_id is longer than ", kMaxClientIdBytes, " bytes"));
+  }
+  if (token.empty()) return errors::InvalidRequest("registration_access_token is required");
+  if (token.size() > kMaxTokenBytes) {
+    return errors::InvalidRequest(
+        absl::StrCat("registration_access_token is longer than ", kMaxTokenBytes, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+template <typename Request>
+absl::StatusOr<std::string> ClientRegistrationService::MetadataDocument(
+    const Request& request, absl::string_view client_id) const {
+  std::string document;
+  switch (request.metadata_source_case()) {
+    case Request::kMetadataJson:
+      // Passed on unchanged: Authlete judges the metadata, not the gateway.
+      document = request.metadata_json();
+      break;
+    case Request::kMetadata: {
+      absl::StatusOr<std::string> json =
+          metadata::MetadataToJsonString(request.metadata(), client_id);
+      if (!json.ok()) return errors::InvalidRequest(json.status().message());
+      document = *std::move(json);
+      break;
+    }
+    default:
+      return errors::InvalidRequest(
+          "metadata or metadata_json is required (metadata_json \"{}\" sends an empty "
+          "document)");
+  }
+  if (document.size() > options_.max_metadata_bytes) {
+    return errors::InvalidRequest(absl::StrCat("client metadata is ", document.size(),
+                                               " bytes; the limit is ",
+                                               options_.max_metadata_bytes));
+  }
+  return document;
+}
+
+template <typename Response, typename Fill>
+grpc::ServerUnaryReactor* ClientRegistrationService::Dispatch(
+    grpc::CallbackServerContext* context, Operation operation,
+    absl::StatusOr<DcrCall> call, Response* response, Fill fill) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time start = absl::Now();
+  const bool log = options_.log_requests;
+  // Logged per call: never the token, the metadata or Authlete's answer.
+  auto finish = [reactor, start, log](Operation operation, const std::string& service_id,
+                                      const std::string& client_id,
+                                      const absl::Status& status, v1::Action action,
+                                      const std::string& result_code) {
+    if (log) {
+      Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, "rpc",
+          {{"rpc", std::string(authlete::OperationName(operation))},
+           {"service_id", service_id},
+           {"client_id", client_id},
+           {"code", std::string(absl::StatusCodeToString(status.code()))},
+           {"action", v1::Action_Name(action)},
+           {"result_code", result_code},
+           {"latency_ms", absl::ToDoubleMilliseconds(absl::Now() - start)},
+           {"error", std::string(status.message())}});
+    }
+    reactor->Finish(ToGrpcStatus(status));
+  };
+
+  if (!call.ok()) {
+    finish(operation, "", "", call.status(), v1::ACTION_UNSPECIFIED, "");
+    return reactor;
+  }
+  absl::StatusOr<absl::Duration> timeout =
+      UpstreamTimeout(context, options_.max_upstream_timeout);
+  if (!timeout.ok()) {
+    finish(call->operation, call->service_id, call->client_id, timeout.status(),
+           v1::ACTION_UNSPECIFIED, "");
+    return reactor;
+  }
+  authlete_->Call(
+      *call, *timeout,
+      [finish, response, fill, operation, service_id = call->service_id,
+       client_id = call->client_id](absl::StatusOr<DcrResponse> result) mutable {
+        if (!result.ok()) {
+          absl::optional<v1::RegistrationError> detail =
+              errors::GetRegistrationError(result.status());
+          finish(operation, service_id, client_id, result.status(),
+                 detail ? detail->action() : v1::ACTION_UNSPECIFIED,
+                 detail ? detail->result_code() : "");
+          return;
+        }
+        const absl::Status filled = fill(*result, response);
+        const std::string logged_id = client_id.empty() ? ClientIdOf(*response) : client_id;
+        finish(operation, service_id, logged_id, filled, result->action, result->result_code);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClientRegistrationService::RegisterClient(
+    grpc::CallbackServerContext* context, const v1::RegisterClientRequest* request,
+    v1::RegisterClientResponse* response) {
+  auto call = [&]() -> absl::StatusOr<DcrCall> {
+    DcrCall call;
+    call.operation = Operation::kRegister;
+    absl::StatusOr<std::string> service_id = ResolveServiceId(request->service_id());
+    if (!service_id.ok()) return service_id.status();
+    call.service_id = *std::move(service_id);
+    absl::StatusOr<std::string> json = MetadataDocument(*request, "");
+    if (!json.ok()) return json.status();
+    call.json = *std::move(json);
+    return call;
+  }();
+  return Dispatch(context, Operation::kRegister, std::move(call), response,
+                  FillClientResponse<v1::RegisterClientResponse>);
+}
+
+grpc::ServerUnaryReactor* ClientRegistrationService::GetClient(
+    grpc::CallbackServerContext* context, const v1::GetClientRequest* request,
+    v1::GetClientResponse* response) {
+  auto call = [&]() -> absl::StatusOr<DcrCall> {
+    DcrCall call;
+    call.operation = Operation::kGet;
+    absl::StatusOr<std::string> service_id = ResolveServiceId(request->service_id());
+    if (!service_id.ok()) return service_id.status();
+    call.service_id = *std::move(service_id);
+    if (absl::Status s = CheckClientCredentials(request->client_id(),
+                                                request->registration_access_token());
+        !s.ok()) {
+      return s;
+    }
+    call.client_id = request->client_id();
+    call.token = request->registration_access_token();
+    return call;
+  }();
+  return Dispatch(context, Operation::kGet, std::move(call), response,
+                  FillClientResponse<v1::GetClientResponse>);
+}
+
+grpc::ServerUnaryReactor* ClientRegistrationService::UpdateClient(
+    grpc::CallbackServerContext* context, const v1::UpdateClientRequest* request,
+    v1::UpdateClientResponse* response) {
+  auto call = [&]() -> absl::StatusOr<DcrCall> {
+    DcrCall call;
+    call.operation = Operation::kUpdate;
+    absl::StatusOr<std::string> service_id = ResolveServiceId(request->service_id());
+    if (!service_id.ok()) return service_id.status();
+    call.service_id = *std::move(service_id);
+    if (absl::Status s = CheckClientCredentials(request->client_id(),
+                                                request->registration_access_token());
+        !s.ok()) {
+      return s;
+    }
+    call.client_id = request->client_id();
+    call.token = request->registration_access_token();
+    // RFC 7592 §2.2: the update body carries the client_id.
+    absl::StatusOr<std::string> json = MetadataDocument(*request, request->client_id());
+    if (!json.ok()) return json.status();
+    call.json = *std::move(json);
+    return call;
+  }();
+  return Dispatch(context, Operation::kUpdate, std::move(call), response,
+                  FillClientResponse<v1::UpdateClientResponse>);
+}
+
+grpc::ServerUnaryReactor* ClientRegistrationService::DeleteClient(
+    grpc::CallbackServerContext* context, const v1::DeleteClientRequest* request,
+    v1::DeleteClientResponse* response) {
+  auto call = [&]() -> absl::StatusOr<DcrCall> {
+    DcrCall call;
+    call.operation = Operation::kDelete;
+    absl::StatusOr<std::string> service_id = ResolveServiceId(request->service_id());
+    if (!service_id.ok()) return service_id.status();
+    call.service_id = *std::move(service_id);
+    if (absl::Status s = CheckClientCredentials(request->client_id(),
+                                                request->registration_access_token());
+        !s.ok()) {
+      return s;
+    }
+    call.client_id = request->client_id();
+    call.token = request->registration_access_token();
+    return call;
+  }();
+  return Dispatch(context, Operation::kDelete, std::move(call), response, FillDeleteResponse);
+}
+
+}  // namespace dcr::server

@@ -1,0 +1,184 @@
+#include "service/server/gateway_config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
+          "gRPC listen address host:port; port 0 picks a free port");
+ABSL_FLAG(std::string, port_file, "",
+          "if set, write the bound gRPC port to this file once serving");
+ABSL_FLAG(std::string, authlete_base_url, "us",
+          "Authlete API base: us, jp, eu, br (v3 clusters), v2 (shared v2 server) "
+          "or a URL such as http://127.0.0.1:8787 for the emulator");
+ABSL_FLAG(std::string, authlete_api_version, "3",
+          "Authlete API version: 3 (Bearer token) or 2 (Basic API key/secret)");
+ABSL_FLAG(std::string, authlete_service_id, "",
+          "default Authlete service id (numeric API key); required");
+ABSL_FLAG(std::vector<std::string>, authlete_allowed_service_ids, {},
+          "comma-separated other service ids requests may name (API v3 with an "
+          "organization token)");
+ABSL_FLAG(std::string, authlete_credential_file, "",
+          "file holding the Authlete credential (v3 token or v2 API secret), e.g. a "
+          "Kubernetes Secret mount; otherwise the DCR_AUTHLETE_CREDENTIAL environment "
+          "variable is used");
+ABSL_FLAG(std::string, authlete_ca_file, "",
+          "CA bundle to verify Authlete's TLS certificate; default: the system's");
+ABSL_FLAG(absl::Duration, upstream_timeout, absl::Seconds(10),
+          "maximum time for one call to Authlete; a shorter caller deadline wins");
+ABSL_FLAG(absl::Duration, upstream_connect_timeout, absl::Seconds(3),
+          "maximum time to connect to Authlete");
+ABSL_FLAG(int64_t, max_metadata_bytes, 64 * 1024,
+          "largest client metadata document accepted");
+ABSL_FLAG(int64_t, max_upstream_response_bytes, 1024 * 1024,
+          "largest Authlete response accepted");
+ABSL_FLAG(int64_t, max_upstream_connections, 0,
+          "connections to Authlete at most; 0: no limit");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
+          "on SIGTERM/SIGINT, time allowed for in-flight calls to finish");
+ABSL_FLAG(bool, log_requests, true, "log one line per RPC (never with a secret)");
+
+namespace dcr::server {
+namespace {
+
+constexpr char kCredentialEnv[] = "DCR_AUTHLETE_CREDENTIAL";
+
+absl::StatusOr<std::string> ReadCredentialFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read the Authlete credential file ", path));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  // Secret files usually end with a newline that is not part of the secret.
+  return std::string(absl::StripAsciiWhitespace(text.str()));
+}
+
+}  // namespace
+
+bool IsValidServiceId(absl::string_view id) {
+  if (id.empty() || id.size() > 32) return false;
+  for (char c : id) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+std::vector<std::string> GatewayFlagNames() {
+  return {"listen",
+          "port_file",
+          "authlete_base_url",
+          "authlete_api_version",
+          "authlete_service_id",
+          "authlete_allowed_service_ids",
+          "authlete_credential_file",
+          "authlete_ca_file",
+          "upstream_timeout",
+          "upstream_connect_timeout",
+          "max_metadata_bytes",
+          "max_upstream_response_bytes",
+          "max_upstream_connections",
+          "shutdown_grace",
+          "log_requests"};
+}
+
+absl::Status ApplyEnvironmentToFlags() {
+  for (const std::string& name : GatewayFlagNames()) {
+    const std::string env = absl::StrCat("DCR_", absl::AsciiStrToUpper(name));
+    const char* value = std::getenv(env.c_str());
+    if (value == nullptr) continue;
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::string error;
+    if (flag == nullptr || !flag->ParseFrom(value, &error)) {
+      return absl::InvalidArgumentError(absl::StrCat("environment variable ", env, ": ", error));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateConfig(const GatewayConfig& config) {
+  if (!IsValidServiceId(config.default_service_id)) {
+    return absl::InvalidArgumentError(
+        "an Authlete service id (numeric API key) is required: --authlete_service_id");
+  }
+  for (const std::string& id : config.allowed_service_ids) {
+    if (!IsValidServiceId(id)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("allowed service id \"", id, "\" is not a numeric API key"));
+    }
+  }
+  if (config.authlete.api_version == authlete::ApiVersion::kV2 &&
+      !config.allowed_service_ids.empty()) {
+    // v2 authenticates with one service's own key and secret.
+    return absl::InvalidArgumentError(
+        "--authlete_allowed_service_ids needs Authlete API v3 (an organization token)");
+  }
+  if (config.authlete.credential.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "no Authlete credential: set --authlete_credential_file or ", kCredentialEnv));
+  }
+  if (config.authlete.base_url.empty()) {
+    return absl::InvalidArgumentError("no Authlete base URL");
+  }
+  if (config.max_upstream_timeout <= absl::ZeroDuration() ||
+      config.upstream_connect_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("upstream timeouts must be positive");
+  }
+  if (config.max_metadata_bytes == 0 || config.max_upstream_response_bytes == 0) {
+    return absl::InvalidArgumentError("size limits must be positive");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<GatewayConfig> ConfigFromFlags() {
+  GatewayConfig config;
+  config.listen_address = absl::GetFlag(FLAGS_listen);
+  absl::StatusOr<std::string> base_url =
+      authlete::ResolveBaseUrl(absl::GetFlag(FLAGS_authlete_base_url));
+  if (!base_url.ok()) return base_url.status();
+  config.authlete.base_url = *std::move(base_url);
+  absl::StatusOr<authlete::ApiVersion> version =
+      authlete::ParseApiVersion(absl::GetFlag(FLAGS_authlete_api_version));
+  if (!version.ok()) return version.status();
+  config.authlete.api_version = *version;
+  config.default_service_id = absl::GetFlag(FLAGS_authlete_service_id);
+  for (const std::string& id : absl::GetFlag(FLAGS_authlete_allowed_service_ids)) {
+    const std::string trimmed(absl::StripAsciiWhitespace(id));
+    if (!trimmed.empty() && trimmed != config.default_service_id) {
+      config.allowed_service_ids.insert(trimmed);
+    }
+  }
+  const std::string credential_file = absl::GetFlag(FLAGS_authlete_credential_file);
+  if (!credential_file.empty()) {
+    absl::StatusOr<std::string> credential = ReadCredentialFile(credential_file);
+    if (!credential.ok()) return credential.status();
+    config.authlete.credential = *std::move(credential);
+  } else if (const char* env = std::getenv(kCredentialEnv); env != nullptr) {
+    config.authlete.credential = std::string(absl::StripAsciiWhitespace(env));
+  }
+  config.authlete_ca_file = absl::GetFlag(FLAGS_authlete_ca_file);
+  config.max_upstream_timeout = absl::GetFlag(FLAGS_upstream_timeout);
+  config.upstream_connect_timeout = absl::GetFlag(FLAGS_upstream_connect_timeout);
+  const int64_t max_metadata = absl::GetFlag(FLAGS_max_metadata_bytes);
+  const int64_t max_response = absl::GetFlag(FLAGS_max_upstream_response_bytes);
+  if (max_metadata <= 0 || max_response <= 0) {
+    return absl::InvalidArgumentError("size limits must be positive");
+  }
+  config.max_metadata_bytes = static_cast<std::size_t>(max_metadata);
+  config.max_upstream_response_bytes = static_cast<std::size_t>(max_response);
+  config.max_upstream_connections = absl::GetFlag(FLAGS_max_upstream_connections);
+  config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  config.log_requests = absl::GetFlag(FLAGS_log_requests);
+  if (absl::Status valid = ValidateConfig(config); !valid.ok()) return valid;
+  return config;
+}
+
+}  // namespace dcr::server

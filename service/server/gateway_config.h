@@ -1,0 +1,61 @@
+// Everything the gateway needs to run, and how it is read from flags,
+// environment variables and files.
+#ifndef DCR_SERVICE_SERVER_GATEWAY_CONFIG_H_
+#define DCR_SERVICE_SERVER_GATEWAY_CONFIG_H_
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "service/authlete/authlete_options.h"
+
+namespace dcr::server {
+
+struct GatewayConfig {
+  // host:port for gRPC; port 0 picks a free port (see GatewayServer::port()).
+  std::string listen_address = "0.0.0.0:50051";
+  authlete::AuthleteOptions authlete;
+  // The Authlete service used when a request names none.
+  std::string default_service_id;
+  // Other service ids a request may name (API v3 with an organization token).
+  absl::flat_hash_set<std::string> allowed_service_ids;
+  // Upper bound of one call to Authlete; the caller's deadline may shorten it.
+  absl::Duration max_upstream_timeout = absl::Seconds(10);
+  absl::Duration upstream_connect_timeout = absl::Seconds(3);
+  // CA bundle for TLS to Authlete (e.g. a private CA); empty: the system's.
+  std::string authlete_ca_file;
+  std::size_t max_metadata_bytes = 64 * 1024;
+  std::size_t max_upstream_response_bytes = 1024 * 1024;
+  long max_upstream_connections = 0;
+  // How long in-flight calls may take to finish after SIGTERM.
+  absl::Duration shutdown_grace = absl::Seconds(20);
+  // One log line per RPC (never with a secret).
+  bool log_requests = true;
+};
+
+// Authlete service ids are numeric API keys; anything else is refused before
+// it can reach a URL path.
+bool IsValidServiceId(absl::string_view id);
+
+// Checks a config assembled in code (tests) or from flags.
+absl::Status ValidateConfig(const GatewayConfig& config);
+
+// Every gateway flag may also be given as an environment variable DCR_<NAME>
+// (e.g. DCR_AUTHLETE_BASE_URL); a command-line flag wins. Call before
+// absl::ParseCommandLine. Fails on an environment value that does not parse.
+absl::Status ApplyEnvironmentToFlags();
+
+// The config from the parsed flags. The Authlete credential comes from
+// --authlete_credential_file (a Kubernetes Secret mount) or the environment
+// variable DCR_AUTHLETE_CREDENTIAL, never from a flag value that `ps` shows.
+absl::StatusOr<GatewayConfig> ConfigFromFlags();
+
+// Names of every flag the gateway defines, for --help and the environment.
+std::vector<std::string> GatewayFlagNames();
+
+}  // namespace dcr::server
+
+#endif  // DCR_SERVICE_SERVER_GATEWAY_CONFIG_H_

@@ -1,0 +1,87 @@
+#include "service/server/gateway_server.h"
+
+#include <thread>
+#include <utility>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+
+namespace dcr::server {
+namespace {
+
+// Room for gRPC framing and the other request fields around the metadata.
+constexpr std::size_t kRequestOverheadBytes = 16 * 1024;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
+    const GatewayConfig& config) {
+  if (absl::Status valid = ValidateConfig(config); !valid.ok()) return valid;
+
+  std::unique_ptr<GatewayServer> gateway(new GatewayServer());
+  http::CurlOptions curl;
+  curl.connect_timeout = config.upstream_connect_timeout;
+  curl.max_response_bytes = config.max_upstream_response_bytes;
+  curl.ca_file = config.authlete_ca_file;
+  curl.max_host_connections = config.max_upstream_connections;
+  absl::StatusOr<std::unique_ptr<http::CurlMultiHttpClient>> http =
+      http::CurlMultiHttpClient::Create(curl);
+  if (!http.ok()) return http.status();
+  gateway->http_ = std::move(*http);
+  gateway->authlete_ =
+      std::make_shared<authlete::AuthleteClient>(config.authlete, gateway->http_);
+
+  ClientRegistrationService::Options options;
+  options.default_service_id = config.default_service_id;
+  options.allowed_service_ids = config.allowed_service_ids;
+  options.max_upstream_timeout = config.max_upstream_timeout;
+  options.max_metadata_bytes = config.max_metadata_bytes;
+  options.log_requests = config.log_requests;
+  gateway->service_ = std::make_unique<ClientRegistrationService>(options, gateway->authlete_);
+
+  // Health (grpc.health.v1) and reflection, so grpcurl and Kubernetes'
+  // native gRPC probes work without extra configuration.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  // TLS for callers arrives with the hardening work; until then the gateway
+  // is meant to sit behind a mesh or on a private network.
+  builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(),
+                           &gateway->port_);
+  builder.RegisterService(gateway->service_.get());
+  const std::size_t max_request = config.max_metadata_bytes + kRequestOverheadBytes;
+  builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<std::size_t>(max_request, INT32_MAX)));
+  gateway->server_ = builder.BuildAndStart();
+  if (gateway->server_ == nullptr || gateway->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen_address));
+  }
+  gateway->server_->GetHealthCheckService()->SetServingStatus(true);
+  return gateway;
+}
+
+GatewayServer::~GatewayServer() { Shutdown(absl::ZeroDuration()); }
+
+void GatewayServer::Shutdown(absl::Duration grace) {
+  if (stopped_) return;
+  stopped_ = true;
+  if (server_ == nullptr) return;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  // grpc::Server::Shutdown waits for every reactor to finish, and a reactor
+  // finishes only when its Authlete call completes: once the grace period is
+  // over, fail the calls still waiting so that shutdown is bounded.
+  absl::Notification drained;
+  std::thread canceller([this, grace, &drained] {
+    if (!drained.WaitForNotificationWithTimeout(grace)) http_->CancelAll();
+  });
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  drained.Notify();
+  canceller.join();
+  server_->Wait();
+}
+
+}  // namespace dcr::server

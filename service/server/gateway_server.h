@@ -1,0 +1,48 @@
+// Assembles the gateway: libcurl transport, Authlete client, gRPC service,
+// health and reflection. main() and the integration tests both start it here.
+#ifndef DCR_SERVICE_SERVER_GATEWAY_SERVER_H_
+#define DCR_SERVICE_SERVER_GATEWAY_SERVER_H_
+
+#include <memory>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "service/authlete/authlete_client.h"
+#include "service/http/curl_multi_http_client.h"
+#include "service/server/client_registration_service.h"
+#include "service/server/gateway_config.h"
+
+namespace dcr::server {
+
+class GatewayServer {
+ public:
+  // Validates `config`, binds the listen address and starts serving.
+  static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(const GatewayConfig& config);
+
+  // Shuts down with no grace if Shutdown() was not called.
+  ~GatewayServer();
+
+  // The bound gRPC port (useful with port 0).
+  int port() const { return port_; }
+
+  // Graceful stop: health turns NOT_SERVING, no new calls are accepted, and
+  // calls in flight get up to `grace` to finish; then the calls still waiting
+  // on Authlete are failed with UNAVAILABLE and the server stops. Idempotent.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  GatewayServer() = default;
+
+  std::shared_ptr<http::CurlMultiHttpClient> http_;
+  std::shared_ptr<authlete::AuthleteClient> authlete_;
+  std::unique_ptr<ClientRegistrationService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace dcr::server
+
+#endif  // DCR_SERVICE_SERVER_GATEWAY_SERVER_H_

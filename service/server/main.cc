@@ -1,0 +1,102 @@
+// dcr-gateway: typed gRPC in front of Authlete's Dynamic Client Registration
+// API. See README.md for configuration; `dcr-gateway --help` lists the flags.
+#include <sys/resource.h>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "service/server/gateway_config.h"
+#include "service/server/gateway_server.h"
+#include "service/server/logging.h"
+
+ABSL_DECLARE_FLAG(std::string, port_file);
+
+namespace {
+
+using dcr::server::Log;
+using dcr::server::LogLevel;
+
+// Each call waiting on Authlete holds a socket: allow as many as the hard
+// limit permits.
+void RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+bool WritePortFile(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "dcr-gateway: gRPC service for OAuth client registration through Authlete.\n"
+      "Every flag may also be set as an environment variable DCR_<FLAG_NAME>;\n"
+      "the Authlete credential comes from --authlete_credential_file or\n"
+      "DCR_AUTHLETE_CREDENTIAL.\n\nUsage: dcr-gateway --authlete_service_id=ID [flags]");
+  if (absl::Status env = dcr::server::ApplyEnvironmentToFlags(); !env.ok()) {
+    std::fprintf(stderr, "dcr-gateway: %s\n", std::string(env.message()).c_str());
+    return 2;
+  }
+  absl::ParseCommandLine(argc, argv);
+
+  absl::StatusOr<dcr::server::GatewayConfig> config = dcr::server::ConfigFromFlags();
+  if (!config.ok()) {
+    std::fprintf(stderr, "dcr-gateway: %s\n", std::string(config.status().message()).c_str());
+    return 2;
+  }
+  RaiseFileLimit();
+
+  // Block the stop signals before any thread starts, so that every thread
+  // inherits the mask and sigwait() below is the only receiver.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<dcr::server::GatewayServer>> gateway =
+      dcr::server::GatewayServer::Start(*config);
+  if (!gateway.ok()) {
+    Log(LogLevel::kError, "cannot start", {{"error", std::string(gateway.status().message())}});
+    return 1;
+  }
+  const int port = (*gateway)->port();
+  const std::string port_file = absl::GetFlag(FLAGS_port_file);
+  if (!port_file.empty() && !WritePortFile(port_file, port)) {
+    Log(LogLevel::kError, "cannot write the port file", {{"path", port_file}});
+    return 1;
+  }
+  Log(LogLevel::kInfo, "serving",
+      {{"listen", config->listen_address},
+       {"port", int64_t{port}},
+       {"authlete_base_url", config->authlete.base_url},
+       {"authlete_api_version",
+        config->authlete.api_version == dcr::authlete::ApiVersion::kV3 ? "3" : "2"},
+       {"service_id", config->default_service_id}});
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  Log(LogLevel::kInfo, "draining",
+      {{"signal", int64_t{signal_number}},
+       {"grace_s", absl::ToDoubleSeconds(config->shutdown_grace)}});
+  (*gateway)->Shutdown(config->shutdown_grace);
+  Log(LogLevel::kInfo, "stopped");
+  return 0;
+}

@@ -1,0 +1,93 @@
+// The Authlete DCR API proper: routing of the eight paths, Authlete's
+// authentication, request-body checks and the four operations.
+#ifndef DCR_TESTS_EMULATOR_DCR_HANDLER_H_
+#define DCR_TESTS_EMULATOR_DCR_HANDLER_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
+#include "client_store.h"
+#include "faults.h"
+#include "service_config.h"
+
+namespace dcr::emulator {
+
+// One of the eight DCR paths of contract §1.
+struct ApiRoute {
+  int api_version = 3;     // 2 or 3
+  Operation operation = Operation::kRegister;
+  std::string service_id;  // from the v3 path; empty for v2
+};
+
+// `path` without the query string. nullopt for anything else.
+absl::optional<ApiRoute> ParseApiRoute(absl::string_view path);
+
+struct ApiRequest {
+  std::string method;
+  absl::optional<std::string> authorization;  // the Authorization header, if any
+  std::string content_type;
+  std::string body;
+};
+
+struct ApiResponse {
+  int http_status = 200;
+  std::string body;         // JSON text
+  std::string action;       // DCR action, empty for refusals (for the request log)
+  std::string result_code;  // e.g. "A202001"
+  std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type
+};
+
+// Authlete's refusal: `status` with {"resultCode","resultMessage"}.
+ApiResponse MakeRefusal(int status, absl::string_view code, absl::string_view message);
+
+// Refusal codes (README "Result codes").
+inline constexpr char kCodeServerError[] = "A001101";        // 500
+inline constexpr char kCodeTooManyRequests[] = "A001102";    // 429
+inline constexpr char kCodeMethodNotAllowed[] = "A001103";   // 405
+inline constexpr char kCodeNoSuchApi[] = "A001104";          // 404
+inline constexpr char kCodeBodyTooLarge[] = "A001105";       // 413
+inline constexpr char kCodeMalformedHttp[] = "A001106";      // 400
+inline constexpr char kCodeAuthMissing[] = "A001202";        // 401
+inline constexpr char kCodeAuthMalformed[] = "A001203";      // 401
+inline constexpr char kCodeBadCredentials[] = "A001204";     // 401
+inline constexpr char kCodeServiceForbidden[] = "A001205";   // 403
+inline constexpr char kCodeNoSuchService[] = "A001206";      // 404
+inline constexpr char kCodeBodyNotJson[] = "A001301";        // 400
+inline constexpr char kCodeParamMissing[] = "A001302";       // 400
+inline constexpr char kCodeParamNotString[] = "A001303";     // 400
+
+class DcrHandler {
+ public:
+  // `store` must outlive the handler.
+  DcrHandler(EmulatorConfig config, ClientStore* store);
+
+  // Thread-safe (the configuration is immutable; the store locks itself).
+  ApiResponse Handle(const ApiRoute& route, const ApiRequest& request) const;
+
+ private:
+  // Returns the service or fills `refusal`.
+  const ServiceConfig* Authenticate(const ApiRoute& route, const ApiRequest& request,
+                                    ApiResponse* refusal) const;
+  ApiResponse Register(const ServiceConfig& service, const nlohmann::json& params) const;
+  ApiResponse Get(const ServiceConfig& service, const nlohmann::json& params) const;
+  ApiResponse Update(const ServiceConfig& service, const nlohmann::json& params) const;
+  ApiResponse Delete(const ServiceConfig& service, const nlohmann::json& params) const;
+
+  const EmulatorConfig config_;
+  ClientStore* const store_;
+};
+
+// The RFC 7591 client information response (responseContent).
+nlohmann::json BuildClientInformation(const StoredClient& client, const ServiceConfig& service,
+                                      const std::string& registration_access_token);
+// Authlete's camelCase client record (`client`).
+nlohmann::json BuildClientRecord(const StoredClient& client, const ServiceConfig& service);
+
+}  // namespace dcr::emulator
+
+#endif  // DCR_TESTS_EMULATOR_DCR_HANDLER_H_

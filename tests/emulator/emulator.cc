@@ -1,0 +1,303 @@
+#include "emulator.h"
+
+#include <deque>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "client_store.h"
+#include "crypto_util.h"
+#include "dcr_handler.h"
+#include "http_server.h"
+#include "json_util.h"
+
+namespace dcr::emulator {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr char kJsonContentType[] = "application/json;charset=UTF-8";
+
+HttpResponse JsonResponse(int status, const std::string& body) {
+  HttpResponse r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", kJsonContentType);
+  r.body = body;
+  return r;
+}
+
+HttpResponse FromApiResponse(ApiResponse a) {
+  HttpResponse r = JsonResponse(a.http_status, a.body);
+  for (auto& h : a.headers) r.headers.push_back(std::move(h));
+  r.log_action = a.action.empty() ? a.result_code : a.action;
+  return r;
+}
+
+bool IsAdminPath(absl::string_view path) {
+  return path == "/emulator" || absl::StartsWith(path, "/emulator/");
+}
+
+}  // namespace
+
+class Emulator::Application : public HttpApplication {
+ public:
+  Application(const EmulatorOptions& options, std::unique_ptr<ClientStore> store)
+      : admin_token_(options.admin_token),
+        max_recorded_(options.max_recorded_requests),
+        store_(std::move(store)),
+        handler_(EmulatorConfig{options.services, options.organization_token}, store_.get()) {
+    faults_.Set(options.faults);
+  }
+
+  FaultInjector& faults() { return faults_; }
+
+  RequestPlan Plan(const HttpRequest& request) override {
+    RequestPlan plan;
+    std::string path = request.Path();
+    if (IsAdminPath(path)) return plan;
+    absl::optional<ApiRoute> route = ParseApiRoute(path);
+    FaultDecision decision;
+    if (route) decision = faults_.Decide(route->operation);
+    plan.delay_ms = decision.delay_ms;
+    plan.fault = decision.outcome;
+
+    absl::MutexLock lock(&mu_);
+    ++stats_.total;
+    if (!route) {
+      ++stats_.other_requests;
+    } else {
+      switch (route->operation) {
+        case Operation::kRegister: ++stats_.register_requests; break;
+        case Operation::kGet: ++stats_.get_requests; break;
+        case Operation::kUpdate: ++stats_.update_requests; break;
+        case Operation::kDelete: ++stats_.delete_requests; break;
+      }
+    }
+    if (decision.fired > 0) ++stats_.faults_injected;
+    if (max_recorded_ > 0) {
+      recorded_.push_back(
+          RecordedRequest{request.method, request.target, request.headers, request.body});
+      while (recorded_.size() > max_recorded_) recorded_.pop_front();
+    }
+    return plan;
+  }
+
+  HttpResponse Handle(const HttpRequest& request, const RequestPlan& plan) override {
+    std::string path = request.Path();
+    if (IsAdminPath(path)) return HandleAdmin(request, path);
+    absl::optional<FaultKind> fault;
+    if (plan.fault) fault = plan.fault->kind;
+    // Faults that answer instead of Authlete: the request is not processed.
+    if (fault == FaultKind::kHttpError) {
+      HttpResponse r = plan.fault->body.empty()
+                           ? FromApiResponse(MakeRefusal(plan.fault->http_status, kCodeServerError,
+                                                         "Authlete Server error."))
+                           : JsonResponse(plan.fault->http_status, plan.fault->body);
+      r.status = plan.fault->http_status;
+      return r;
+    }
+    if (fault == FaultKind::kRateLimit) {
+      HttpResponse r = FromApiResponse(MakeRefusal(429, kCodeTooManyRequests, "Too many requests."));
+      r.headers.emplace_back("Retry-After", std::to_string(plan.fault->retry_after_seconds));
+      return r;
+    }
+
+    absl::optional<ApiRoute> route = ParseApiRoute(path);
+    ApiResponse answer;
+    if (!route) {
+      answer = MakeRefusal(404, kCodeNoSuchApi, absl::StrCat("No API exists at '", path, "'."));
+    } else {
+      ApiRequest api;
+      api.method = request.method;
+      api.authorization = request.Header("Authorization");
+      api.content_type = request.Header("Content-Type").value_or("");
+      api.body = request.body;
+      answer = handler_.Handle(*route, api);
+    }
+    if (answer.http_status != 200) {
+      absl::MutexLock lock(&mu_);
+      ++stats_.refused;
+    }
+    HttpResponse r = FromApiResponse(std::move(answer));
+
+    if (fault == FaultKind::kMalformedJson) {
+      // A prefix of a JSON object is never valid JSON.
+      r.body = r.body.substr(0, r.body.size() / 2);
+      r.status = 200;
+    } else if (fault == FaultKind::kUnknownAction && r.status == 200) {
+      absl::StatusOr<json> body = ParseJson(r.body);
+      if (body.ok() && body->is_object()) {
+        (*body)["action"] = plan.fault->action_value;
+        r.body = DumpJson(*body);
+        r.log_action = plan.fault->action_value;
+      }
+    }
+    return r;
+  }
+
+  HttpResponse ProtocolError(int status) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++stats_.refused;
+    }
+    if (status == 413) {
+      return FromApiResponse(
+          MakeRefusal(413, kCodeBodyTooLarge, "The request body is too large."));
+    }
+    return FromApiResponse(MakeRefusal(status, kCodeMalformedHttp, "The HTTP request is malformed."));
+  }
+
+  void OnConnectionOpened() override {
+    absl::MutexLock lock(&mu_);
+    ++stats_.connections_accepted;
+    ++stats_.active_connections;
+    stats_.peak_connections = std::max(stats_.peak_connections, stats_.active_connections);
+  }
+
+  void OnConnectionClosed() override {
+    absl::MutexLock lock(&mu_);
+    --stats_.active_connections;
+  }
+
+  Stats stats() const {
+    Stats s;
+    {
+      absl::MutexLock lock(&mu_);
+      s = stats_;
+    }
+    s.clients_stored = static_cast<int64_t>(store_->size());
+    return s;
+  }
+
+  void ResetStats() {
+    absl::MutexLock lock(&mu_);
+    Stats fresh;
+    fresh.active_connections = stats_.active_connections;
+    fresh.peak_connections = stats_.active_connections;
+    stats_ = fresh;
+    recorded_.clear();
+  }
+
+  std::vector<RecordedRequest> recorded() const {
+    absl::MutexLock lock(&mu_);
+    return std::vector<RecordedRequest>(recorded_.begin(), recorded_.end());
+  }
+
+ private:
+  HttpResponse AdminError(int status, const std::string& message) {
+    return JsonResponse(status, DumpJson(json{{"error", message}}));
+  }
+
+  HttpResponse HandleAdmin(const HttpRequest& request, const std::string& path) {
+    if (!admin_token_.empty()) {
+      std::string auth = request.Header("Authorization").value_or("");
+      absl::string_view presented = auth;
+      if (!absl::ConsumePrefix(&presented, "Bearer ") ||
+          !SecretEquals(absl::StripAsciiWhitespace(presented), admin_token_)) {
+        HttpResponse r = AdminError(401, "the admin endpoints need 'Authorization: Bearer <admin_token>'");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"authlete-emulator\"");
+        return r;
+      }
+    }
+    const std::string& m = request.method;
+    if (path == "/emulator/faults") {
+      if (m == "GET") return JsonResponse(200, FaultSpecToJson(faults_.Get()));
+      if (m == "POST") {
+        absl::StatusOr<FaultSpec> spec = ParseFaultSpec(request.body);
+        if (!spec.ok()) return AdminError(400, std::string(spec.status().message()));
+        faults_.Set(*spec);
+        return JsonResponse(200, FaultSpecToJson(faults_.Get()));
+      }
+      if (m == "DELETE") {
+        faults_.Clear();
+        return JsonResponse(200, FaultSpecToJson(FaultSpec{}));
+      }
+      return AdminError(405, "use GET, POST or DELETE");
+    }
+    if (path == "/emulator/stats") {
+      if (m != "GET") return AdminError(405, "use GET");
+      Stats s = stats();
+      return JsonResponse(
+          200, DumpJson(json{{"total", s.total},
+                             {"register", s.register_requests},
+                             {"get", s.get_requests},
+                             {"update", s.update_requests},
+                             {"delete", s.delete_requests},
+                             {"other", s.other_requests},
+                             {"refused", s.refused},
+                             {"faultsInjected", s.faults_injected},
+                             {"connectionsAccepted", s.connections_accepted},
+                             {"activeConnections", s.active_connections},
+                             {"peakConnections", s.peak_connections},
+                             {"clientsStored", s.clients_stored}}));
+    }
+    if (path == "/emulator/reset") {
+      if (m != "POST") return AdminError(405, "use POST");
+      ResetStats();
+      return JsonResponse(200, DumpJson(json{{"reset", true}}));
+    }
+    if (path == "/emulator/health") {
+      return JsonResponse(200, DumpJson(json{{"status", "ok"}}));
+    }
+    return AdminError(404, absl::StrCat("no admin endpoint at '", path, "'"));
+  }
+
+  const std::string admin_token_;
+  const size_t max_recorded_;
+  std::unique_ptr<ClientStore> store_;
+  DcrHandler handler_;
+  FaultInjector faults_;
+  mutable absl::Mutex mu_;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+  std::deque<RecordedRequest> recorded_ ABSL_GUARDED_BY(mu_);
+};
+
+absl::StatusOr<std::unique_ptr<Emulator>> Emulator::Start(EmulatorOptions options) {
+  if (absl::Status st = ValidateServices(options.services); !st.ok()) return st;
+  RaiseFileDescriptorLimit();
+  absl::StatusOr<std::unique_ptr<ClientStore>> store = ClientStore::Open(options.store_file);
+  if (!store.ok()) return store.status();
+
+  std::unique_ptr<Emulator> emulator(new Emulator());
+  emulator->app_ = std::make_unique<Application>(options, *std::move(store));
+  HttpServerOptions http;
+  http.address = options.listen_address;
+  http.port = options.port;
+  http.threads = options.threads;
+  http.max_body_bytes = options.max_body_bytes;
+  http.idle_timeout = options.idle_timeout;
+  http.log_requests = options.log_requests;
+  absl::StatusOr<std::unique_ptr<HttpServer>> server =
+      HttpServer::Start(http, emulator->app_.get());
+  if (!server.ok()) return server.status();
+  emulator->server_ = *std::move(server);
+  std::string host = options.listen_address;
+  // A wildcard address is not something to connect to.
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
+  emulator->base_url_ = absl::StrCat("http://", host, ":", emulator->server_->port());
+  return emulator;
+}
+
+Emulator::~Emulator() { Shutdown(); }
+
+int Emulator::port() const { return server_ ? server_->port() : 0; }
+std::string Emulator::base_url() const { return base_url_; }
+void Emulator::SetFaults(FaultSpec faults) { app_->faults().Set(std::move(faults)); }
+void Emulator::ClearFaults() { app_->faults().Clear(); }
+FaultSpec Emulator::faults() const { return app_->faults().Get(); }
+Stats Emulator::stats() const { return app_->stats(); }
+void Emulator::ResetStats() { app_->ResetStats(); }
+std::vector<RecordedRequest> Emulator::recorded_requests() const { return app_->recorded(); }
+
+void Emulator::Shutdown() {
+  if (server_) server_->Shutdown();
+}
+
+}  // namespace dcr::emulator

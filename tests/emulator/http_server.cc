@@ -1,0 +1,417 @@
+#include "http_server.h"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace dcr::emulator {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+absl::optional<std::string> HttpRequest::Header(absl::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (absl::EqualsIgnoreCase(k, name)) return v;
+  }
+  return absl::nullopt;
+}
+
+std::string HttpRequest::Path() const { return target.substr(0, target.find('?')); }
+
+void RaiseFileDescriptorLimit() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);  // best effort: the limits we got still work
+  }
+}
+
+namespace {
+
+std::string ToStd(beast::string_view s) { return std::string(s.data(), s.size()); }
+
+// Writes `head` and the body by hand, for the faults that must break HTTP.
+std::string SerializeHead(const http::response<http::string_body>& res) {
+  std::string out = absl::StrCat("HTTP/1.1 ", res.result_int(), " ", ToStd(res.reason()), "\r\n");
+  for (const auto& field : res) {
+    absl::StrAppend(&out, ToStd(field.name_string()), ": ", ToStd(field.value()), "\r\n");
+  }
+  out += "\r\n";
+  return out;
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  HttpServerOptions options;
+  HttpApplication* app = nullptr;
+  std::unique_ptr<net::io_context> ioc;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<net::steady_timer> accept_retry;
+  std::vector<std::thread> threads;
+  std::atomic<bool> stopped{false};
+
+  void DoAccept();
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, HttpServer::Impl* server)
+      : stream_(std::move(socket)), timer_(stream_.get_executor()), server_(server) {
+    server_->app->OnConnectionOpened();
+  }
+  ~Session() { server_->app->OnConnectionClosed(); }
+
+  void Start() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&Session::ReadHeader, shared_from_this()));
+  }
+
+ private:
+  const HttpServerOptions& options() const { return server_->options; }
+
+  void ReadHeader() {
+    parser_.emplace();
+    parser_->header_limit(64 * 1024);
+    parser_->body_limit(options().max_body_bytes);
+    stream_.expires_after(absl::ToChronoMilliseconds(options().idle_timeout));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, size_t) {
+    if (ec) return OnReadError(ec);
+    start_ = absl::Now();
+    const auto& head = parser_->get();
+    method_ = ToStd(head.method_string());
+    path_ = ToStd(head.target());
+    path_ = path_.substr(0, path_.find('?'));
+    auto length = parser_->content_length();
+    if (length && *length > options().max_body_bytes) {
+      // Refuse before the body is sent; drain whatever the client sends anyway.
+      return SendProtocolError(413);
+    }
+    if (absl::EqualsIgnoreCase(ToStd(head[http::field::expect]), "100-continue")) {
+      // Without this, curl waits a second before sending bodies over 1 KiB.
+      auto interim = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
+      net::async_write(stream_, net::buffer(*interim),
+                       [self = shared_from_this(), interim](beast::error_code ec, size_t) {
+                         if (ec) return self->Close();
+                         self->ReadBody();
+                       });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == http::error::end_of_stream) return GracefulClose();
+    if (ec == http::error::body_limit) return SendProtocolError(413);
+    if (ec.category() == beast::http::make_error_code(http::error::bad_target).category() &&
+        ec != http::error::partial_message) {
+      return SendProtocolError(400);
+    }
+    Close();  // timeout, reset, partial message: nobody to answer
+  }
+
+  void OnRead(beast::error_code ec, size_t) {
+    if (ec) return OnReadError(ec);
+    stream_.expires_never();  // an injected delay must not count as idleness
+    auto req = parser_->release();
+    keep_alive_ = req.keep_alive();
+    version_ = req.version();
+    request_.method = ToStd(req.method_string());
+    request_.target = ToStd(req.target());
+    request_.headers.clear();
+    for (const auto& field : req) {
+      request_.headers.emplace_back(ToStd(field.name_string()), ToStd(field.value()));
+    }
+    request_.body = std::move(req.body());
+    plan_ = server_->app->Plan(request_);
+    if (plan_.delay_ms > 0) {
+      timer_.expires_after(std::chrono::milliseconds(plan_.delay_ms));
+      timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (ec) return self->Close();
+        self->Process();
+      });
+      return;
+    }
+    Process();
+  }
+
+  void Process() {
+    absl::optional<FaultKind> fault;
+    if (plan_.fault) fault = plan_.fault->kind;
+    if (fault == FaultKind::kResetBeforeProcessing) {
+      Log(0, "-", "reset_before");
+      return Reset();
+    }
+    HttpResponse r = server_->app->Handle(request_, plan_);
+    response_ = std::make_shared<http::response<http::string_body>>();
+    response_->version(version_);
+    response_->result(static_cast<unsigned>(r.status));
+    response_->set(http::field::server, "authlete-emulator");
+    for (const auto& [name, value] : r.headers) response_->set(name, value);
+    response_->body() = std::move(r.body);
+    response_->keep_alive(keep_alive_);
+    response_->prepare_payload();
+    action_ = r.log_action.empty() ? "-" : r.log_action;
+
+    if (fault == FaultKind::kResetAfterProcessing) {
+      Log(r.status, action_, "reset_after");
+      return Reset();
+    }
+    if (fault == FaultKind::kTruncatedBody) {
+      const std::string& body = response_->body();
+      auto raw = std::make_shared<std::string>(SerializeHead(*response_) +
+                                               body.substr(0, body.size() / 2));
+      Log(r.status, action_, "truncated_body");
+      stream_.expires_after(std::chrono::seconds(30));
+      net::async_write(stream_, net::buffer(*raw),
+                       [self = shared_from_this(), raw](beast::error_code, size_t) {
+                         self->GracefulClose();
+                       });
+      return;
+    }
+    if (fault == FaultKind::kSlowBody) {
+      slow_head_ = std::make_shared<std::string>(SerializeHead(*response_));
+      slow_offset_ = 0;
+      stream_.expires_after(std::chrono::seconds(30));
+      net::async_write(stream_, net::buffer(*slow_head_),
+                       [self = shared_from_this()](beast::error_code ec, size_t) {
+                         if (ec) return self->Close();
+                         self->WriteSlowChunk();
+                       });
+      return;
+    }
+    Write(fault.has_value() ? FaultKindName(*fault) : "");
+  }
+
+  void WriteSlowChunk() {
+    const std::string& body = response_->body();
+    if (slow_offset_ >= body.size()) {
+      Log(response_->result_int(), action_, "slow_body");
+      return AfterResponse();
+    }
+    timer_.expires_after(std::chrono::milliseconds(plan_.fault->chunk_delay_ms));
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return self->Close();
+      const std::string& body = self->response_->body();
+      size_t n = std::min<size_t>(static_cast<size_t>(self->plan_.fault->chunk_bytes),
+                                  body.size() - self->slow_offset_);
+      self->stream_.expires_after(std::chrono::seconds(30));
+      net::async_write(self->stream_, net::buffer(body.data() + self->slow_offset_, n),
+                       [self](beast::error_code ec, size_t n) {
+                         if (ec) return self->Close();
+                         self->slow_offset_ += n;
+                         self->WriteSlowChunk();
+                       });
+    });
+  }
+
+  void Write(absl::string_view fault_name) {
+    stream_.expires_after(std::chrono::seconds(30));
+    std::string fault(fault_name);
+    http::async_write(stream_, *response_,
+                      [self = shared_from_this(), fault](beast::error_code ec, size_t) {
+                        if (ec) return self->Close();
+                        self->Log(self->response_->result_int(), self->action_, fault);
+                        self->AfterResponse();
+                      });
+  }
+
+  void AfterResponse() {
+    if (!response_->keep_alive()) return GracefulClose();
+    response_.reset();
+    ReadHeader();
+  }
+
+  void SendProtocolError(int status) {
+    HttpResponse r = server_->app->ProtocolError(status);
+    response_ = std::make_shared<http::response<http::string_body>>();
+    response_->version(11);
+    response_->result(static_cast<unsigned>(status));
+    response_->set(http::field::server, "authlete-emulator");
+    for (const auto& [name, value] : r.headers) response_->set(name, value);
+    response_->body() = std::move(r.body);
+    response_->keep_alive(false);
+    response_->prepare_payload();
+    if (method_.empty()) method_ = "-";
+    if (path_.empty()) path_ = "-";
+    if (start_ == absl::InfinitePast()) start_ = absl::Now();
+    stream_.expires_after(std::chrono::seconds(10));
+    http::async_write(stream_, *response_,
+                      [self = shared_from_this(), status](beast::error_code ec, size_t) {
+                        if (ec) return self->Close();
+                        self->Log(status, "-", "");
+                        self->Drain();
+                      });
+  }
+
+  // Closing a socket with unread input makes the kernel send a reset, which
+  // could destroy the answer in flight: half-close, then read until EOF.
+  void Drain() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return Close();
+    stream_.expires_after(std::chrono::seconds(2));
+    drain_buffer_.resize(64 * 1024);
+    stream_.async_read_some(net::buffer(drain_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->Close();
+                              self->Drain();
+                            });
+  }
+
+  void GracefulClose() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().close(ec);
+  }
+
+  // SO_LINGER with a zero timeout: close() sends RST instead of FIN.
+  void Reset() {
+    beast::error_code ec;
+    stream_.socket().set_option(net::socket_base::linger(true, 0), ec);
+    stream_.socket().close(ec);
+  }
+
+  void Log(int status, absl::string_view action, absl::string_view fault) {
+    if (!options().log_requests) return;
+    // Method, path, status, action, latency: never headers or bodies (secrets).
+    std::string line = absl::StrCat(
+        "authlete-emulator: ", method_, " ", path_, " ", status == 0 ? "-" : absl::StrCat(status),
+        " ", action, " ", absl::ToInt64Milliseconds(absl::Now() - start_), "ms",
+        fault.empty() ? "" : absl::StrCat(" fault=", fault), "\n");
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  }
+
+  beast::tcp_stream stream_;
+  net::steady_timer timer_;
+  HttpServer::Impl* server_;
+  beast::flat_buffer buffer_;
+  absl::optional<http::request_parser<http::string_body>> parser_;
+  HttpRequest request_;
+  RequestPlan plan_;
+  std::shared_ptr<http::response<http::string_body>> response_;
+  std::shared_ptr<std::string> slow_head_;
+  size_t slow_offset_ = 0;
+  std::vector<char> drain_buffer_;
+  bool keep_alive_ = true;
+  unsigned version_ = 11;
+  std::string method_, path_, action_;
+  absl::Time start_ = absl::InfinitePast();
+};
+
+}  // namespace
+
+void HttpServer::Impl::DoAccept() {
+  acceptor->async_accept(net::make_strand(*ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (stopped.load()) return;
+    if (ec) {
+      if (ec == net::error::operation_aborted) return;
+      // E.g. EMFILE: back off briefly instead of spinning.
+      std::fprintf(stderr, "authlete-emulator: accept failed: %s\n", ec.message().c_str());
+      accept_retry->expires_after(std::chrono::milliseconds(50));
+      accept_retry->async_wait([this](beast::error_code ec) {
+        if (!ec) DoAccept();
+      });
+      return;
+    }
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    std::make_shared<Session>(std::move(socket), this)->Start();
+    DoAccept();
+  });
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
+                                                             HttpApplication* app) {
+  if (options.threads < 1 || options.threads > 256) {
+    return absl::InvalidArgumentError("threads must be in [1, 256]");
+  }
+  if (options.port < 0 || options.port > 65535) {
+    return absl::InvalidArgumentError("port must be in [0, 65535]");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->app = app;
+  impl->ioc = std::make_unique<net::io_context>(options.threads);
+  beast::error_code ec;
+  net::ip::address address = net::ip::make_address(options.address, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid listen address \"", options.address, "\""));
+  }
+  impl->acceptor = std::make_unique<tcp::acceptor>(net::make_strand(*impl->ioc));
+  impl->accept_retry = std::make_unique<net::steady_timer>(impl->acceptor->get_executor());
+  tcp::endpoint endpoint(address, static_cast<unsigned short>(options.port));
+  auto fail = [&](const char* what) {
+    return absl::UnavailableError(absl::StrCat("cannot ", what, " ", options.address, ":",
+                                               options.port, ": ", ec.message()));
+  };
+  impl->acceptor->open(endpoint.protocol(), ec);
+  if (ec) return fail("open");
+  impl->acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (ec) return fail("set SO_REUSEADDR on");
+  impl->acceptor->bind(endpoint, ec);
+  if (ec) return fail("bind");
+  impl->acceptor->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return fail("listen on");
+  int port = impl->acceptor->local_endpoint().port();
+  impl->DoAccept();
+  for (int i = 0; i < options.threads; ++i) {
+    Impl* raw = impl.get();
+    impl->threads.emplace_back([raw] { raw->ioc->run(); });
+  }
+  std::unique_ptr<HttpServer> server(new HttpServer(std::move(impl)));
+  server->port_ = port;
+  return server;
+}
+
+void HttpServer::Shutdown() {
+  if (!impl_ || impl_->stopped.exchange(true)) return;
+  impl_->ioc->stop();
+  for (std::thread& t : impl_->threads) t.join();
+  impl_->threads.clear();
+  // Sessions are owned by pending handlers; destroying the io_context drops
+  // them (closing their sockets) while the application is still alive.
+  impl_->accept_retry.reset();
+  impl_->acceptor.reset();
+  impl_->ioc.reset();
+}
+
+}  // namespace dcr::emulator

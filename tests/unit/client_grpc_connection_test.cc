@@ -1,0 +1,364 @@
+// The gRPC connection against an in-process scripted gateway: retry
+// decisions per RPC, deadlines, retry_after, and error details end to end.
+#include "client/grpc_registration_connection.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/time/clock.h"
+#include "client/channel.h"
+#include "client/registration_client.h"
+#include "client/registration_error.h"
+#include "client/testing/fake_registration_service.h"
+
+namespace dcr::client {
+namespace {
+
+using ::dcr::client::testing::FakeGateway;
+using ::dcr::client::testing::Outcome;
+using ::dcr::client::testing::Rpc;
+
+v1::RegistrationError Detail(v1::ErrorReason reason, bool may_have_been_processed) {
+  v1::RegistrationError detail;
+  detail.set_reason(reason);
+  detail.set_http_status(503);
+  detail.set_may_have_been_processed(may_have_been_processed);
+  return detail;
+}
+
+Outcome Unavailable(v1::ErrorReason reason, bool may_have_been_processed) {
+  return Outcome::Error(grpc::StatusCode::UNAVAILABLE, "unavailable",
+                        Detail(reason, may_have_been_processed));
+}
+
+Outcome BareUnavailable() {
+  Outcome o;
+  o.status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "bare");
+  return o;
+}
+
+class ClientGrpcConnection : public ::testing::Test {
+ protected:
+  ClientGrpcConnection() {
+    // Tiny backoffs keep the suite fast; the policy is the same.
+    options_.initial_backoff = absl::Milliseconds(1);
+    options_.max_backoff = absl::Milliseconds(5);
+  }
+
+  RegistrationClient Client() {
+    auto channel = MakeChannel(gateway_.address());
+    EXPECT_TRUE(channel.ok());
+    return RegistrationClient(MakeGrpcRegistrationConnection(*channel, options_));
+  }
+
+  void Script(Rpc rpc, std::initializer_list<Outcome> outcomes) {
+    for (const Outcome& o : outcomes) gateway_.service().Enqueue(rpc, o);
+  }
+  int Calls(Rpc rpc) { return gateway_.service().CallCount(rpc); }
+
+  static v1::RegisterClientRequest RegisterRequest() {
+    v1::RegisterClientRequest request;
+    request.set_metadata_json(R"({"client_name":"x"})");
+    return request;
+  }
+
+  FakeGateway gateway_;
+  ConnectionOptions options_;
+};
+
+// ---- RegisterClient: not idempotent ----
+
+TEST_F(ClientGrpcConnection, RegisterNotRetriedWhenMayHaveBeenProcessed) {
+  Script(Rpc::kRegister, {Unavailable(v1::ERROR_REASON_UPSTREAM_FAILED, true), Outcome()});
+  auto r = Client().RegisterClient(RegisterRequest());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(GetRegistrationError(r.status()).has_value());
+  EXPECT_TRUE(GetRegistrationError(r.status())->may_have_been_processed());
+  EXPECT_EQ(Calls(Rpc::kRegister), 1);
+}
+
+TEST_F(ClientGrpcConnection, RegisterNotRetriedOnRetryableReasonMarkedProcessed) {
+  Script(Rpc::kRegister, {Unavailable(v1::ERROR_REASON_UPSTREAM_UNREACHABLE, true)});
+  EXPECT_FALSE(Client().RegisterClient(RegisterRequest()).ok());
+  EXPECT_EQ(Calls(Rpc::kRegister), 1);
+}
+
+TEST_F(ClientGrpcConnection, RegisterRetriedOnUpstreamUnreachable) {
+  Script(Rpc::kRegister, {Unavailable(v1::ERROR_REASON_UPSTREAM_UNREACHABLE, false)});
+  auto r = Client().RegisterClient(RegisterRequest());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->action(), v1::ACTION_CREATED);
+  EXPECT_EQ(Calls(Rpc::kRegister), 2);
+  // The retry sent the same request.
+  auto calls = gateway_.service().Calls(Rpc::kRegister);
+  EXPECT_EQ(calls[0].request, calls[1].request);
+}
+
+TEST_F(ClientGrpcConnection, RegisterRetriedOnRateLimitAndGatewayUnavailable) {
+  Script(Rpc::kRegister, {Unavailable(v1::ERROR_REASON_UPSTREAM_RATE_LIMITED, false),
+                          Unavailable(v1::ERROR_REASON_GATEWAY_UNAVAILABLE, false)});
+  EXPECT_TRUE(Client().RegisterClient(RegisterRequest()).ok());
+  EXPECT_EQ(Calls(Rpc::kRegister), 3);
+}
+
+TEST_F(ClientGrpcConnection, RegisterStopsAtMaxAttempts) {
+  for (int i = 0; i < 5; ++i) {
+    Script(Rpc::kRegister, {Unavailable(v1::ERROR_REASON_UPSTREAM_UNREACHABLE, false)});
+  }
+  auto r = Client().RegisterClient(RegisterRequest());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(GetRegistrationError(r.status())->reason(), v1::ERROR_REASON_UPSTREAM_UNREACHABLE);
+  EXPECT_EQ(Calls(Rpc::kRegister), 3);
+}
+
+TEST_F(ClientGrpcConnection, RegisterNeverRetriedOnBareUnavailable) {
+  Script(Rpc::kRegister, {BareUnavailable()});
+  auto r = Client().RegisterClient(RegisterRequest());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(GetRegistrationError(r.status()).has_value());
+  EXPECT_EQ(Calls(Rpc::kRegister), 1);
+}
+
+TEST_F(ClientGrpcConnection, RegisterNeverRetriedOnDeadlineExceeded) {
+  Script(Rpc::kRegister, {Outcome::Error(grpc::StatusCode::DEADLINE_EXCEEDED, "slow",
+                                         Detail(v1::ERROR_REASON_UPSTREAM_TIMEOUT, true))});
+  auto r = Client().RegisterClient(RegisterRequest());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(Calls(Rpc::kRegister), 1);
+}
+
+TEST_F(ClientGrpcConnection, RegisterNotRetriedOnGarbageDetails) {
+  Script(Rpc::kRegister,
+         {Outcome::RawDetails(grpc::StatusCode::UNAVAILABLE, "junk", "\xff\x01garbage")});
+  auto r = Client().RegisterClient(RegisterRequest());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(r.status().message(), "junk");
+  EXPECT_FALSE(GetRegistrationError(r.status()).has_value());
+  EXPECT_EQ(Calls(Rpc::kRegister), 1);
+}
+
+TEST_F(ClientGrpcConnection, RegisterSendsMetadataJsonVerbatim) {
+  v1::RegisterClientRequest request;
+  request.set_service_id("42");
+  request.set_metadata_json("{ \"client_name\" : \"x\" ,\n\"weird\":1e999 }");
+  ASSERT_TRUE(Client().RegisterClient(request).ok());
+  v1::RegisterClientRequest seen;
+  ASSERT_TRUE(seen.ParseFromString(gateway_.service().Calls(Rpc::kRegister)[0].request));
+  EXPECT_EQ(seen.metadata_json(), request.metadata_json());
+  EXPECT_EQ(seen.service_id(), "42");
+}
+
+// ---- DeleteClient: not idempotent either ----
+
+TEST_F(ClientGrpcConnection, DeleteNotRetriedOnBareUnavailable) {
+  Script(Rpc::kDelete, {BareUnavailable()});
+  EXPECT_EQ(Client().DeleteClient("1", "t").status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Calls(Rpc::kDelete), 1);
+}
+
+TEST_F(ClientGrpcConnection, DeleteNotRetriedOnUpstreamFailed) {
+  Script(Rpc::kDelete, {Unavailable(v1::ERROR_REASON_UPSTREAM_FAILED, false)});
+  EXPECT_FALSE(Client().DeleteClient("1", "t").ok());
+  EXPECT_EQ(Calls(Rpc::kDelete), 1);
+}
+
+TEST_F(ClientGrpcConnection, DeleteRetriedWhenProvenUnprocessed) {
+  Script(Rpc::kDelete, {Unavailable(v1::ERROR_REASON_UPSTREAM_UNREACHABLE, false)});
+  auto r = Client().DeleteClient("1", "t");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->action(), v1::ACTION_DELETED);
+  EXPECT_EQ(Calls(Rpc::kDelete), 2);
+}
+
+// ---- GetClient, UpdateClient: idempotent ----
+
+TEST_F(ClientGrpcConnection, GetRetriedOnBareUnavailableUpToMaxAttempts) {
+  Script(Rpc::kGet, {BareUnavailable(), BareUnavailable(), BareUnavailable(), Outcome()});
+  auto r = Client().GetClient("1", "t");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Calls(Rpc::kGet), 3);
+}
+
+TEST_F(ClientGrpcConnection, GetRetriedUntilSuccess) {
+  Script(Rpc::kGet, {BareUnavailable(), Unavailable(v1::ERROR_REASON_UPSTREAM_FAILED, true)});
+  auto r = Client().GetClient("1", "t");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->client().client_id(), "1");
+  EXPECT_EQ(Calls(Rpc::kGet), 3);
+}
+
+TEST_F(ClientGrpcConnection, GetRetriedOnGarbageDetails) {
+  Script(Rpc::kGet, {Outcome::RawDetails(grpc::StatusCode::UNAVAILABLE, "junk", "\xff\xff")});
+  EXPECT_TRUE(Client().GetClient("1", "t").ok());
+  EXPECT_EQ(Calls(Rpc::kGet), 2);
+}
+
+TEST_F(ClientGrpcConnection, UpdateRetriedEvenWhenMayHaveBeenProcessed) {
+  Script(Rpc::kUpdate, {Unavailable(v1::ERROR_REASON_UPSTREAM_FAILED, true)});
+  v1::ClientMetadata metadata;
+  metadata.set_client_name("n");
+  EXPECT_TRUE(Client().UpdateClient("1", "t", metadata).ok());
+  EXPECT_EQ(Calls(Rpc::kUpdate), 2);
+}
+
+TEST_F(ClientGrpcConnection, CallOptionsMaxAttemptsOverrides) {
+  Script(Rpc::kGet, {BareUnavailable(), BareUnavailable()});
+  CallOptions once;
+  once.max_attempts = 1;
+  EXPECT_FALSE(Client().GetClient("1", "t", once).ok());
+  EXPECT_EQ(Calls(Rpc::kGet), 1);
+}
+
+TEST_F(ClientGrpcConnection, NoRetryOnFinalCodes) {
+  const grpc::StatusCode finals[] = {
+      grpc::StatusCode::INVALID_ARGUMENT,  grpc::StatusCode::UNAUTHENTICATED,
+      grpc::StatusCode::PERMISSION_DENIED, grpc::StatusCode::FAILED_PRECONDITION,
+      grpc::StatusCode::INTERNAL,          grpc::StatusCode::DEADLINE_EXCEEDED,
+      grpc::StatusCode::RESOURCE_EXHAUSTED};
+  RegistrationClient client = Client();
+  int expected_calls = 0;
+  for (grpc::StatusCode code : finals) {
+    // Even a detail claiming a retryable reason does not make these retryable.
+    Script(Rpc::kGet, {Outcome::Error(code, "final",
+                                      Detail(v1::ERROR_REASON_UPSTREAM_UNREACHABLE, false))});
+    Script(Rpc::kRegister, {Outcome::Error(code, "final",
+                                           Detail(v1::ERROR_REASON_UPSTREAM_UNREACHABLE, false))});
+    ++expected_calls;
+    EXPECT_EQ(static_cast<int>(client.GetClient("1", "t").status().code()), code);
+    EXPECT_EQ(static_cast<int>(client.RegisterClient(RegisterRequest()).status().code()), code);
+    EXPECT_EQ(Calls(Rpc::kGet), expected_calls) << code;
+    EXPECT_EQ(Calls(Rpc::kRegister), expected_calls) << code;
+  }
+}
+
+// ---- deadlines and time bounds ----
+
+TEST_F(ClientGrpcConnection, CallTimeoutBecomesTheGrpcDeadline) {
+  CallOptions options;
+  options.timeout = absl::Seconds(3);
+  ASSERT_TRUE(Client().GetClient("1", "t", options).ok());
+  absl::Duration remaining = gateway_.service().Calls(Rpc::kGet)[0].deadline_remaining;
+  EXPECT_LE(remaining, absl::Seconds(3));
+  EXPECT_GT(remaining, absl::Seconds(2));
+}
+
+TEST_F(ClientGrpcConnection, DefaultTimeoutComesFromConnectionOptions) {
+  options_.default_timeout = absl::Seconds(7);
+  ASSERT_TRUE(Client().DeleteClient("1", "t").ok());
+  absl::Duration remaining = gateway_.service().Calls(Rpc::kDelete)[0].deadline_remaining;
+  EXPECT_LE(remaining, absl::Seconds(7));
+  EXPECT_GT(remaining, absl::Seconds(6));
+}
+
+TEST_F(ClientGrpcConnection, SlowServerHitsDeadlineWithoutRetry) {
+  Outcome slow;
+  slow.delay = absl::Milliseconds(800);
+  Script(Rpc::kGet, {slow});
+  CallOptions options;
+  options.timeout = absl::Milliseconds(150);
+  const absl::Time start = absl::Now();
+  auto r = Client().GetClient("1", "t", options);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(700));
+  EXPECT_EQ(Calls(Rpc::kGet), 1);
+}
+
+TEST_F(ClientGrpcConnection, RetryAfterIsHonoured) {
+  v1::RegistrationError detail = Detail(v1::ERROR_REASON_UPSTREAM_RATE_LIMITED, false);
+  detail.mutable_retry_after()->set_nanos(200 * 1000 * 1000);
+  Script(Rpc::kRegister, {Outcome::Error(grpc::StatusCode::UNAVAILABLE, "429", detail)});
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE(Client().RegisterClient(RegisterRequest()).ok());
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(200));
+  EXPECT_EQ(Calls(Rpc::kRegister), 2);
+}
+
+TEST_F(ClientGrpcConnection, RetryAfterBeyondDeadlineGivesUpAtOnce) {
+  v1::RegistrationError detail = Detail(v1::ERROR_REASON_UPSTREAM_RATE_LIMITED, false);
+  detail.mutable_retry_after()->set_seconds(60);
+  Script(Rpc::kGet, {Outcome::Error(grpc::StatusCode::UNAVAILABLE, "429", detail)});
+  CallOptions options;
+  options.timeout = absl::Seconds(2);
+  const absl::Time start = absl::Now();
+  auto r = Client().GetClient("1", "t", options);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(GetRegistrationError(r.status())->retry_after().seconds(), 60);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  EXPECT_EQ(Calls(Rpc::kGet), 1);
+}
+
+TEST_F(ClientGrpcConnection, BackoffBoundedByDeadline) {
+  // Large backoffs, short deadline: the call returns the UNAVAILABLE, not a
+  // DEADLINE_EXCEEDED after sleeping.
+  options_.initial_backoff = absl::Seconds(5);
+  options_.max_backoff = absl::Seconds(5);
+  options_.max_attempts = 10;
+  for (int i = 0; i < 10; ++i) Script(Rpc::kGet, {BareUnavailable()});
+  CallOptions options;
+  options.timeout = absl::Milliseconds(300);
+  const absl::Time start = absl::Now();
+  auto r = Client().GetClient("1", "t", options);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+}
+
+TEST_F(ClientGrpcConnection, UnreachableGatewayIsUnavailable) {
+  // Nothing listens on port 1: a transport UNAVAILABLE, without detail.
+  auto channel = MakeChannel("127.0.0.1:1");
+  ASSERT_TRUE(channel.ok());
+  RegistrationClient client(MakeGrpcRegistrationConnection(*channel, options_));
+  auto r = client.RegisterClient(RegisterRequest());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(client.GetClient("1", "t").status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(ClientGrpcConnection, DetailSurvivesTheWire) {
+  v1::RegistrationError detail;
+  detail.set_reason(v1::ERROR_REASON_REGISTRATION_REJECTED);
+  detail.set_action(v1::ACTION_BAD_REQUEST);
+  detail.set_http_status(400);
+  detail.set_error("invalid_redirect_uri");
+  detail.set_response_content(R"({"error":"invalid_redirect_uri"})");
+  Script(Rpc::kRegister, {Outcome::Error(grpc::StatusCode::INVALID_ARGUMENT, "rejected", detail)});
+  auto r = Client().RegisterClient(RegisterRequest());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(), "rejected");
+  ASSERT_TRUE(GetRegistrationError(r.status()).has_value());
+  EXPECT_EQ(GetRegistrationError(r.status())->SerializeAsString(), detail.SerializeAsString());
+}
+
+TEST_F(ClientGrpcConnection, SendsUserAgentPrefix) {
+  ASSERT_TRUE(Client().GetClient("1", "t").ok());
+  EXPECT_THAT(gateway_.service().Calls(Rpc::kGet)[0].user_agent,
+              ::testing::HasSubstr("dcr-client/"));
+}
+
+TEST(ClientRetryPolicy, Decisions) {
+  auto with = [](absl::StatusCode code, absl::optional<v1::RegistrationError> detail) {
+    absl::Status s(code, "x");
+    if (detail) SetRegistrationError(s, *detail);
+    return s;
+  };
+  const auto kIdem = Idempotency::kIdempotent;
+  const auto kNon = Idempotency::kNonIdempotent;
+  const auto U = absl::StatusCode::kUnavailable;
+  EXPECT_TRUE(IsRetryable(kIdem, with(U, absl::nullopt)));
+  EXPECT_FALSE(IsRetryable(kNon, with(U, absl::nullopt)));
+  for (auto reason : {v1::ERROR_REASON_UPSTREAM_UNREACHABLE, v1::ERROR_REASON_UPSTREAM_RATE_LIMITED,
+                      v1::ERROR_REASON_GATEWAY_UNAVAILABLE}) {
+    EXPECT_TRUE(IsRetryable(kNon, with(U, Detail(reason, false)))) << reason;
+    EXPECT_FALSE(IsRetryable(kNon, with(U, Detail(reason, true)))) << reason;
+  }
+  for (auto reason : {v1::ERROR_REASON_UPSTREAM_FAILED, v1::ERROR_REASON_UNSPECIFIED,
+                      v1::ERROR_REASON_UPSTREAM_TIMEOUT}) {
+    EXPECT_FALSE(IsRetryable(kNon, with(U, Detail(reason, false)))) << reason;
+    EXPECT_TRUE(IsRetryable(kIdem, with(U, Detail(reason, true)))) << reason;
+  }
+  EXPECT_FALSE(IsRetryable(kIdem, with(absl::StatusCode::kDeadlineExceeded, absl::nullopt)));
+  EXPECT_FALSE(IsRetryable(kIdem, with(absl::StatusCode::kInvalidArgument, absl::nullopt)));
+  EXPECT_FALSE(IsRetryable(kIdem, absl::OkStatus()));
+}
+
+}  // namespace
+}  // namespace dcr::client
