@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what dcr-gateway needs to build and test, from Debian 12 packages.
 # Idempotent; runs apt-get only when something is missing (set
-# DCR_FORCE_APT=1 to always refresh). Needs root or sudo.
+# DCR_FORCE_APT=1 to always refresh). Needs root or sudo. Also installs the
+# buf CLI (npm package @bufbuild/buf) into .cache/npm for the reflection tests.
 set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+buf_version=1.47.2
 
 packages=(
   build-essential cmake ninja-build pkg-config
@@ -16,12 +19,20 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [[ ${#missing[@]} -eq 0 && -z "${DCR_FORCE_APT:-}" ]]; then
-  exit 0
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+if [[ ${#missing[@]} -gt 0 || -n "${DCR_FORCE_APT:-}" ]]; then
+  sudo=()
+  if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" \
+    $(command -v npm >/dev/null 2>&1 || echo npm) </dev/null
 fi
 
-sudo=()
-if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" </dev/null
+# The buf binary ships inside the npm package; no download at install time.
+buf="$root/.cache/npm/node_modules/.bin/buf"
+if [[ ! -x "$buf" ]] || [[ "$("$buf" --version 2>/dev/null)" != "$buf_version" ]]; then
+  npm install --silent --no-audit --no-fund --prefix "$root/.cache/npm" \
+    "@bufbuild/buf@$buf_version" </dev/null >&2
+fi

@@ -40,9 +40,12 @@ constexpr char kAdditionalField[] = "additional_metadata";
 
 // Names of the client information response that are not client metadata.
 constexpr absl::string_view kResponseOnlyNames[] = {
-    "client_id",           "client_secret",
-    "client_id_issued_at", "client_secret_expires_at",
-    "registration_access_token", "registration_client_uri",
+    "client_id",
+    "client_secret",
+    "client_id_issued_at",
+    "client_secret_expires_at",
+    "registration_access_token",
+    "registration_client_uri",
 };
 
 bool IsResponseOnly(absl::string_view name) {
@@ -57,9 +60,9 @@ enum class Kind {
   kUnsupported,  // a field type this module does not convert (see the test)
   kString,
   kBool,
-  kInt,  // int32/int64 (any encoding)
-  kUint,  // uint32/uint64
-  kEnum,  // open enum with a *_UNSPECIFIED zero value, as wire strings
+  kInt,     // int32/int64 (any encoding)
+  kUint,    // uint32/uint64
+  kEnum,    // open enum with a *_UNSPECIFIED zero value, as wire strings
   kStruct,  // google.protobuf.Struct, as a JSON object
   kRepeatedString,
 };
@@ -89,8 +92,8 @@ std::vector<EnumWire> EnumWires(const EnumDescriptor* e) {
   const auto* zero = e->FindValueByNumber(0);
   constexpr absl::string_view kUnspecified = "UNSPECIFIED";
   if (zero == nullptr || !absl::EndsWith(zero->name(), kUnspecified)) return wires;
-  const absl::string_view prefix = absl::string_view(zero->name())
-                                       .substr(0, zero->name().size() - kUnspecified.size());
+  const absl::string_view prefix =
+      absl::string_view(zero->name()).substr(0, zero->name().size() - kUnspecified.size());
   for (int i = 0; i < e->value_count(); ++i) {
     const auto* v = e->value(i);
     if (v->number() == 0 || !absl::StartsWith(v->name(), prefix)) continue;
@@ -156,9 +159,8 @@ const Plan& GetPlan() {
 // value would occupy as a container (the metadata object is level 1).
 
 absl::Status TooDeep(absl::string_view name) {
-  return absl::InvalidArgumentError(absl::StrCat("metadata \"", name,
-                                                 "\" nests JSON arrays/objects deeper than ",
-                                                 kMaxJsonDepth, " levels"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "metadata \"", name, "\" nests JSON arrays/objects deeper than ", kMaxJsonDepth, " levels"));
 }
 
 absl::Status StructToJson(const Struct& s, int depth, absl::string_view name, json* out);
@@ -177,8 +179,8 @@ absl::Status ValueToJson(const Value& v, int depth, absl::string_view name, json
     case Value::kNumberValue: {
       const double d = v.number_value();
       if (!std::isfinite(d)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("metadata \"", name, "\" holds a number JSON cannot represent (NaN or infinity)"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "metadata \"", name, "\" holds a number JSON cannot represent (NaN or infinity)"));
       }
       if (std::trunc(d) == d && std::fabs(d) <= kMaxExactInteger) {
         *out = static_cast<int64_t>(d);
@@ -334,8 +336,8 @@ absl::StatusOr<bool> TypedToJson(const v1::ClientMetadata& m, const Reflection* 
                  : r->GetUInt64(m, f);
       return true;
     case Kind::kStruct: {
-      absl::Status s = StructToJson(static_cast<const Struct&>(r->GetMessage(m, f)), 2,
-                                    f->name(), out);
+      absl::Status s =
+          StructToJson(static_cast<const Struct&>(r->GetMessage(m, f)), 2, f->name(), out);
       if (!s.ok()) return s;
       return true;
     }
@@ -360,10 +362,10 @@ absl::StatusOr<bool> JsonToTyped(const json& j, const FieldPlan& p, const Reflec
       return true;
     case Kind::kInt: {
       const bool is32 = f->cpp_type() == FieldDescriptor::CPPTYPE_INT32;
-      const int64_t max = is32 ? std::numeric_limits<int32_t>::max()
-                               : std::numeric_limits<int64_t>::max();
-      const int64_t min = is32 ? std::numeric_limits<int32_t>::min()
-                               : std::numeric_limits<int64_t>::min();
+      const int64_t max =
+          is32 ? std::numeric_limits<int32_t>::max() : std::numeric_limits<int64_t>::max();
+      const int64_t min =
+          is32 ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int64_t>::min();
       int64_t v;
       if (j.is_number_unsigned()) {
         const uint64_t u = j.get<uint64_t>();
@@ -407,8 +409,7 @@ absl::StatusOr<bool> JsonToTyped(const json& j, const FieldPlan& p, const Reflec
     }
     case Kind::kStruct: {
       if (!j.is_object()) return false;
-      absl::Status s =
-          JsonToStruct(j, 2, f->name(), static_cast<Struct*>(r->MutableMessage(m, f)));
+      absl::Status s = JsonToStruct(j, 2, f->name(), static_cast<Struct*>(r->MutableMessage(m, f)));
       if (!s.ok()) return s;
       return true;
     }
@@ -428,13 +429,12 @@ absl::StatusOr<bool> JsonToTyped(const json& j, const FieldPlan& p, const Reflec
 
 // Parses `text`; on failure, a status of `code` naming only the byte offset
 // (the text may hold secrets and is not quoted).
-absl::StatusOr<json> Parse(absl::string_view text, absl::StatusCode code,
-                           absl::string_view what) {
+absl::StatusOr<json> Parse(absl::string_view text, absl::StatusCode code, absl::string_view what) {
   try {
     return json::parse(text.begin(), text.end());
   } catch (const json::parse_error& e) {
-    return absl::Status(code, absl::StrCat(what, " is not valid JSON (error near byte ",
-                                           e.byte, ")"));
+    return absl::Status(code,
+                        absl::StrCat(what, " is not valid JSON (error near byte ", e.byte, ")"));
   } catch (const json::exception& e) {  // e.g. out_of_range 406: number overflow
     return absl::Status(code, absl::StrCat(what, " is not valid JSON (error ", e.id, ")"));
   }
@@ -531,8 +531,7 @@ absl::StatusOr<v1::ClientMetadata> MetadataFromJson(const json& object) {
 }
 
 absl::StatusOr<v1::ClientMetadata> MetadataFromJsonString(absl::string_view json_text) {
-  absl::StatusOr<json> j =
-      Parse(json_text, absl::StatusCode::kInvalidArgument, "client metadata");
+  absl::StatusOr<json> j = Parse(json_text, absl::StatusCode::kInvalidArgument, "client metadata");
   if (!j.ok()) return j.status();
   return MetadataFromJson(*j);
 }
@@ -543,8 +542,8 @@ absl::StatusOr<v1::ClientInformation> ClientInformationFromJson(
       Parse(response_content, absl::StatusCode::kInternal, "Authlete's responseContent");
   if (!j.ok()) return j.status();
   if (!j->is_object()) {
-    return absl::InternalError(absl::StrCat("Authlete's responseContent is a JSON ",
-                                            j->type_name(), ", not an object"));
+    return absl::InternalError(
+        absl::StrCat("Authlete's responseContent is a JSON ", j->type_name(), ", not an object"));
   }
   v1::ClientInformation info;
   if (const json* v = Find(*j, "client_id")) {

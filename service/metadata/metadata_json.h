@@ -12,9 +12,8 @@
 #ifndef DCR_SERVICE_METADATA_METADATA_JSON_H_
 #define DCR_SERVICE_METADATA_METADATA_JSON_H_
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -77,8 +76,7 @@ absl::StatusOr<v1::ClientMetadata> MetadataFromJsonString(absl::string_view json
 // INTERNAL (an unusable upstream answer) when `response_content` is not a
 // JSON object or nests too deeply. Messages never quote the content, which
 // holds secrets.
-absl::StatusOr<v1::ClientInformation> ClientInformationFromJson(
-    absl::string_view response_content);
+absl::StatusOr<v1::ClientInformation> ClientInformationFromJson(absl::string_view response_content);
 
 }  // namespace dcr::metadata
 

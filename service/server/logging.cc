@@ -38,7 +38,7 @@ void Log(LogLevel level, absl::string_view message, std::initializer_list<LogFie
   line["msg"] = std::string(message);
   for (const auto& [key, value] : fields) {
     nlohmann::json& slot = line[std::string(key)];
-    absl::visit([&slot](const auto& v) { slot = v; }, value);
+    absl::visit([&slot](const auto& v) { slot = v; }, value.value());
   }
   std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   text.push_back('\n');

@@ -17,7 +17,23 @@ namespace dcr::server {
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
 
-using LogValue = absl::variant<std::string, int64_t, double, bool>;
+// A field value. Explicit constructors keep a string literal from becoming a
+// bool, which a bare variant would silently do.
+class LogValue {
+ public:
+  using Variant = absl::variant<std::string, int64_t, double, bool>;
+  LogValue(const char* text) : value_(std::string(text)) {}
+  LogValue(absl::string_view text) : value_(std::string(text)) {}
+  LogValue(std::string text) : value_(std::move(text)) {}
+  LogValue(int number) : value_(int64_t{number}) {}
+  LogValue(int64_t number) : value_(number) {}
+  LogValue(double number) : value_(number) {}
+  LogValue(bool flag) : value_(flag) {}
+  const Variant& value() const { return value_; }
+
+ private:
+  Variant value_;
+};
 using LogField = std::pair<absl::string_view, LogValue>;
 
 // Lines below `level` are dropped. Default: kInfo.

@@ -1,4 +1,4 @@
-#include "client_store.h"
+#include "tests/emulator/client_store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "crypto_util.h"
-#include "json_util.h"
+#include "tests/emulator/crypto_util.h"
+#include "tests/emulator/json_util.h"
 
 namespace dcr::emulator {
 

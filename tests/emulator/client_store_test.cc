@@ -1,6 +1,6 @@
 // ClientStore: authentication, persistence, atomic writes, corrupt files; and
 // an emulator restart that keeps its clients.
-#include "client_store.h"
+#include "tests/emulator/client_store.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -13,8 +13,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "crypto_util.h"
-#include "test_util.h"
+#include "tests/emulator/crypto_util.h"
+#include "tests/emulator/test_util.h"
 
 namespace dcr::emulator {
 namespace {
@@ -157,16 +157,15 @@ TEST(ClientStoreTest, CorruptFileIsAClearError) {
 }
 
 TEST(ClientStoreTest, UnwritableFileFailsTheChangeAndKeepsMemoryConsistent) {
-  if (geteuid() == 0) GTEST_SKIP() << "root can write anywhere";
+  // Removing the directory works even as root, unlike a chmod.
   std::string dir = MakeTempDir();
   std::string path = dir + "/clients.json";
   auto store = ClientStore::Open(path);
   ASSERT_TRUE(store.ok());
-  chmod(dir.c_str(), 0500);
+  ASSERT_EQ(rmdir(dir.c_str()), 0);
   auto c = (*store)->Create(Draft("t"), false);
-  chmod(dir.c_str(), 0700);
-  EXPECT_TRUE(absl::IsInternal(c.status()));
-  EXPECT_EQ((*store)->size(), 0u);
+  EXPECT_TRUE(absl::IsInternal(c.status())) << c.status();
+  EXPECT_EQ((*store)->size(), 0u) << "memory rolled back";
 }
 
 TEST(ClientStoreTest, WriteFileAtomicallyReplaces) {

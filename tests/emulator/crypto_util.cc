@@ -1,4 +1,4 @@
-#include "crypto_util.h"
+#include "tests/emulator/crypto_util.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>

@@ -1,4 +1,4 @@
-#include "dcr_handler.h"
+#include "tests/emulator/dcr_handler.h"
 
 #include <algorithm>
 #include <set>
@@ -12,9 +12,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "crypto_util.h"
-#include "json_util.h"
-#include "metadata_validator.h"
+#include "tests/emulator/crypto_util.h"
+#include "tests/emulator/json_util.h"
+#include "tests/emulator/metadata_validator.h"
 
 namespace dcr::emulator {
 

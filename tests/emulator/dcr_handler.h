@@ -11,9 +11,9 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
-#include "client_store.h"
-#include "faults.h"
-#include "service_config.h"
+#include "tests/emulator/client_store.h"
+#include "tests/emulator/faults.h"
+#include "tests/emulator/service_config.h"
 
 namespace dcr::emulator {
 

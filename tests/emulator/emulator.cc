@@ -1,4 +1,4 @@
-#include "emulator.h"
+#include "tests/emulator/emulator.h"
 
 #include <deque>
 
@@ -9,11 +9,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
-#include "client_store.h"
-#include "crypto_util.h"
-#include "dcr_handler.h"
-#include "http_server.h"
-#include "json_util.h"
+#include "tests/emulator/client_store.h"
+#include "tests/emulator/crypto_util.h"
+#include "tests/emulator/dcr_handler.h"
+#include "tests/emulator/http_server.h"
+#include "tests/emulator/json_util.h"
 
 namespace dcr::emulator {
 

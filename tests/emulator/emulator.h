@@ -20,8 +20,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "faults.h"          // FaultSpec, FaultRule, FaultKind, Operation
-#include "service_config.h"  // ServiceConfig, DefaultServiceConfig(), kDefault*
+#include "tests/emulator/faults.h"          // FaultSpec, FaultRule, FaultKind, Operation
+#include "tests/emulator/service_config.h"  // ServiceConfig, DefaultServiceConfig(), kDefault*
 
 namespace dcr::emulator {
 

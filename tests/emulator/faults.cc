@@ -1,9 +1,9 @@
-#include "faults.h"
+#include "tests/emulator/faults.h"
 
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "json_util.h"
+#include "tests/emulator/json_util.h"
 
 namespace dcr::emulator {
 

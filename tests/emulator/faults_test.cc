@@ -1,5 +1,5 @@
 // Fault injection: the rule engine, and every fault end to end.
-#include "faults.h"
+#include "tests/emulator/faults.h"
 
 #include <chrono>
 #include <thread>
@@ -8,7 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "test_util.h"
+#include "tests/emulator/test_util.h"
 
 namespace dcr::emulator {
 namespace {

@@ -1,4 +1,4 @@
-#include "http_server.h"
+#include "tests/emulator/http_server.h"
 
 #include <sys/resource.h>
 
@@ -278,12 +278,19 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return Close();
-    stream_.expires_after(std::chrono::seconds(2));
     drain_buffer_.resize(64 * 1024);
+    DrainMore();
+  }
+
+  void DrainMore() {
+    // Bounded in bytes and time: a client that never stops sending is cut off.
+    if (drained_bytes_ > 16 * options().max_body_bytes) return Close();
+    stream_.expires_after(std::chrono::seconds(2));
     stream_.async_read_some(net::buffer(drain_buffer_),
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
                               if (ec) return self->Close();
-                              self->Drain();
+                              self->drained_bytes_ += n;
+                              self->DrainMore();
                             });
   }
 
@@ -326,6 +333,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<std::string> slow_head_;
   size_t slow_offset_ = 0;
   std::vector<char> drain_buffer_;
+  size_t drained_bytes_ = 0;
   bool keep_alive_ = true;
   unsigned version_ = 11;
   std::string method_, path_, action_;

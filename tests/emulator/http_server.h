@@ -15,7 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
-#include "faults.h"
+#include "tests/emulator/faults.h"
 
 namespace dcr::emulator {
 

@@ -1,4 +1,4 @@
-#include "json_util.h"
+#include "tests/emulator/json_util.h"
 
 namespace dcr::emulator {
 

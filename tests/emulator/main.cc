@@ -11,8 +11,8 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "client_store.h"
-#include "emulator.h"
+#include "tests/emulator/client_store.h"
+#include "tests/emulator/emulator.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:8787",
           "HOST:PORT to listen on ([V6]:PORT for IPv6); port 0 picks a free port");

@@ -1,4 +1,4 @@
-#include "metadata_validator.h"
+#include "tests/emulator/metadata_validator.h"
 
 #include <algorithm>
 #include <map>
@@ -7,7 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "uri_util.h"
+#include "tests/emulator/uri_util.h"
 
 namespace dcr::emulator {
 

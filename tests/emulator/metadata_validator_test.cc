@@ -1,12 +1,12 @@
 // Table-driven tests of every metadata validation rule, directly and over HTTP.
-#include "metadata_validator.h"
+#include "tests/emulator/metadata_validator.h"
 
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-#include "test_util.h"
+#include "tests/emulator/test_util.h"
 
 namespace dcr::emulator {
 namespace {
@@ -19,6 +19,9 @@ struct RuleCase {
   int code;           // 0 = valid
   std::string error;  // expected RFC 7591 error code
 };
+
+// Keeps test names readable in gtest and CTest output.
+void PrintTo(const RuleCase& c, std::ostream* os) { *os << c.name; }
 
 const json kRedirect = {"https://client.example.org/cb"};
 

@@ -1,4 +1,4 @@
-#include "service_config.h"
+#include "tests/emulator/service_config.h"
 
 #include <fstream>
 #include <set>
@@ -8,8 +8,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "json_util.h"
-#include "uri_util.h"
+#include "tests/emulator/json_util.h"
+#include "tests/emulator/uri_util.h"
 
 namespace dcr::emulator {
 

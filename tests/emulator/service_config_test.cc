@@ -1,5 +1,5 @@
 // Service configuration: the default service and the config file format.
-#include "service_config.h"
+#include "tests/emulator/service_config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "uri_util.h"
+#include "tests/emulator/uri_util.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"

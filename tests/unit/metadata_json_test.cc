@@ -1,14 +1,14 @@
 #include "service/metadata/metadata_json.h"
 
+#include <gmock/gmock.h>
+#include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <limits>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <google/protobuf/util/message_differencer.h>
-#include <gtest/gtest.h>
 
 #include "google/protobuf/struct.pb.h"
 
@@ -60,12 +60,14 @@ const std::vector<NamedValue>& ContractMetadata() {
       {"require_auth_time", R"(true)"},
       {"default_acr_values", R"(["urn:mace:incommon:iap:silver","urn:mace:incommon:iap:bronze"])"},
       {"initiate_login_uri", R"("https://client.example.org/login")"},
-      {"request_uris", R"(["https://client.example.org/rf.txt#qpXaRLh_n93TTR9F252ValdatUQvQiJi5BDub2BeznA"])"},
+      {"request_uris",
+       R"(["https://client.example.org/rf.txt#qpXaRLh_n93TTR9F252ValdatUQvQiJi5BDub2BeznA"])"},
       // RFC 7591
       {"scope", R"("openid profile email")"},
       {"software_id", R"("4NRB1-0XZABZI9E6-5SM3R")"},
       {"software_version", R"("2.1")"},
-      {"software_statement", R"("eyJhbGciOiJSUzI1NiJ9.eyJzb2Z0d2FyZV9pZCI6IjROUkIxIn0.c2lnbmF0dXJl")"},
+      {"software_statement",
+       R"("eyJhbGciOiJSUzI1NiJ9.eyJzb2Z0d2FyZV9pZCI6IjROUkIxIn0.c2lnbmF0dXJl")"},
       // RFC 8705
       {"tls_client_auth_subject_dn", R"("CN=client.example.org,O=Example,C=US")"},
       {"tls_client_auth_san_dns", R"("client.example.org")"},
@@ -150,7 +152,8 @@ TEST(MetadataJsonTest, AllContractNamesTogetherRoundTrip) {
   absl::StatusOr<v1::ClientMetadata> m = MetadataFromJson(doc);
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->additional_metadata_size(), 0);
-  for (const NamedValue& nv : ContractMetadata()) EXPECT_TRUE(TypedFieldSet(*m, nv.name)) << nv.name;
+  for (const NamedValue& nv : ContractMetadata())
+    EXPECT_TRUE(TypedFieldSet(*m, nv.name)) << nv.name;
   EXPECT_EQ(Canon(ToJsonOrDie(*m)), Canon(doc));
 
   // And typed -> JSON -> typed gives the same message back.
@@ -158,7 +161,8 @@ TEST(MetadataJsonTest, AllContractNamesTogetherRoundTrip) {
   ASSERT_TRUE(text.ok()) << text.status();
   v1::ClientMetadata again = FromJsonOrDie(*text);
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*m, again))
-      << m->DebugString() << "\nvs\n" << again.DebugString();
+      << m->DebugString() << "\nvs\n"
+      << again.DebugString();
 }
 
 // The reverse direction: a typed field the contract does not list is flagged,
@@ -181,7 +185,8 @@ TEST(MetadataJsonTest, TypedValuesAreReadCorrectly) {
       "backchannel_token_delivery_mode": "push",
       "default_max_age": 86400, "require_auth_time": false, "client_name": "Foo",
       "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "f83O", "y": "x_FE"}]}})");
-  EXPECT_THAT(m.redirect_uris(), testing::ElementsAre("https://a.example/cb", "https://b.example/cb"));
+  EXPECT_THAT(m.redirect_uris(),
+              testing::ElementsAre("https://a.example/cb", "https://b.example/cb"));
   EXPECT_EQ(m.application_type(), v1::APPLICATION_TYPE_WEB);
   EXPECT_EQ(m.subject_type(), v1::SUBJECT_TYPE_PUBLIC);
   EXPECT_EQ(m.backchannel_token_delivery_mode(), v1::BACKCHANNEL_TOKEN_DELIVERY_MODE_PUSH);
@@ -254,7 +259,7 @@ TEST(MetadataJsonTest, KnownNamesOfAnotherJsonTypeSurviveVerbatim) {
   for (const char* text : {
            R"({"default_max_age": "3600"})",
            R"({"default_max_age": 3600.5})",
-           R"({"default_max_age": 3600.0})",  // a float token, not an integer
+           R"({"default_max_age": 3600.0})",               // a float token, not an integer
            R"({"default_max_age": 9223372036854775808})",  // > int64 max
            R"({"default_max_age": true})",
            R"({"require_auth_time": "true"})",
@@ -285,8 +290,8 @@ TEST(MetadataJsonTest, KnownNamesOfAnotherJsonTypeSurviveVerbatim) {
     EXPECT_EQ(m.additional_metadata().count(name), 1u);
     // Verbatim back, except that 3600.0 travels as a double and integral
     // doubles are emitted as integers (see IntegralNumbersAreEmittedAsIntegers).
-    if (doc.begin()->is_number_float() && std::trunc(doc.begin()->get<double>()) ==
-                                              doc.begin()->get<double>()) {
+    if (doc.begin()->is_number_float() &&
+        std::trunc(doc.begin()->get<double>()) == doc.begin()->get<double>()) {
       EXPECT_EQ(Canon(ToJsonOrDie(m)), R"({"default_max_age":3600})");
     } else if (doc.begin()->is_number_unsigned() &&
                doc.begin()->get<uint64_t>() > (uint64_t{1} << 53)) {
@@ -320,7 +325,7 @@ TEST(MetadataJsonTest, SetFalseZeroAndEmptyAreEmittedUnsetAreOmitted) {
   m.set_default_max_age(0);
   m.set_require_auth_time(false);
   m.set_require_pushed_authorization_requests(false);
-  m.mutable_jwks();  // set, empty
+  m.mutable_jwks();                                          // set, empty
   m.set_application_type(v1::APPLICATION_TYPE_UNSPECIFIED);  // = unset
   EXPECT_EQ(Canon(ToJsonOrDie(m)),
             R"({"client_name":"","default_max_age":0,"jwks":{},)"
@@ -344,9 +349,8 @@ TEST(MetadataJsonTest, ToJsonStringIsCompactJson) {
   m.set_default_max_age(-1);
   absl::StatusOr<std::string> s = MetadataToJsonString(m);
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(*s,
-            R"({"client_name":"Café \"quoted\"","default_max_age":-1,)"
-            R"("redirect_uris":["https://client.example.org/cb"]})");
+  EXPECT_EQ(*s, R"({"client_name":"Café \"quoted\"","default_max_age":-1,)"
+                R"("redirect_uris":["https://client.example.org/cb"]})");
 }
 
 // ---------------------------------------------------------------------------
@@ -414,8 +418,9 @@ TEST(ClientInformationTest, ParsesTheContractExample) {
   absl::StatusOr<v1::ClientInformation> info = ClientInformationFromJson(kContractExample);
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_EQ(info->client_id(), "26837717140341");
-  EXPECT_EQ(info->client_secret(),
-            "bMsjvZm2FE1_mqJgxhmYj_Wr8rA0Pia_A_j-V076qQm6-P1edKB055W579GBe7MDUJX1fSWxwSjrcZ1Z3YP9xpw");
+  EXPECT_EQ(
+      info->client_secret(),
+      "bMsjvZm2FE1_mqJgxhmYj_Wr8rA0Pia_A_j-V076qQm6-P1edKB055W579GBe7MDUJX1fSWxwSjrcZ1Z3YP9xpw");
   ASSERT_TRUE(info->has_client_id_issued_at());
   EXPECT_EQ(info->client_id_issued_at().seconds(), 1641735467);
   EXPECT_EQ(info->client_id_issued_at().nanos(), 0);
@@ -441,9 +446,9 @@ TEST(ClientInformationTest, ParsesTheContractExample) {
   // The metadata part re-serializes to exactly the example minus the
   // response-only names.
   json expected = json::parse(kContractExample);
-  for (const char* n : {"client_id", "client_secret", "client_id_issued_at",
-                        "client_secret_expires_at", "registration_access_token",
-                        "registration_client_uri"}) {
+  for (const char* n :
+       {"client_id", "client_secret", "client_id_issued_at", "client_secret_expires_at",
+        "registration_access_token", "registration_client_uri"}) {
     expected.erase(n);
   }
   EXPECT_EQ(Canon(ToJsonOrDie(m)), Canon(expected));
@@ -494,9 +499,8 @@ TEST(ClientInformationTest, WrongTypedResponseFieldsAreIgnored) {
 }
 
 TEST(ClientInformationTest, UnusableContentIsAnErrorThatQuotesNothing) {
-  for (const char* text :
-       {"", "not json", "[1,2]", "\"a string\"", "42", "null", R"({"client_secret":"leak)",
-        "{\"client_secret\":\"leak\"} trailing"}) {
+  for (const char* text : {"", "not json", "[1,2]", "\"a string\"", "42", "null",
+                           R"({"client_secret":"leak)", "{\"client_secret\":\"leak\"} trailing"}) {
     SCOPED_TRACE(text);
     absl::StatusOr<v1::ClientInformation> info = ClientInformationFromJson(text);
     ASSERT_FALSE(info.ok());
@@ -511,10 +515,26 @@ TEST(ClientInformationTest, UnusableContentIsAnErrorThatQuotesNothing) {
 // (6) Malformed and hostile input: errors or additional_metadata, never a crash.
 
 TEST(MetadataJsonTest, NonJsonAndNonObjectsAreInvalidArgument) {
-  for (const char* text : {"", "   ", "{", "}", "{\"a\":}", "{\"a\":1,}", "{'a':1}",
-                           "{\"a\":1} {}", "[]", "[{\"client_name\":\"x\"}]", "\"str\"",
-                           "42", "true", "null", "NaN", "{\"a\":NaN}", "{\"a\":1e400}",
-                           "{\"a\":-1e400}", "{\"a\":01}", "/* c */ {}"}) {
+  for (const char* text : {"",
+                           "   ",
+                           "{",
+                           "}",
+                           "{\"a\":}",
+                           "{\"a\":1,}",
+                           "{'a':1}",
+                           "{\"a\":1} {}",
+                           "[]",
+                           "[{\"client_name\":\"x\"}]",
+                           "\"str\"",
+                           "42",
+                           "true",
+                           "null",
+                           "NaN",
+                           "{\"a\":NaN}",
+                           "{\"a\":1e400}",
+                           "{\"a\":-1e400}",
+                           "{\"a\":01}",
+                           "/* c */ {}"}) {
     SCOPED_TRACE(text);
     absl::StatusOr<v1::ClientMetadata> m = MetadataFromJsonString(text);
     ASSERT_FALSE(m.ok());
@@ -586,13 +606,15 @@ TEST(MetadataJsonTest, DepthLimitBoundary) {
 }
 
 TEST(MetadataJsonTest, HugeNumbersLandInAdditionalMetadata) {
-  v1::ClientMetadata m = FromJsonOrDie(
-      R"({"default_max_age": 123456789012345678901234567890, "custom_big": 1e308,)"
-      R"( "custom_tiny": -1e-320, "custom_max_u64": 18446744073709551615})");
+  v1::ClientMetadata m =
+      FromJsonOrDie(R"({"default_max_age": 123456789012345678901234567890, "custom_big": 1e308,)"
+                    R"( "custom_tiny": -1e-320, "custom_max_u64": 18446744073709551615})");
   EXPECT_FALSE(m.has_default_max_age());
-  EXPECT_DOUBLE_EQ(m.additional_metadata().at("default_max_age").number_value(), 1.2345678901234568e29);
+  EXPECT_DOUBLE_EQ(m.additional_metadata().at("default_max_age").number_value(),
+                   1.2345678901234568e29);
   EXPECT_DOUBLE_EQ(m.additional_metadata().at("custom_big").number_value(), 1e308);
-  EXPECT_DOUBLE_EQ(m.additional_metadata().at("custom_max_u64").number_value(), 18446744073709551615.0);
+  EXPECT_DOUBLE_EQ(m.additional_metadata().at("custom_max_u64").number_value(),
+                   18446744073709551615.0);
   json back = ToJsonOrDie(m);
   EXPECT_TRUE(back.at("custom_big").is_number_float());
   EXPECT_EQ(back.at("custom_big").get<double>(), 1e308);
@@ -634,16 +656,17 @@ TEST(MetadataJsonTest, UnrepresentableTypedValuesAreInvalidArgument) {
 }
 
 TEST(MetadataJsonTest, DuplicateKeysAndOddNamesNeverCrash) {
-  v1::ClientMetadata m = FromJsonOrDie(
-      R"({"client_name":"first","client_name":"second","":"empty name",)"
-      R"("\u0000nul":1,"a\"b":2})");
+  v1::ClientMetadata m =
+      FromJsonOrDie(R"({"client_name":"first","client_name":"second","":"empty name",)"
+                    R"("\u0000nul":1,"a\"b":2})");
   EXPECT_EQ(m.client_name(), "second");  // last one wins
   EXPECT_EQ(m.additional_metadata().at("").string_value(), "empty name");
   EXPECT_EQ(m.additional_metadata().count(std::string("\0nul", 4)), 1u);
   absl::StatusOr<std::string> s = MetadataToJsonString(m);
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Canon(json::parse(*s)), Canon(json::parse(
-      R"({"client_name":"second","":"empty name","\u0000nul":1,"a\"b":2})")));
+  EXPECT_EQ(
+      Canon(json::parse(*s)),
+      Canon(json::parse(R"({"client_name":"second","":"empty name","\u0000nul":1,"a\"b":2})")));
 }
 
 // ---------------------------------------------------------------------------

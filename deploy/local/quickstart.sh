@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Quick start: builds everything, starts the Authlete emulator and dcr-gateway
+# on this machine, then registers, reads, updates and deletes a demo client
+# through dcrctl. With --serve both keep running (for grpcurl) until Ctrl-C.
+#
+#   deploy/local/quickstart.sh [--serve]
+#
+# Ports: DCR_GATEWAY_PORT (default 50051), DCR_EMULATOR_PORT (default 8787).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+serve=false
+[[ "${1:-}" == "--serve" ]] && serve=true
+gateway_port=${DCR_GATEWAY_PORT:-50051}
+emulator_port=${DCR_EMULATOR_PORT:-8787}
+
+"$root/deploy/local/install-deps.sh"
+build=$("$root/deploy/local/build.sh")
+emulator="$build/tests/emulator/authlete-emulator"
+gateway="$build/service/server/dcr-gateway"
+dcrctl="$build/client/dcrctl"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+wait_for_file() {
+  for _ in $(seq 1 100); do [[ -s "$1" ]] && return 0; sleep 0.1; done
+  echo "quickstart: $2 did not start; its log:" >&2
+  cat "$3" >&2
+  exit 1
+}
+
+echo "== starting the Authlete emulator on 127.0.0.1:$emulator_port"
+"$emulator" --listen="127.0.0.1:$emulator_port" --port_file="$work/emulator.port" \
+  >"$work/emulator.log" 2>&1 &
+pids+=($!)
+wait_for_file "$work/emulator.port" "the emulator" "$work/emulator.log"
+
+echo "== starting dcr-gateway on 127.0.0.1:$gateway_port"
+# The emulator's documented default service and its (fake) token. In
+# production the credential comes from a Secret file or the environment.
+DCR_AUTHLETE_CREDENTIAL=emulator-service-token "$gateway" \
+  --listen="127.0.0.1:$gateway_port" --port_file="$work/gateway.port" \
+  --authlete_base_url="http://127.0.0.1:$emulator_port" \
+  --authlete_service_id=21653835348762 >"$work/gateway.log" 2>&1 &
+pids+=($!)
+wait_for_file "$work/gateway.port" "the gateway" "$work/gateway.log"
+
+ctl=("$dcrctl" --address="127.0.0.1:$gateway_port")
+echo "== dcrctl register"
+"${ctl[@]}" register --output=json --client_name="Demo Portal" \
+  --redirect_uris=https://portal.example.com/callback >"$work/registered.json"
+client_id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client"]["client_id"])' <"$work/registered.json")
+# The registration access token is a secret: it goes to a 0600 file, not argv.
+(umask 077; python3 -c 'import json,sys; print(json.load(sys.stdin)["client"]["registration_access_token"])' \
+  <"$work/registered.json" >"$work/token")
+echo "registered client_id=$client_id (secret and token kept out of this output)"
+
+echo "== dcrctl get"
+"${ctl[@]}" get --client_id="$client_id" --token_file="$work/token"
+echo "== dcrctl update"
+"${ctl[@]}" update --client_id="$client_id" --token_file="$work/token" \
+  --client_name="Demo Portal v2" --redirect_uris=https://portal.example.com/callback
+echo "== dcrctl delete"
+"${ctl[@]}" delete --client_id="$client_id" --token_file="$work/token"
+echo "== dcrctl get (after delete: expect UNAUTHENTICATED, exit code 16)"
+set +e
+"${ctl[@]}" get --client_id="$client_id" --token_file="$work/token"
+code=$?
+set -e
+if [[ $code -ne 16 ]]; then
+  echo "quickstart: expected exit code 16, got $code" >&2
+  exit 1
+fi
+echo "== demo complete: register, get, update, delete all worked"
+
+if $serve; then
+  cat <<EOM
+
+The gateway is serving on 127.0.0.1:$gateway_port (emulator on 127.0.0.1:$emulator_port).
+Try:
+  $dcrctl --address=127.0.0.1:$gateway_port register --client_name=Mine --redirect_uris=https://x.example.com/cb
+  grpcurl -plaintext 127.0.0.1:$gateway_port list
+Logs: $work/gateway.log, $work/emulator.log. Press Ctrl-C to stop.
+EOM
+  wait
+fi

@@ -1,0 +1,179 @@
+// The authlete-emulator executable: start-up banner, port file, request log
+// without secrets, graceful stop on SIGTERM, start-up errors.
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/emulator/test_util.h"
+
+#ifndef AUTHLETE_EMULATOR_BINARY
+#error "AUTHLETE_EMULATOR_BINARY must be defined by the build"
+#endif
+
+namespace dcr::emulator {
+namespace {
+
+using namespace ::dcr::emulator::testing;  // NOLINT: test helpers
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct Child {
+  pid_t pid = -1;
+  std::string log;  // path of its stderr
+};
+
+Child Spawn(const std::vector<std::string>& args, const std::string& dir) {
+  Child child;
+  child.log = dir + "/stderr.log";
+  child.pid = fork();
+  if (child.pid == 0) {
+    int fd = open(child.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    dup2(fd, 1);
+    std::vector<char*> argv;
+    std::string binary = AUTHLETE_EMULATOR_BINARY;
+    argv.push_back(binary.data());
+    std::vector<std::string> copy = args;
+    for (std::string& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  return child;
+}
+
+// Waits for the child to exit; returns its exit status, or -1 on timeout.
+int WaitExit(pid_t pid, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+std::string TempDir() {
+  std::string templ = ::testing::TempDir() + "emulator_main_XXXXXX";
+  EXPECT_NE(mkdtemp(templ.data()), nullptr);
+  return templ;
+}
+
+TEST(MainTest, ServesTheDefaultServiceAndStopsOnSigterm) {
+  std::string dir = TempDir();
+  std::string port_file = dir + "/port";
+  Child child = Spawn({"--listen=127.0.0.1:0", "--port_file=" + port_file}, dir);
+  ASSERT_GT(child.pid, 0);
+  int port = 0;
+  for (int i = 0; i < 250 && port == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::string text = ReadFile(port_file);
+    if (!text.empty()) port = std::stoi(text);
+  }
+  ASSERT_GT(port, 0) << ReadFile(child.log);
+  std::string base = "http://127.0.0.1:" + std::to_string(port);
+
+  DcrCall reg = ToDcrCall(Request(
+      "POST", base + "/api/21653835348762/client/registration",
+      {Bearer(kDefaultServiceToken), "Content-Type: application/json"},
+      RegisterParams(MinimalMetadata()).dump()));
+  ASSERT_EQ(reg.action(), "CREATED") << reg.http.body;
+  DcrCall got = ToDcrCall(Request("POST", base + "/api/client/registration/get",
+                                  {Basic(kDefaultServiceId, kDefaultApiSecret),
+                                   "Content-Type: application/json"},
+                                  ManageParams(reg).dump()));
+  EXPECT_EQ(got.action(), "OK");
+  EXPECT_EQ(Request("POST", base + "/api/21653835348762/client/registration", {}, "{}").status, 401);
+
+  ASSERT_EQ(kill(child.pid, SIGTERM), 0);
+  EXPECT_EQ(WaitExit(child.pid, std::chrono::seconds(10)), 0);
+  std::string log = ReadFile(child.log);
+  // The banner shows the documented default credential and the URLs.
+  EXPECT_THAT(log, HasSubstr("21653835348762"));
+  EXPECT_THAT(log, HasSubstr("Bearer emulator-service-token"));
+  EXPECT_THAT(log, HasSubstr(base));
+  EXPECT_THAT(log, HasSubstr("http://127.0.0.1:8787/dcr/register"));
+  // One line per request, with status, action and latency.
+  EXPECT_THAT(log, HasSubstr("POST /api/21653835348762/client/registration 200 CREATED "));
+  EXPECT_THAT(log, HasSubstr("POST /api/client/registration/get 200 OK "));
+  EXPECT_THAT(log, HasSubstr("POST /api/21653835348762/client/registration 401 A001202 "));
+  // Never a client secret or a registration access token.
+  EXPECT_THAT(log, Not(HasSubstr(reg.content["client_secret"].get<std::string>())));
+  EXPECT_THAT(log, Not(HasSubstr(TokenOf(reg))));
+}
+
+TEST(MainTest, StartUpErrorsExitNonZero) {
+  std::string dir = TempDir();
+  std::ofstream(dir + "/corrupt.json") << "{oops";
+  Child corrupt = Spawn({"--listen=127.0.0.1:0", "--store_file=" + dir + "/corrupt.json"}, dir);
+  EXPECT_EQ(WaitExit(corrupt.pid, std::chrono::seconds(10)), 1);
+  EXPECT_THAT(ReadFile(corrupt.log), HasSubstr("is corrupt"));
+
+  std::ofstream(dir + "/config.json")
+      << R"({"services":[{"serviceId":"1","serviceAccessToken":"t",)"
+         R"("registrationManagementEndpoint":"https://g.example/r"}]})";
+  Child conflict = Spawn({"--config=" + dir + "/config.json", "--service_id=5"}, dir);
+  EXPECT_EQ(WaitExit(conflict.pid, std::chrono::seconds(10)), 1);
+  EXPECT_THAT(ReadFile(conflict.log), HasSubstr("cannot be combined with --config"));
+
+  Child bad_faults = Spawn({"--listen=127.0.0.1:0", "--faults={\"kind\":\"boom\"}"}, dir);
+  EXPECT_EQ(WaitExit(bad_faults.pid, std::chrono::seconds(10)), 1);
+  EXPECT_THAT(ReadFile(bad_faults.log), HasSubstr("unknown kind"));
+
+  Child help = Spawn({"--help"}, dir);
+  EXPECT_NE(WaitExit(help.pid, std::chrono::seconds(10)), -1);
+  EXPECT_THAT(ReadFile(help.log), HasSubstr("--store_file"));
+}
+
+TEST(MainTest, ConfigFileServices) {
+  std::string dir = TempDir();
+  std::ofstream(dir + "/config.json")
+      << R"({"organizationToken":"org","services":[{"serviceId":"42","serviceAccessToken":"t42",)"
+         R"("registrationManagementEndpoint":"https://g.example/r","supportedCustomClientMetadata":["x"]}]})";
+  Child child = Spawn({"--listen=127.0.0.1:0", "--port_file=" + dir + "/port",
+                       "--config=" + dir + "/config.json", "--latency_ms=1"},
+                      dir);
+  int port = 0;
+  for (int i = 0; i < 250 && port == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::string text = ReadFile(dir + "/port");
+    if (!text.empty()) port = std::stoi(text);
+  }
+  ASSERT_GT(port, 0) << ReadFile(child.log);
+  nlohmann::json md = MinimalMetadata();
+  md["x"] = {1, 2};
+  DcrCall reg = ToDcrCall(Request("POST",
+                                  "http://127.0.0.1:" + std::to_string(port) +
+                                      "/api/42/client/registration",
+                                  {Bearer("org")}, RegisterParams(md).dump()));
+  EXPECT_EQ(reg.action(), "CREATED") << reg.http.body;
+  EXPECT_EQ(reg.content["x"], nlohmann::json({1, 2}));
+  EXPECT_EQ(reg.content["registration_client_uri"], "https://g.example/r/" + ClientIdOf(reg));
+  kill(child.pid, SIGINT);
+  EXPECT_EQ(WaitExit(child.pid, std::chrono::seconds(10)), 0);
+  EXPECT_THAT(ReadFile(child.log), HasSubstr("(configured, not shown)"));
+}
+
+}  // namespace
+}  // namespace dcr::emulator

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Server reflection as grpcurl uses it, exercised with `buf curl` (grpcurl is
+# not packaged for Debian 12): list the services and methods, then call all
+# four RPCs with JSON input, the schema coming from reflection alone.
+# Usage: reflection_test.sh GATEWAY_BINARY EMULATOR_BINARY BUF_BINARY
+set -euo pipefail
+gateway=$1 emulator=$2 buf=$3
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+wait_port() {
+  for _ in $(seq 1 100); do [[ -s "$1" ]] && { cat "$1"; return; }; sleep 0.1; done
+  fail "$2 did not start"
+}
+
+"$emulator" --listen=127.0.0.1:0 --port_file="$work/emulator.port" >"$work/emulator.log" 2>&1 &
+pids+=($!)
+emulator_port=$(wait_port "$work/emulator.port" emulator)
+DCR_AUTHLETE_CREDENTIAL=emulator-service-token "$gateway" --listen=127.0.0.1:0 \
+  --port_file="$work/gateway.port" --authlete_base_url="http://127.0.0.1:$emulator_port" \
+  --authlete_service_id=21653835348762 >"$work/gateway.log" 2>&1 &
+pids+=($!)
+port=$(wait_port "$work/gateway.port" gateway)
+url="http://127.0.0.1:$port"
+b() { timeout 30 "$buf" curl --protocol grpc --http2-prior-knowledge "$@"; }
+field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
+
+services=$(b --list-services "$url" 2>/dev/null)
+grep -qx "dcr.v1.ClientRegistrationService" <<<"$services" || fail "service not listed: $services"
+grep -qx "grpc.health.v1.Health" <<<"$services" || fail "health not listed: $services"
+methods=$(b --list-methods "$url/dcr.v1.ClientRegistrationService" 2>/dev/null)
+for m in RegisterClient GetClient UpdateClient DeleteClient; do
+  grep -qx "dcr.v1.ClientRegistrationService/$m" <<<"$methods" || fail "$m not listed: $methods"
+done
+
+svc="$url/dcr.v1.ClientRegistrationService"
+b -d '{"metadata":{"client_name":"reflection","redirect_uris":["https://r.example.com/cb"],"additional_metadata":{"client_name#ja":"リフレクション"}}}' \
+  "$svc/RegisterClient" >"$work/registered.json"
+[[ $(field '["action"]' <"$work/registered.json") == ACTION_CREATED ]] || fail "register: $(cat "$work/registered.json")"
+client_id=$(field '["client"]["clientId"]' <"$work/registered.json")
+token=$(field '["client"]["registrationAccessToken"]' <"$work/registered.json")
+[[ $(field '["client"]["metadata"]["additionalMetadata"]["client_name#ja"]' <"$work/registered.json") == "リフレクション" ]] \
+  || fail "language-tagged name lost"
+
+creds="\"client_id\":\"$client_id\",\"registration_access_token\":\"$token\""
+got=$(b -d "{$creds}" "$svc/GetClient")
+[[ $(field '["client"]["metadata"]["clientName"]' <<<"$got") == reflection ]] || fail "get: $got"
+updated=$(b -d "{$creds,\"metadata_json\":\"{\\\"redirect_uris\\\":[\\\"https://r.example.com/cb\\\"],\\\"client_name\\\":\\\"renamed\\\"}\"}" "$svc/UpdateClient")
+[[ $(field '["client"]["metadata"]["clientName"]' <<<"$updated") == renamed ]] || fail "update: $updated"
+deleted=$(b -d "{$creds}" "$svc/DeleteClient")
+[[ $(field '["action"]' <<<"$deleted") == ACTION_DELETED ]] || fail "delete: $deleted"
+
+# After the delete: an error status, code unauthenticated, with the detail.
+if after=$(b -d "{$creds}" "$svc/GetClient" 2>&1); then fail "get after delete succeeded: $after"; fi
+grep -q '"code": "unauthenticated"' <<<"$after" || fail "expected unauthenticated: $after"
+grep -q 'dcr.v1.RegistrationError' <<<"$after" || fail "detail missing: $after"
+
+# Health answers SERVING.
+health=$(b -d '{}' "$url/grpc.health.v1.Health/Check" 2>&1) || true
+echo "reflection test passed (health: ${health//$'\n'/ })"
