@@ -214,91 +214,73 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Dispatch(
   return reactor;
 }
 
+absl::StatusOr<DcrCall> ClientRegistrationService::NewCall(
+    Operation operation, const std::string& service_id) const {
+  absl::StatusOr<std::string> resolved = ResolveServiceId(service_id);
+  if (!resolved.ok()) return resolved.status();
+  DcrCall call;
+  call.operation = operation;
+  call.service_id = *std::move(resolved);
+  return call;
+}
+
+absl::StatusOr<DcrCall> ClientRegistrationService::NewClientCall(
+    Operation operation, const std::string& service_id, const std::string& client_id,
+    const std::string& token) const {
+  absl::StatusOr<DcrCall> call = NewCall(operation, service_id);
+  if (!call.ok()) return call;
+  if (absl::Status s = CheckClientCredentials(client_id, token); !s.ok()) return s;
+  call->client_id = client_id;
+  call->token = token;
+  return call;
+}
+
+template <typename Request>
+absl::StatusOr<DcrCall> ClientRegistrationService::WithMetadata(
+    absl::StatusOr<DcrCall> call, const Request& request) const {
+  if (!call.ok()) return call;
+  // RFC 7592 §2.2: an update body carries the client_id (empty for register).
+  absl::StatusOr<std::string> json = MetadataDocument(request, call->client_id);
+  if (!json.ok()) return json.status();
+  call->json = *std::move(json);
+  return call;
+}
+
 grpc::ServerUnaryReactor* ClientRegistrationService::RegisterClient(
     grpc::CallbackServerContext* context, const v1::RegisterClientRequest* request,
     v1::RegisterClientResponse* response) {
-  auto call = [&]() -> absl::StatusOr<DcrCall> {
-    DcrCall call;
-    call.operation = Operation::kRegister;
-    absl::StatusOr<std::string> service_id = ResolveServiceId(request->service_id());
-    if (!service_id.ok()) return service_id.status();
-    call.service_id = *std::move(service_id);
-    absl::StatusOr<std::string> json = MetadataDocument(*request, "");
-    if (!json.ok()) return json.status();
-    call.json = *std::move(json);
-    return call;
-  }();
-  return Dispatch(context, Operation::kRegister, std::move(call), response,
-                  FillClientResponse<v1::RegisterClientResponse>);
+  return Dispatch(context, Operation::kRegister,
+                  WithMetadata(NewCall(Operation::kRegister, request->service_id()), *request),
+                  response, FillClientResponse<v1::RegisterClientResponse>);
 }
 
 grpc::ServerUnaryReactor* ClientRegistrationService::GetClient(
     grpc::CallbackServerContext* context, const v1::GetClientRequest* request,
     v1::GetClientResponse* response) {
-  auto call = [&]() -> absl::StatusOr<DcrCall> {
-    DcrCall call;
-    call.operation = Operation::kGet;
-    absl::StatusOr<std::string> service_id = ResolveServiceId(request->service_id());
-    if (!service_id.ok()) return service_id.status();
-    call.service_id = *std::move(service_id);
-    if (absl::Status s = CheckClientCredentials(request->client_id(),
-                                                request->registration_access_token());
-        !s.ok()) {
-      return s;
-    }
-    call.client_id = request->client_id();
-    call.token = request->registration_access_token();
-    return call;
-  }();
-  return Dispatch(context, Operation::kGet, std::move(call), response,
-                  FillClientResponse<v1::GetClientResponse>);
+  return Dispatch(context, Operation::kGet,
+                  NewClientCall(Operation::kGet, request->service_id(), request->client_id(),
+                                request->registration_access_token()),
+                  response, FillClientResponse<v1::GetClientResponse>);
 }
 
 grpc::ServerUnaryReactor* ClientRegistrationService::UpdateClient(
     grpc::CallbackServerContext* context, const v1::UpdateClientRequest* request,
     v1::UpdateClientResponse* response) {
-  auto call = [&]() -> absl::StatusOr<DcrCall> {
-    DcrCall call;
-    call.operation = Operation::kUpdate;
-    absl::StatusOr<std::string> service_id = ResolveServiceId(request->service_id());
-    if (!service_id.ok()) return service_id.status();
-    call.service_id = *std::move(service_id);
-    if (absl::Status s = CheckClientCredentials(request->client_id(),
-                                                request->registration_access_token());
-        !s.ok()) {
-      return s;
-    }
-    call.client_id = request->client_id();
-    call.token = request->registration_access_token();
-    // RFC 7592 §2.2: the update body carries the client_id.
-    absl::StatusOr<std::string> json = MetadataDocument(*request, request->client_id());
-    if (!json.ok()) return json.status();
-    call.json = *std::move(json);
-    return call;
-  }();
-  return Dispatch(context, Operation::kUpdate, std::move(call), response,
-                  FillClientResponse<v1::UpdateClientResponse>);
+  return Dispatch(context, Operation::kUpdate,
+                  WithMetadata(NewClientCall(Operation::kUpdate, request->service_id(),
+                                             request->client_id(),
+                                             request->registration_access_token()),
+                               *request),
+                  response, FillClientResponse<v1::UpdateClientResponse>);
 }
 
 grpc::ServerUnaryReactor* ClientRegistrationService::DeleteClient(
     grpc::CallbackServerContext* context, const v1::DeleteClientRequest* request,
     v1::DeleteClientResponse* response) {
-  auto call = [&]() -> absl::StatusOr<DcrCall> {
-    DcrCall call;
-    call.operation = Operation::kDelete;
-    absl::StatusOr<std::string> service_id = ResolveServiceId(request->service_id());
-    if (!service_id.ok()) return service_id.status();
-    call.service_id = *std::move(service_id);
-    if (absl::Status s = CheckClientCredentials(request->client_id(),
-                                                request->registration_access_token());
-        !s.ok()) {
-      return s;
-    }
-    call.client_id = request->client_id();
-    call.token = request->registration_access_token();
-    return call;
-  }();
-  return Dispatch(context, Operation::kDelete, std::move(call), response, FillDeleteResponse);
+  return Dispatch(context, Operation::kDelete,
+                  NewClientCall(Operation::kDelete, request->service_id(), request->client_id(),
+                                request->registration_access_token()),
+                  response, FillDeleteResponse);
 }
 
 }  // namespace dcr::server

@@ -52,6 +52,18 @@ class ClientRegistrationService final
                                      absl::StatusOr<authlete::DcrCall> call,
                                      Response* response, Fill fill);
 
+  // A call to `service_id` (or the default service), checked.
+  absl::StatusOr<authlete::DcrCall> NewCall(authlete::Operation operation,
+                                            const std::string& service_id) const;
+  // The same for an RFC 7592 call, with the client's id and token, checked.
+  absl::StatusOr<authlete::DcrCall> NewClientCall(authlete::Operation operation,
+                                                  const std::string& service_id,
+                                                  const std::string& client_id,
+                                                  const std::string& token) const;
+  // `call` with the request's metadata document attached.
+  template <typename Request>
+  absl::StatusOr<authlete::DcrCall> WithMetadata(absl::StatusOr<authlete::DcrCall> call,
+                                                 const Request& request) const;
   absl::StatusOr<std::string> ResolveServiceId(const std::string& requested) const;
   absl::Status CheckClientCredentials(const std::string& client_id,
                                       const std::string& token) const;

@@ -4,7 +4,6 @@
 #include <utility>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -42,9 +41,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   options.log_requests = config.log_requests;
   gateway->service_ = std::make_unique<ClientRegistrationService>(options, gateway->authlete_);
 
-  // Health (grpc.health.v1) and reflection, so grpcurl and Kubernetes'
-  // native gRPC probes work without extra configuration.
-  grpc::EnableDefaultHealthCheckService(true);
+  // Health (grpc.health.v1, our own so that reflection can describe it) and
+  // reflection, so grpcurl and Kubernetes' native gRPC probes just work.
+  gateway->health_ = std::make_unique<HealthService>(
+      std::vector<std::string>{v1::ClientRegistrationService::service_full_name()});
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
@@ -53,6 +53,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(),
                            &gateway->port_);
   builder.RegisterService(gateway->service_.get());
+  builder.RegisterService(gateway->health_.get());
   const std::size_t max_request = config.max_metadata_bytes + kRequestOverheadBytes;
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<std::size_t>(max_request, INT32_MAX)));
   gateway->server_ = builder.BuildAndStart();
@@ -60,7 +61,6 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen_address));
   }
-  gateway->server_->GetHealthCheckService()->SetServingStatus(true);
   return gateway;
 }
 
@@ -70,7 +70,9 @@ void GatewayServer::Shutdown(absl::Duration grace) {
   if (stopped_) return;
   stopped_ = true;
   if (server_ == nullptr) return;
-  server_->GetHealthCheckService()->SetServingStatus(false);
+  // Probes see NOT_SERVING first; Watch streams end so they do not hold the
+  // shutdown open.
+  health_->Shutdown();
   // grpc::Server::Shutdown waits for every reactor to finish, and a reactor
   // finishes only when its Authlete call completes: once the grace period is
   // over, fail the calls still waiting so that shutdown is bounded.

@@ -13,6 +13,7 @@
 #include "service/http/curl_multi_http_client.h"
 #include "service/server/client_registration_service.h"
 #include "service/server/gateway_config.h"
+#include "service/server/health_service.h"
 
 namespace dcr::server {
 
@@ -38,6 +39,7 @@ class GatewayServer {
   std::shared_ptr<http::CurlMultiHttpClient> http_;
   std::shared_ptr<authlete::AuthleteClient> authlete_;
   std::unique_ptr<ClientRegistrationService> service_;
+  std::unique_ptr<HealthService> health_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool stopped_ = false;

@@ -140,6 +140,19 @@ absl::Status ClientStore::Load() {
   };
   absl::StatusOr<json> root = ParseJson(text);
   if (!root.ok()) return corrupt(root.status().message());
+  // json::value() throws on a type mismatch; this is start-up, not a crash site.
+  try {
+    return LoadClients(*root, corrupt);
+  } catch (const json::exception& e) {
+    clients_.clear();
+    return corrupt(e.what());
+  }
+}
+
+absl::Status ClientStore::LoadClients(
+    const nlohmann::json& root_value,
+    const std::function<absl::Status(absl::string_view)>& corrupt) {
+  const json* root = &root_value;
   if (!root->is_object() || root->value("format", "") != kFormat) {
     return corrupt("not an authlete-emulator store");
   }

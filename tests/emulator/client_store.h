@@ -12,6 +12,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
 namespace dcr::emulator {
@@ -61,6 +62,9 @@ class ClientStore {
  private:
   explicit ClientStore(std::string path) : path_(std::move(path)) {}
   absl::Status Load() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status LoadClients(const nlohmann::json& root,
+                           const std::function<absl::Status(absl::string_view)>& corrupt)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Persist() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<StoredClient*> Authenticate(const std::string& service_id, int64_t client_id,
                                              const std::string& token_hash) const

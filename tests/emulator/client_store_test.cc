@@ -144,6 +144,8 @@ TEST(ClientStoreTest, CorruptFileIsAClearError) {
       R"({"format":"authlete-emulator-store","version":1})",
       R"({"format":"authlete-emulator-store","version":1,"clients":[{"clientId":"x"}]})",
       R"({"format":"authlete-emulator-store","version":1,"clients":[5]})",
+      R"({"format":5,"version":1,"clients":[]})",
+      R"({"format":"authlete-emulator-store","version":"1","clients":[]})",
   };
   for (const char* contents : bad) {
     std::string path = dir + "/bad.json";

@@ -191,7 +191,9 @@ TEST_F(DcrApiTest, RegisterV2Created) {
 }
 
 TEST_F(DcrApiTest, RegisterV2AcceptsFormEncoding) {
-  std::string form = "json=" + std::string(curl_easy_escape(nullptr, MinimalMetadata().dump().c_str(), 0));
+  char* escaped = curl_easy_escape(nullptr, MinimalMetadata().dump().c_str(), 0);
+  std::string form = std::string("json=") + escaped;
+  curl_free(escaped);
   HttpResult r = Request("POST", V2Url(e(), Operation::kRegister),
                          {Basic(kDefaultServiceId, kDefaultApiSecret),
                           "Content-Type: application/x-www-form-urlencoded"},
@@ -698,6 +700,10 @@ TEST_F(DcrApiTest, OversizedBodyGets413) {
   md["client_name"] = std::string(900 * 1024, 'x');
   DcrCall ok = Register(md);
   EXPECT_EQ(ok.action(), "CREATED");
+  Stats s = e().stats();
+  EXPECT_EQ(s.total, 3) << "refused-by-size requests are seen too";
+  EXPECT_EQ(s.register_requests, 3);
+  EXPECT_EQ(s.refused, 2);
 }
 
 TEST_F(DcrApiTest, MalformedHttpGets400) {

@@ -1,6 +1,8 @@
 #include "tests/emulator/emulator.h"
 
+#include <cstdio>
 #include <deque>
+#include <exception>
 
 #include <nlohmann/json.hpp>
 
@@ -67,17 +69,7 @@ class Emulator::Application : public HttpApplication {
     plan.fault = decision.outcome;
 
     absl::MutexLock lock(&mu_);
-    ++stats_.total;
-    if (!route) {
-      ++stats_.other_requests;
-    } else {
-      switch (route->operation) {
-        case Operation::kRegister: ++stats_.register_requests; break;
-        case Operation::kGet: ++stats_.get_requests; break;
-        case Operation::kUpdate: ++stats_.update_requests; break;
-        case Operation::kDelete: ++stats_.delete_requests; break;
-      }
-    }
+    CountRequest(route);
     if (decision.fired > 0) ++stats_.faults_injected;
     if (max_recorded_ > 0) {
       recorded_.push_back(
@@ -88,6 +80,17 @@ class Emulator::Application : public HttpApplication {
   }
 
   HttpResponse Handle(const HttpRequest& request, const RequestPlan& plan) override {
+    // Last line of defence: nothing may escape into an asio handler (it would
+    // end the process). E.g. a hand-edited store file with odd value types.
+    try {
+      return HandleUnsafe(request, plan);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "authlete-emulator: internal error: %s\n", e.what());
+      return FromApiResponse(MakeRefusal(500, kCodeServerError, "Authlete Server error."));
+    }
+  }
+
+  HttpResponse HandleUnsafe(const HttpRequest& request, const RequestPlan& plan) {
     std::string path = request.Path();
     if (IsAdminPath(path)) return HandleAdmin(request, path);
     absl::optional<FaultKind> fault;
@@ -140,9 +143,11 @@ class Emulator::Application : public HttpApplication {
     return r;
   }
 
-  HttpResponse ProtocolError(int status) override {
-    {
+  HttpResponse ProtocolError(int status, const std::string& path) override {
+    if (!IsAdminPath(path)) {
+      absl::optional<ApiRoute> route = ParseApiRoute(path);
       absl::MutexLock lock(&mu_);
+      CountRequest(route);
       ++stats_.refused;
     }
     if (status == 413) {
@@ -189,6 +194,20 @@ class Emulator::Application : public HttpApplication {
   }
 
  private:
+  void CountRequest(const absl::optional<ApiRoute>& route) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ++stats_.total;
+    if (!route) {
+      ++stats_.other_requests;
+      return;
+    }
+    switch (route->operation) {
+      case Operation::kRegister: ++stats_.register_requests; break;
+      case Operation::kGet: ++stats_.get_requests; break;
+      case Operation::kUpdate: ++stats_.update_requests; break;
+      case Operation::kDelete: ++stats_.delete_requests; break;
+    }
+  }
+
   HttpResponse AdminError(int status, const std::string& message) {
     return JsonResponse(status, DumpJson(json{{"error", message}}));
   }

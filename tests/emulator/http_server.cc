@@ -90,6 +90,8 @@ class Session : public std::enable_shared_from_this<Session> {
   const HttpServerOptions& options() const { return server_->options; }
 
   void ReadHeader() {
+    method_.clear();
+    path_.clear();
     parser_.emplace();
     parser_->header_limit(64 * 1024);
     parser_->body_limit(options().max_body_bytes);
@@ -130,6 +132,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnReadError(beast::error_code ec) {
     if (ec == http::error::end_of_stream) return GracefulClose();
+    // Beast reports a too-large Content-Length while reading the header.
+    if (parser_ && parser_->is_header_done() && path_.empty()) {
+      start_ = absl::Now();
+      method_ = ToStd(parser_->get().method_string());
+      path_ = ToStd(parser_->get().target());
+      path_ = path_.substr(0, path_.find('?'));
+    }
     if (ec == http::error::body_limit) return SendProtocolError(413);
     if (ec.category() == beast::http::make_error_code(http::error::bad_target).category() &&
         ec != http::error::partial_message) {
@@ -251,7 +260,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void SendProtocolError(int status) {
-    HttpResponse r = server_->app->ProtocolError(status);
+    HttpResponse r = server_->app->ProtocolError(status, path_);
+    if (path_.empty()) path_ = "-";
     response_ = std::make_shared<http::response<http::string_body>>();
     response_->version(11);
     response_->result(static_cast<unsigned>(status));
@@ -261,7 +271,6 @@ class Session : public std::enable_shared_from_this<Session> {
     response_->keep_alive(false);
     response_->prepare_payload();
     if (method_.empty()) method_ = "-";
-    if (path_.empty()) path_ = "-";
     if (start_ == absl::InfinitePast()) start_ = absl::Now();
     stream_.expires_after(std::chrono::seconds(10));
     http::async_write(stream_, *response_,

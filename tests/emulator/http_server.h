@@ -51,8 +51,9 @@ class HttpApplication {
   // Not called for reset_before. Content-level faults (http_error, rate_limit,
   // malformed_json, unknown_action) are the application's to apply.
   virtual HttpResponse Handle(const HttpRequest& request, const RequestPlan& plan) = 0;
-  // Answer for a request the server rejects itself (400 malformed, 413 too large).
-  virtual HttpResponse ProtocolError(int status) = 0;
+  // Answer for a request the server rejects itself (400 malformed, 413 too
+  // large). `path` is empty when the request line could not be parsed.
+  virtual HttpResponse ProtocolError(int status, const std::string& path) = 0;
   virtual void OnConnectionOpened() = 0;
   virtual void OnConnectionClosed() = 0;
 };

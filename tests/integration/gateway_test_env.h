@@ -13,7 +13,7 @@
 #include "absl/types/optional.h"
 #include "dcr/v1/client_registration_service.grpc.pb.h"
 #include "dcr/v1/registration_error.pb.h"
-#include "emulator.h"
+#include "tests/emulator/emulator.h"
 #include "service/server/gateway_server.h"
 
 namespace dcr::testing {
