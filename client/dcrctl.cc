@@ -396,13 +396,22 @@ void PrintMetadataText(const v1::ClientMetadata& metadata, std::ostream& out) {
   for (const auto& [name, value] : extra) out << "  " << name << ": " << value << "\n";
 }
 
-void PrintClientText(const v1::ClientInformation& client, std::ostream& out) {
+// Text output shows a secret only when the caller cannot have it yet: a new
+// client's secret and token, or a token an update rotated. Terminals and
+// scrollback are logs too. --output=json always carries everything.
+void PrintClientText(const v1::ClientInformation& client, bool new_client,
+                     absl::string_view presented_token, std::ostream& out) {
+  constexpr char kHidden[] = "(hidden; --output=json shows it)";
   out << "client_id: " << client.client_id() << "\n";
-  // stdout is the data channel: the caller needs the secret and the token of
-  // a new client, which the gateway returns once.
-  if (!client.client_secret().empty()) out << "client_secret: " << client.client_secret() << "\n";
+  if (!client.client_secret().empty()) {
+    out << "client_secret: " << (new_client ? client.client_secret() : kHidden) << "\n";
+  }
   if (!client.registration_access_token().empty()) {
-    out << "registration_access_token: " << client.registration_access_token() << "\n";
+    const bool rotated = client.registration_access_token() != presented_token;
+    out << "registration_access_token: "
+        << (new_client || rotated ? client.registration_access_token() : kHidden)
+        << (!new_client && rotated ? "  (rotated: the old token no longer works)" : "")
+        << "\n";
   }
   if (!client.registration_client_uri().empty()) {
     out << "registration_client_uri: " << client.registration_client_uri() << "\n";
@@ -500,7 +509,7 @@ int RunRegister(Context& ctx, const Args& args) {
     std::cout << ToJson(*response);
   } else {
     PrintSummaryLine("Registered client " + response->client().client_id(), *response, std::cout);
-    PrintClientText(response->client(), std::cout);
+    PrintClientText(response->client(), /*new_client=*/true, "", std::cout);
   }
   return 0;
 }
@@ -516,7 +525,7 @@ int RunGet(Context& ctx, const std::string& token) {
     std::cout << ToJson(*response);
   } else {
     PrintSummaryLine("Client " + response->client().client_id(), *response, std::cout);
-    PrintClientText(response->client(), std::cout);
+    PrintClientText(response->client(), /*new_client=*/false, token, std::cout);
   }
   return 0;
 }
@@ -539,7 +548,7 @@ int RunUpdate(Context& ctx, const Args& args, const std::string& token) {
     std::cout << ToJson(*response);
   } else {
     PrintSummaryLine("Updated client " + response->client().client_id(), *response, std::cout);
-    PrintClientText(response->client(), std::cout);
+    PrintClientText(response->client(), /*new_client=*/false, token, std::cout);
   }
   return 0;
 }

@@ -59,7 +59,7 @@ client_id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client"]["c
 # The registration access token is a secret: it goes to a 0600 file, not argv.
 (umask 077; python3 -c 'import json,sys; print(json.load(sys.stdin)["client"]["registration_access_token"])' \
   <"$work/registered.json" >"$work/token")
-echo "registered client_id=$client_id (secret and token kept out of this output)"
+echo "registered client_id=$client_id"
 
 echo "== dcrctl get"
 "${ctl[@]}" get --client_id="$client_id" --token_file="$work/token"

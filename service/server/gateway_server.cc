@@ -3,10 +3,11 @@
 #include <thread>
 #include <utility>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "grpc/reflection/v1/reflection.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "service/server/descriptor_set_bytes.h"
 
 namespace dcr::server {
 namespace {
@@ -45,7 +46,16 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   // reflection, so grpcurl and Kubernetes' native gRPC probes just work.
   gateway->health_ = std::make_unique<HealthService>(
       std::vector<std::string>{v1::ClientRegistrationService::service_full_name()});
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // Our own reflection, answering from the descriptors with comments so that
+  // `grpcurl describe` shows each field's documentation.
+  absl::StatusOr<std::unique_ptr<ReflectionService>> reflection = ReflectionService::Create(
+      DescriptorSetBytes(),
+      {v1::ClientRegistrationService::service_full_name(),
+       grpc::health::v1::Health::service_full_name(),
+       grpc::reflection::v1::ServerReflection::service_full_name(),
+       grpc::reflection::v1alpha::ServerReflection::service_full_name()});
+  if (!reflection.ok()) return reflection.status();
+  gateway->reflection_ = *std::move(reflection);
 
   grpc::ServerBuilder builder;
   // TLS for callers arrives with the hardening work; until then the gateway
@@ -54,6 +64,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
                            &gateway->port_);
   builder.RegisterService(gateway->service_.get());
   builder.RegisterService(gateway->health_.get());
+  builder.RegisterService(gateway->reflection_->v1());
+  builder.RegisterService(gateway->reflection_->v1alpha());
   const std::size_t max_request = config.max_metadata_bytes + kRequestOverheadBytes;
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<std::size_t>(max_request, INT32_MAX)));
   gateway->server_ = builder.BuildAndStart();
@@ -70,9 +82,10 @@ void GatewayServer::Shutdown(absl::Duration grace) {
   if (stopped_) return;
   stopped_ = true;
   if (server_ == nullptr) return;
-  // Probes see NOT_SERVING first; Watch streams end so they do not hold the
-  // shutdown open.
+  // Probes see NOT_SERVING first; Watch and reflection streams end so they do
+  // not hold the shutdown open.
   health_->Shutdown();
+  reflection_->Shutdown();
   // grpc::Server::Shutdown waits for every reactor to finish, and a reactor
   // finishes only when its Authlete call completes: once the grace period is
   // over, fail the calls still waiting so that shutdown is bounded.

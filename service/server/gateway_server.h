@@ -14,6 +14,7 @@
 #include "service/server/client_registration_service.h"
 #include "service/server/gateway_config.h"
 #include "service/server/health_service.h"
+#include "service/server/reflection_service.h"
 
 namespace dcr::server {
 
@@ -40,6 +41,7 @@ class GatewayServer {
   std::shared_ptr<authlete::AuthleteClient> authlete_;
   std::unique_ptr<ClientRegistrationService> service_;
   std::unique_ptr<HealthService> health_;
+  std::unique_ptr<ReflectionService> reflection_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool stopped_ = false;

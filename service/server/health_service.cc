@@ -43,12 +43,12 @@ class HealthService::Watcher final : public grpc::ServerWriteReactor<HealthCheck
     StartWrite(&response_);
   }
 
-  // Ends the stream once the write in flight, if any, is done.
+  // Ends the stream once the write in flight and the status waiting, if
+  // any, are sent: the last status (NOT_SERVING at shutdown) must arrive.
   void End() ABSL_LOCKS_EXCLUDED(mu_) {
     {
       absl::MutexLock lock(&mu_);
       finishing_ = true;
-      pending_.reset();
       if (writing_ || finished_) return;
       finished_ = true;
     }
@@ -60,13 +60,13 @@ class HealthService::Watcher final : public grpc::ServerWriteReactor<HealthCheck
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
-      if (!ok || finishing_) {
-        finish = !finished_;
-        finished_ = true;
-      } else if (pending_.has_value()) {
+      if (ok && pending_.has_value()) {
         response_.set_status(*pending_);
         pending_.reset();
         writing_ = write = true;
+      } else if (!ok || finishing_) {
+        finish = !finished_;
+        finished_ = true;
       }
     }
     if (write) StartWrite(&response_);

@@ -260,6 +260,30 @@ TEST_F(DcrctlTest, GetWithTokenFile) {
   EXPECT_EQ(request.registration_access_token(), kToken);  // newline stripped
 }
 
+// Text output shows secrets only when the caller cannot have them yet: a new
+// client's (register), or a token that an update rotated.
+TEST_F(DcrctlTest, TextOutputHidesSecretsTheCallerAlreadyHas) {
+  RunResult got = Dcrctl({"get", "--client_id=42", "--token_file=" +
+                                                       TokenFile(std::string(kCannedToken))});
+  ASSERT_EQ(got.exit_code, 0) << got.err;
+  EXPECT_THAT(got.out, Not(HasSubstr(kCannedSecret)));
+  EXPECT_THAT(got.out, Not(HasSubstr(kCannedToken)));
+  EXPECT_THAT(got.out, HasSubstr("client_secret: (hidden; --output=json shows it)"));
+
+  // The canned reply's token differs from the presented one: a rotation.
+  RunResult updated = Dcrctl({"update", "--client_id=42", "--client_name=x",
+                              "--token_file=" + TokenFile()});
+  ASSERT_EQ(updated.exit_code, 0) << updated.err;
+  EXPECT_THAT(updated.out, Not(HasSubstr(kCannedSecret)));
+  EXPECT_THAT(updated.out, HasSubstr(std::string("registration_access_token: ") + kCannedToken +
+                                     "  (rotated"));
+
+  RunResult json = Dcrctl({"get", "--client_id=42", "--output=json", "--token_file=" +
+                                                                        TokenFile()});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, HasSubstr(kCannedSecret));
+}
+
 TEST_F(DcrctlTest, GetWithTokenFromEnvAndAddressFromEnv) {
   RunResult r = Dcrctl({"get", "--client_id=42", "--output=json"},
                        {{"DCR_REGISTRATION_ACCESS_TOKEN", kToken},

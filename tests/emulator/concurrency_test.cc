@@ -104,7 +104,7 @@ TEST(ConcurrencyTest, TwoThousandConnectionsWithInjectedLatency) {
   EXPECT_EQ(s.clients_stored, kConnections);
   // The delays overlapped: the connections were open at the same time.
   EXPECT_GE(s.peak_connections, kConnections * 3 / 4) << "peak " << s.peak_connections;
-  EXPECT_LT(seconds, 20.0);
+  EXPECT_LT(seconds, 30.0);  // ~1.5 s normally; generous for loaded or sanitized builds
   std::printf("2000 connections x 500 ms latency: %.2f s, peak %lld connections\n", seconds,
               static_cast<long long>(s.peak_connections));
 }

@@ -1,7 +1,8 @@
 // authlete-emulator: a local stand-in for Authlete's Dynamic Client
 // Registration API (see /work/shared/authlete-dcr-contract.md and README.md).
 //
-// Typical use in a test:
+// Link `authlete_emulator_lib`; include "tests/emulator/emulator.h" (the
+// library's include directory is the repository root). Typical use in a test:
 //
 //   dcr::emulator::EmulatorOptions options;           // default service, port 0
 //   auto emulator = dcr::emulator::Emulator::Start(options);

@@ -132,8 +132,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnReadError(beast::error_code ec) {
     if (ec == http::error::end_of_stream) return GracefulClose();
-    // Beast reports a too-large Content-Length while reading the header.
-    if (parser_ && parser_->is_header_done() && path_.empty()) {
+    // Beast reports a too-large Content-Length while reading the header,
+    // after the request line has been parsed.
+    if (parser_ && path_.empty()) {
       start_ = absl::Now();
       method_ = ToStd(parser_->get().method_string());
       path_ = ToStd(parser_->get().target());
@@ -207,6 +208,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (fault == FaultKind::kSlowBody) {
+      Log(r.status, action_, "slow_body");
       slow_head_ = std::make_shared<std::string>(SerializeHead(*response_));
       slow_offset_ = 0;
       stream_.expires_after(std::chrono::seconds(30));
@@ -222,10 +224,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void WriteSlowChunk() {
     const std::string& body = response_->body();
-    if (slow_offset_ >= body.size()) {
-      Log(response_->result_int(), action_, "slow_body");
-      return AfterResponse();
-    }
+    if (slow_offset_ >= body.size()) return AfterResponse();
     timer_.expires_after(std::chrono::milliseconds(plan_.fault->chunk_delay_ms));
     timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec) return self->Close();
@@ -243,12 +242,13 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(absl::string_view fault_name) {
+    // Logged before the answer leaves, so the line exists by the time the
+    // client has the answer (tests read the log right after).
+    Log(response_->result_int(), action_, fault_name);
     stream_.expires_after(std::chrono::seconds(30));
-    std::string fault(fault_name);
     http::async_write(stream_, *response_,
-                      [self = shared_from_this(), fault](beast::error_code ec, size_t) {
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
                         if (ec) return self->Close();
-                        self->Log(self->response_->result_int(), self->action_, fault);
                         self->AfterResponse();
                       });
   }
@@ -272,11 +272,11 @@ class Session : public std::enable_shared_from_this<Session> {
     response_->prepare_payload();
     if (method_.empty()) method_ = "-";
     if (start_ == absl::InfinitePast()) start_ = absl::Now();
+    Log(status, "-", "");
     stream_.expires_after(std::chrono::seconds(10));
     http::async_write(stream_, *response_,
-                      [self = shared_from_this(), status](beast::error_code ec, size_t) {
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
                         if (ec) return self->Close();
-                        self->Log(status, "-", "");
                         self->Drain();
                       });
   }

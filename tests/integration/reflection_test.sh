@@ -35,6 +35,10 @@ field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
 services=$(b --list-services "$url")
 grep -qx "dcr.v1.ClientRegistrationService" <<<"$services" || fail "service not listed: $services"
 grep -qx "grpc.health.v1.Health" <<<"$services" || fail "health not listed: $services"
+grep -qx "grpc.reflection.v1.ServerReflection" <<<"$services" || fail "reflection not listed: $services"
+# The older protocol name answers the same.
+alpha=$(b --reflect-protocol grpc-v1alpha --list-services "$url")
+[[ "$alpha" == "$services" ]] || fail "v1alpha lists other services: $alpha"
 methods=$(b --list-methods "$url")
 for m in RegisterClient GetClient UpdateClient DeleteClient; do
   grep -qx "dcr.v1.ClientRegistrationService/$m" <<<"$methods" || fail "$m not listed: $methods"
