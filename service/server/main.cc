@@ -9,6 +9,8 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "service/server/gateway_config.h"
@@ -45,8 +47,16 @@ bool WritePortFile(const std::string& path, int port) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // absl's --help lists the flags of files named like the program; the
+  // gateway's flags live in service/server/gateway_config.cc.
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "service/server/");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
-      "dcr-gateway: gRPC service for OAuth client registration through Authlete.\n"
+      "gRPC service for OAuth client registration through Authlete.\n"
       "Every flag may also be set as an environment variable DCR_<FLAG_NAME>;\n"
       "the Authlete credential comes from --authlete_credential_file or\n"
       "DCR_AUTHLETE_CREDENTIAL.\n\nUsage: dcr-gateway --authlete_service_id=ID [flags]");

@@ -9,6 +9,8 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "tests/emulator/client_store.h"
@@ -95,6 +97,14 @@ std::string Shown(const std::string& value, const char* documented_default) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // absl's --help lists the flags of files named like the program; ours are
+  // in main.cc.
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "tests/emulator/");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
       "A local stand-in for Authlete's Dynamic Client Registration API (v2 and v3).\n"
       "Usage: authlete-emulator [--listen=127.0.0.1:8787] [--config=FILE] "

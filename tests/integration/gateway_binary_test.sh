@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The dcr-gateway binary as operators run it: --help lists every flag (the
+# emulator's too),
+# configuration errors exit 2 with one clear line, flags can come from
+# DCR_* environment variables, and SIGTERM drains and exits 0 promptly. The
+# Authlete credential never appears in its output.
+# Usage: gateway_binary_test.sh GATEWAY_BINARY EMULATOR_BINARY
+set -euo pipefail
+gateway=$1 emulator=$2
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+wait_port() {
+  for _ in $(seq 1 100); do [[ -s "$1" ]] && { cat "$1"; return; }; sleep 0.1; done
+  fail "$2 did not start: $(cat "$3" 2>/dev/null)"
+}
+
+help=$("$gateway" --help 2>&1 || true)
+for flag in listen port_file authlete_base_url authlete_api_version authlete_service_id \
+    authlete_allowed_service_ids authlete_credential_file authlete_ca_file upstream_timeout \
+    upstream_connect_timeout max_metadata_bytes max_upstream_response_bytes \
+    max_upstream_connections shutdown_grace log_requests; do
+  grep -q -- "--$flag" <<<"$help" || fail "--help does not list --$flag"
+done
+
+emulator_help=$("$emulator" --help 2>&1 || true)
+for flag in listen config store_file threads port_file faults admin_token; do
+  grep -q -- "--$flag" <<<"$emulator_help" || fail "emulator --help does not list --$flag"
+done
+
+# Configuration errors: exit 2, one line naming the problem.
+set +e
+out=$(env -u DCR_AUTHLETE_CREDENTIAL "$gateway" --authlete_service_id=1 2>&1); code=$?
+set -e
+[[ $code -eq 2 ]] || fail "missing credential: exit $code"
+grep -q "no Authlete credential" <<<"$out" || fail "missing credential message: $out"
+set +e
+out=$(DCR_AUTHLETE_CREDENTIAL=x "$gateway" 2>&1); code=$?
+set -e
+[[ $code -eq 2 ]] || fail "missing service id: exit $code"
+grep -q "authlete_service_id" <<<"$out" || fail "missing service id message: $out"
+set +e
+out=$(DCR_AUTHLETE_CREDENTIAL=x DCR_UPSTREAM_TIMEOUT=soon "$gateway" --authlete_service_id=1 2>&1)
+code=$?
+set -e
+[[ $code -eq 2 ]] || fail "bad env value: exit $code"
+grep -q "DCR_UPSTREAM_TIMEOUT" <<<"$out" || fail "bad env message: $out"
+
+"$emulator" --listen=127.0.0.1:0 --port_file="$work/emulator.port" >"$work/emulator.log" 2>&1 &
+pids+=($!)
+emulator_port=$(wait_port "$work/emulator.port" emulator "$work/emulator.log")
+
+# Everything from the environment and a credential file, as in Kubernetes.
+credential=emulator-service-token
+printf '%s\n' "$credential" >"$work/credential"
+DCR_LISTEN=127.0.0.1:0 DCR_PORT_FILE="$work/gateway.port" \
+  DCR_AUTHLETE_BASE_URL="http://127.0.0.1:$emulator_port" \
+  DCR_AUTHLETE_SERVICE_ID=21653835348762 DCR_AUTHLETE_CREDENTIAL_FILE="$work/credential" \
+  DCR_SHUTDOWN_GRACE=5s "$gateway" >"$work/gateway.log" 2>&1 &
+gateway_pid=$!
+pids+=($gateway_pid)
+wait_port "$work/gateway.port" gateway "$work/gateway.log" >/dev/null
+
+start=$(date +%s%N)
+kill -TERM "$gateway_pid"
+set +e
+wait "$gateway_pid"; code=$?
+set -e
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[[ $code -eq 0 ]] || fail "SIGTERM: exit $code; log: $(cat "$work/gateway.log")"
+(( elapsed_ms < 5000 )) || fail "idle drain took ${elapsed_ms} ms"
+grep -q '"msg":"draining"' "$work/gateway.log" || fail "no draining line"
+grep -q '"msg":"stopped"' "$work/gateway.log" || fail "no stopped line"
+if grep -q "$credential" "$work/gateway.log"; then fail "credential in the log"; fi
+echo "gateway binary test passed (SIGTERM to exit: ${elapsed_ms} ms)"
