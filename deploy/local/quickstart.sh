@@ -19,37 +19,18 @@ emulator="$build/tests/emulator/authlete-emulator"
 gateway="$build/service/server/dcr-gateway"
 dcrctl="$build/client/dcrctl"
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-wait_for_file() {
-  for _ in $(seq 1 100); do [[ -s "$1" ]] && return 0; sleep 0.1; done
-  echo "quickstart: $2 did not start; its log:" >&2
-  cat "$3" >&2
-  exit 1
-}
+source "$root/deploy/local/processes.sh"
+work=$dcr_work
 
 echo "== starting the Authlete emulator on 127.0.0.1:$emulator_port"
-"$emulator" --listen="127.0.0.1:$emulator_port" --port_file="$work/emulator.port" \
-  >"$work/emulator.log" 2>&1 &
-pids+=($!)
-wait_for_file "$work/emulator.port" "the emulator" "$work/emulator.log"
+dcr_start emulator "$emulator" --listen="127.0.0.1:$emulator_port"
 
 echo "== starting dcr-gateway on 127.0.0.1:$gateway_port"
 # The emulator's documented default service and its (fake) token. In
 # production the credential comes from a Secret file or the environment.
-DCR_AUTHLETE_CREDENTIAL=emulator-service-token "$gateway" \
-  --listen="127.0.0.1:$gateway_port" --port_file="$work/gateway.port" \
-  --authlete_base_url="http://127.0.0.1:$emulator_port" \
-  --authlete_service_id=21653835348762 >"$work/gateway.log" 2>&1 &
-pids+=($!)
-wait_for_file "$work/gateway.port" "the gateway" "$work/gateway.log"
+DCR_AUTHLETE_CREDENTIAL=emulator-service-token dcr_start gateway "$gateway" \
+  --listen="127.0.0.1:$gateway_port" --authlete_base_url="http://127.0.0.1:$emulator_port" \
+  --authlete_service_id=21653835348762
 
 ctl=("$dcrctl" --address="127.0.0.1:$gateway_port")
 echo "== dcrctl register"

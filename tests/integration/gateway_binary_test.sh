@@ -7,19 +7,8 @@
 # Usage: gateway_binary_test.sh GATEWAY_BINARY EMULATOR_BINARY
 set -euo pipefail
 gateway=$1 emulator=$2
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-wait_port() {
-  for _ in $(seq 1 100); do [[ -s "$1" ]] && { cat "$1"; return; }; sleep 0.1; done
-  fail "$2 did not start: $(cat "$3" 2>/dev/null)"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../../deploy/local/processes.sh"
+fail() { dcr_fail "$@"; }
 
 help=$("$gateway" --help 2>&1 || true)
 for flag in listen port_file authlete_base_url authlete_api_version authlete_service_id \
@@ -52,20 +41,14 @@ set -e
 [[ $code -eq 2 ]] || fail "bad env value: exit $code"
 grep -q "DCR_UPSTREAM_TIMEOUT" <<<"$out" || fail "bad env message: $out"
 
-"$emulator" --listen=127.0.0.1:0 --port_file="$work/emulator.port" >"$work/emulator.log" 2>&1 &
-pids+=($!)
-emulator_port=$(wait_port "$work/emulator.port" emulator "$work/emulator.log")
+dcr_start emulator "$emulator" --listen=127.0.0.1:0
 
 # Everything from the environment and a credential file, as in Kubernetes.
 credential=emulator-service-token
-printf '%s\n' "$credential" >"$work/credential"
-DCR_LISTEN=127.0.0.1:0 DCR_PORT_FILE="$work/gateway.port" \
-  DCR_AUTHLETE_BASE_URL="http://127.0.0.1:$emulator_port" \
-  DCR_AUTHLETE_SERVICE_ID=21653835348762 DCR_AUTHLETE_CREDENTIAL_FILE="$work/credential" \
-  DCR_SHUTDOWN_GRACE=5s "$gateway" >"$work/gateway.log" 2>&1 &
-gateway_pid=$!
-pids+=($gateway_pid)
-wait_port "$work/gateway.port" gateway "$work/gateway.log" >/dev/null
+printf '%s\n' "$credential" >"$dcr_work/credential"
+DCR_LISTEN=127.0.0.1:0 DCR_AUTHLETE_BASE_URL="http://127.0.0.1:$emulator_port" \
+  DCR_AUTHLETE_SERVICE_ID=21653835348762 DCR_AUTHLETE_CREDENTIAL_FILE="$dcr_work/credential" \
+  DCR_SHUTDOWN_GRACE=5s dcr_start gateway "$gateway"
 
 start=$(date +%s%N)
 kill -TERM "$gateway_pid"
@@ -73,9 +56,9 @@ set +e
 wait "$gateway_pid"; code=$?
 set -e
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-[[ $code -eq 0 ]] || fail "SIGTERM: exit $code; log: $(cat "$work/gateway.log")"
+[[ $code -eq 0 ]] || fail "SIGTERM: exit $code; log: $(cat "$dcr_work/gateway.log")"
 (( elapsed_ms < 5000 )) || fail "idle drain took ${elapsed_ms} ms"
-grep -q '"msg":"draining"' "$work/gateway.log" || fail "no draining line"
-grep -q '"msg":"stopped"' "$work/gateway.log" || fail "no stopped line"
-if grep -q "$credential" "$work/gateway.log"; then fail "credential in the log"; fi
+grep -q '"msg":"draining"' "$dcr_work/gateway.log" || fail "no draining line"
+grep -q '"msg":"stopped"' "$dcr_work/gateway.log" || fail "no stopped line"
+if grep -q "$credential" "$dcr_work/gateway.log"; then fail "credential in the log"; fi
 echo "gateway binary test passed (SIGTERM to exit: ${elapsed_ms} ms)"

@@ -5,29 +5,14 @@
 # Usage: reflection_test.sh GATEWAY_BINARY EMULATOR_BINARY BUF_BINARY
 set -euo pipefail
 gateway=$1 emulator=$2 buf=$3
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/../../deploy/local/processes.sh"
+fail() { dcr_fail "$@"; }
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-wait_port() {
-  for _ in $(seq 1 100); do [[ -s "$1" ]] && { cat "$1"; return; }; sleep 0.1; done
-  fail "$2 did not start"
-}
-
-"$emulator" --listen=127.0.0.1:0 --port_file="$work/emulator.port" >"$work/emulator.log" 2>&1 &
-pids+=($!)
-emulator_port=$(wait_port "$work/emulator.port" emulator)
-DCR_AUTHLETE_CREDENTIAL=emulator-service-token "$gateway" --listen=127.0.0.1:0 \
-  --port_file="$work/gateway.port" --authlete_base_url="http://127.0.0.1:$emulator_port" \
-  --authlete_service_id=21653835348762 >"$work/gateway.log" 2>&1 &
-pids+=($!)
-port=$(wait_port "$work/gateway.port" gateway)
+dcr_start emulator "$emulator" --listen=127.0.0.1:0
+DCR_AUTHLETE_CREDENTIAL=emulator-service-token dcr_start gateway "$gateway" \
+  --listen=127.0.0.1:0 --authlete_base_url="http://127.0.0.1:$emulator_port" \
+  --authlete_service_id=21653835348762
+port=$gateway_port
 url="http://127.0.0.1:$port"
 b() { timeout 30 "$buf" curl --protocol grpc --http2-prior-knowledge "$@"; }
 field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
@@ -46,11 +31,11 @@ done
 
 svc="$url/dcr.v1.ClientRegistrationService"
 b -d '{"metadata":{"client_name":"reflection","redirect_uris":["https://r.example.com/cb"],"additional_metadata":{"client_name#ja":"リフレクション"}}}' \
-  "$svc/RegisterClient" >"$work/registered.json"
-[[ $(field '["action"]' <"$work/registered.json") == ACTION_CREATED ]] || fail "register: $(cat "$work/registered.json")"
-client_id=$(field '["client"]["clientId"]' <"$work/registered.json")
-token=$(field '["client"]["registrationAccessToken"]' <"$work/registered.json")
-[[ $(field '["client"]["metadata"]["additionalMetadata"]["client_name#ja"]' <"$work/registered.json") == "リフレクション" ]] \
+  "$svc/RegisterClient" >"$dcr_work/registered.json"
+[[ $(field '["action"]' <"$dcr_work/registered.json") == ACTION_CREATED ]] || fail "register: $(cat "$dcr_work/registered.json")"
+client_id=$(field '["client"]["clientId"]' <"$dcr_work/registered.json")
+token=$(field '["client"]["registrationAccessToken"]' <"$dcr_work/registered.json")
+[[ $(field '["client"]["metadata"]["additionalMetadata"]["client_name#ja"]' <"$dcr_work/registered.json") == "リフレクション" ]] \
   || fail "language-tagged name lost"
 
 creds="\"client_id\":\"$client_id\",\"registration_access_token\":\"$token\""
