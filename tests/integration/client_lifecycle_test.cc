@@ -258,11 +258,10 @@ INSTANTIATE_TEST_SUITE_P(JwksAndJwksUri, EveryNameTest, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "jwks" : "jwks_uri"; });
 
 TEST_F(LifecycleTest, ServiceOverrideReachesTheAllowedService) {
-  auto env = GatewayTestEnv::Start(EnvOptions{
-      authlete::ApiVersion::kV3, [](server::GatewayConfig& config) {
-        config.authlete.credential = kOrganizationToken;
-        config.allowed_service_ids = {kSecondServiceId};
-      }});
+  auto env = GatewayTestEnv::Start(TweakGateway([](server::GatewayConfig& config) {
+    config.authlete.credential = kOrganizationToken;
+    config.allowed_service_ids = {kSecondServiceId};
+  }));
   ASSERT_TRUE(env.ok()) << env.status();
   v1::RegisterClientRequest request;
   request.set_service_id(kSecondServiceId);

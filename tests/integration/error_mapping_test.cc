@@ -129,9 +129,8 @@ TEST_F(ErrorMappingTest, InternalServerErrorActionIsInternal) {
 // --- Authlete refused the gateway itself -----------------------------------
 
 TEST_F(ErrorMappingTest, WrongGatewayCredentialIsFailedPrecondition) {
-  Start(EnvOptions{authlete::ApiVersion::kV3, [](server::GatewayConfig& config) {
-                     config.authlete.credential = "wrong-token";
-                   }});
+  Start(TweakGateway(
+      [](server::GatewayConfig& config) { config.authlete.credential = "wrong-token"; }));
   grpc::Status status = Call(emulator::Operation::kRegister, {});
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   auto detail = DetailOf(status);
@@ -143,10 +142,10 @@ TEST_F(ErrorMappingTest, WrongGatewayCredentialIsFailedPrecondition) {
 }
 
 TEST_F(ErrorMappingTest, ServiceUnknownToAuthleteIsFailedPrecondition) {
-  Start(EnvOptions{authlete::ApiVersion::kV3, [](server::GatewayConfig& config) {
-                     config.authlete.credential = kOrganizationToken;
-                     config.allowed_service_ids = {"99999999999999"};
-                   }});
+  Start(TweakGateway([](server::GatewayConfig& config) {
+    config.authlete.credential = kOrganizationToken;
+    config.allowed_service_ids = {"99999999999999"};
+  }));
   v1::RegisterClientRequest request;
   request.set_service_id("99999999999999");
   request.set_metadata_json("{}");
@@ -329,9 +328,9 @@ TEST_F(ErrorMappingTest, RegisterIsNeverResentAfterTheConnectionDrops) {
 }
 
 TEST_F(ErrorMappingTest, GatewayMaximumTimeoutWinsOverALongDeadline) {
-  Start(EnvOptions{authlete::ApiVersion::kV3, [](server::GatewayConfig& config) {
-                     config.max_upstream_timeout = absl::Milliseconds(300);
-                   }});
+  Start(TweakGateway([](server::GatewayConfig& config) {
+    config.max_upstream_timeout = absl::Milliseconds(300);
+  }));
   FaultRule rule = Rule(FaultKind::kLatency);
   rule.latency_ms = 2000;
   env_->emulator().SetFaults(FaultSpec{{rule}});

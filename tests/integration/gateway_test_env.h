@@ -33,6 +33,13 @@ struct EnvOptions {
   std::function<void(emulator::EmulatorOptions&)> tweak_emulator;
 };
 
+// Default options but for `tweak` applied to the gateway config.
+inline EnvOptions TweakGateway(std::function<void(server::GatewayConfig&)> tweak) {
+  EnvOptions options;
+  options.tweak_gateway = std::move(tweak);
+  return options;
+}
+
 class GatewayTestEnv {
  public:
   static absl::StatusOr<std::unique_ptr<GatewayTestEnv>> Start(EnvOptions options = {});
