@@ -1,0 +1,516 @@
+// dcr-bench: what the gateway adds on top of Authlete, in three scenarios
+// (see README "Performance"). It starts the real authlete-emulator and
+// dcr-gateway binaries on 127.0.0.1 (fresh ones per scenario, so each
+// process's figures are its own), drives them with the load generator and
+// reads the gateway's cost from /proc. Each scenario prints one JSON line
+// (starting with {"scenario":) and a table. Exit code 1 if any call failed.
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "tests/bench/load_generator.h"
+#include "tests/bench/process_stats.h"
+#include "tests/cli/subprocess.h"
+#include "tests/emulator/service_config.h"
+
+ABSL_FLAG(std::string, gateway, DCR_GATEWAY_PATH, "dcr-gateway binary");
+ABSL_FLAG(std::string, emulator, DCR_EMULATOR_PATH, "authlete-emulator binary");
+ABSL_FLAG(std::vector<std::string>, scenarios,
+          std::vector<std::string>({"overhead", "concurrency", "efficiency", "rate"}),
+          "scenarios to run, in order");
+ABSL_FLAG(bool, quick, false, "small sizes: checks the harness works, figures mean little");
+ABSL_FLAG(std::string, mix, "register:20,get:50,update:20,delete:10", "operation weights");
+ABSL_FLAG(int64_t, overhead_calls, 4000, "overhead: measured calls per path");
+ABSL_FLAG(int, concurrency_in_flight, 2000, "concurrency: calls in flight");
+ABSL_FLAG(int, concurrency_latency_ms, 500, "concurrency: latency injected upstream");
+ABSL_FLAG(absl::Duration, concurrency_duration, absl::Seconds(12), "concurrency: run time");
+ABSL_FLAG(int, efficiency_in_flight, 32, "efficiency: calls in flight (saturating)");
+ABSL_FLAG(absl::Duration, efficiency_duration, absl::Seconds(10), "efficiency: run time");
+ABSL_FLAG(double, rate, 1000, "rate: open-loop calls per second");
+ABSL_FLAG(absl::Duration, rate_duration, absl::Seconds(6), "rate: run time");
+ABSL_FLAG(std::vector<std::string>, gateway_args, {},
+          "extra dcr-gateway flags, e.g. --gateway_args=--log_requests=false");
+
+namespace dcr::bench {
+namespace {
+
+using cli_test::Process;
+using nlohmann::json;
+
+constexpr int kPoolClients = 64;
+constexpr absl::Duration kCallTimeout = absl::Seconds(10);
+
+// The emulator and a gateway pointed at it.
+struct Stack {
+  std::string dir;
+  absl::optional<Process> emulator;
+  absl::optional<Process> gateway;
+  std::string emulator_url;
+  std::shared_ptr<grpc::Channel> channel;
+  authlete::AuthleteOptions authlete;
+};
+
+absl::StatusOr<std::unique_ptr<Stack>> StartStack() {
+  auto stack = std::make_unique<Stack>();
+  stack->dir = cli_test::MakeTempDir();
+  absl::StatusOr<Process> emulator = Process::Start(
+      absl::GetFlag(FLAGS_emulator),
+      {"--listen=127.0.0.1:0", "--port_file=" + stack->dir + "/emulator.port",
+       "--log_requests=false"},
+      {}, stack->dir + "/emulator.log");
+  if (!emulator.ok()) return emulator.status();
+  stack->emulator.emplace(*std::move(emulator));
+  absl::StatusOr<int> emulator_port =
+      cli_test::WaitForPortFile(stack->dir + "/emulator.port", *stack->emulator);
+  if (!emulator_port.ok()) return emulator_port.status();
+  stack->emulator_url = absl::StrCat("http://127.0.0.1:", *emulator_port);
+
+  std::vector<std::string> args = {"--listen=127.0.0.1:0",
+                                   "--port_file=" + stack->dir + "/gateway.port",
+                                   "--authlete_base_url=" + stack->emulator_url,
+                                   absl::StrCat("--authlete_service_id=", emulator::kDefaultServiceId)};
+  for (const std::string& extra : absl::GetFlag(FLAGS_gateway_args)) args.push_back(extra);
+  absl::StatusOr<Process> gateway =
+      Process::Start(absl::GetFlag(FLAGS_gateway), args,
+                     {{"DCR_AUTHLETE_CREDENTIAL", emulator::kDefaultServiceToken}},
+                     stack->dir + "/gateway.log");
+  if (!gateway.ok()) return gateway.status();
+  stack->gateway.emplace(*std::move(gateway));
+  absl::StatusOr<int> gateway_port =
+      cli_test::WaitForPortFile(stack->dir + "/gateway.port", *stack->gateway);
+  if (!gateway_port.ok()) return gateway_port.status();
+  stack->channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", *gateway_port),
+                                       grpc::InsecureChannelCredentials());
+  if (!stack->channel->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(10)))) {
+    return absl::UnavailableError("cannot connect to the gateway");
+  }
+  stack->authlete.base_url = stack->emulator_url;
+  stack->authlete.credential = emulator::kDefaultServiceToken;
+  return stack;
+}
+
+// Replaces the emulator's fault rules (its admin API).
+absl::Status SetEmulatorFaults(const Stack& stack, const std::string& spec) {
+  CURL* easy = curl_easy_init();
+  const std::string url = stack.emulator_url + "/emulator/faults";
+  curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, spec.c_str());
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 5000L);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION,
+                   +[](char*, std::size_t size, std::size_t n, void*) { return size * n; });
+  const CURLcode code = curl_easy_perform(easy);
+  long status = 0;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(easy);
+  if (code != CURLE_OK || status != 200) {
+    return absl::InternalError(absl::StrCat("setting emulator faults: ", curl_easy_strerror(code),
+                                            " HTTP ", status));
+  }
+  return absl::OkStatus();
+}
+
+// Clients for Get/Update to act on, registered straight at the emulator.
+absl::StatusOr<std::vector<ClientRef>> RegisterPool(const Stack& stack,
+                                                    const std::vector<std::string>& documents) {
+  absl::StatusOr<std::unique_ptr<Target>> direct = MakeDirectTarget(
+      stack.authlete, emulator::kDefaultServiceId, documents, kCallTimeout);
+  if (!direct.ok()) return direct.status();
+  std::vector<ClientRef> pool;
+  for (int i = 0; i < kPoolClients; ++i) {
+    CallSpec spec;
+    spec.document = i % documents.size();
+    CallOutcome result;
+    (*direct)->Start(spec, [&result](CallOutcome o) { result = std::move(o); });
+    if (!result.registered.has_value()) {
+      return absl::InternalError(absl::StrCat("registering the client pool: ", result.outcome));
+    }
+    pool.push_back(*result.registered);
+  }
+  return pool;
+}
+
+std::string Micros(absl::Duration d) {
+  return absl::StrFormat("%.1f", absl::ToDoubleMicroseconds(d));
+}
+double Us(absl::Duration d) { return absl::ToDoubleMicroseconds(d); }
+double Mb(int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
+
+json LatencyJson(const LatencySummary& s) {
+  return {{"count", s.count}, {"p50_us", Us(s.p50)},   {"p90_us", Us(s.p90)},
+          {"p99_us", Us(s.p99)}, {"p999_us", Us(s.p999)}, {"max_us", Us(s.max)}};
+}
+
+std::string LatencyRow(absl::string_view name, const LatencySummary& s) {
+  return absl::StrFormat("  %-22s %8d %10s %10s %10s %10s %10s\n", name, s.count,
+                         Micros(s.p50), Micros(s.p90), Micros(s.p99), Micros(s.p999),
+                         Micros(s.max));
+}
+constexpr char kLatencyHeader[] =
+    "  path                      calls    p50(us)    p90(us)    p99(us)  p99.9(us)    max(us)\n";
+
+std::string OutcomesText(const std::map<std::string, int64_t>& outcomes) {
+  return absl::StrJoin(outcomes, ", ", absl::PairFormatter("="));
+}
+
+// Everything a scenario reports; `failed` counts calls that did not succeed.
+struct Report {
+  json line;
+  std::string table;
+  int64_t failed = 0;
+};
+
+int64_t Failed(const LatencyRecorder& recorder) { return recorder.Errors(); }
+
+std::array<int64_t, 4> Sum(std::array<int64_t, 4> a, const std::array<int64_t, 4>& b) {
+  for (int i = 0; i < 4; ++i) a[i] += b[i];
+  return a;
+}
+json ByOperation(const std::array<int64_t, 4>& n) {
+  return {{"register", n[0]}, {"get", n[1]}, {"update", n[2]}, {"delete", n[3]}};
+}
+
+// overhead: one call in flight, no injected latency; the gateway path and the
+// direct path alternate in blocks so that drift hits both alike.
+absl::StatusOr<Report> Overhead(const Mix& mix, const std::vector<std::string>& documents) {
+  absl::StatusOr<std::unique_ptr<Stack>> stack = StartStack();
+  if (!stack.ok()) return stack.status();
+  absl::StatusOr<std::vector<ClientRef>> pool = RegisterPool(**stack, documents);
+  if (!pool.ok()) return pool.status();
+  absl::StatusOr<std::unique_ptr<Target>> gateway =
+      MakeGatewayTarget((*stack)->channel, documents, kCallTimeout);
+  absl::StatusOr<std::unique_ptr<Target>> direct = MakeDirectTarget(
+      (*stack)->authlete, emulator::kDefaultServiceId, documents, kCallTimeout);
+  if (!gateway.ok()) return gateway.status();
+  if (!direct.ok()) return direct.status();
+  Workload gateway_work(mix, *pool, documents.size());
+  Workload direct_work(mix, *pool, documents.size());
+  LatencyRecorder gateway_latency, direct_latency, warmup_latency;
+
+  const int64_t calls = absl::GetFlag(FLAGS_overhead_calls);
+  constexpr int64_t kBlocks = 10;
+  LoadOptions block;
+  block.in_flight = 1;
+  block.max_calls = std::max<int64_t>(1, calls / kBlocks);
+  block.duration = absl::Seconds(60);  // A bound only: blocks end on their count.
+  // Warm both paths up (connections, caches) without recording.
+  for (auto* path : {&gateway_work, &direct_work}) {
+    Target& target = path == &gateway_work ? **gateway : **direct;
+    LoadOptions warm = block;
+    warm.max_calls = std::min<int64_t>(200, block.max_calls);
+    if (absl::StatusOr<LoadResult> r = RunLoad(target, *path, warm, warmup_latency); !r.ok()) {
+      return r.status();
+    }
+  }
+  std::array<int64_t, 4> by_operation{};
+  for (int64_t i = 0; i < kBlocks; ++i) {
+    absl::StatusOr<LoadResult> d = RunLoad(**direct, direct_work, block, direct_latency);
+    if (!d.ok()) return d.status();
+    absl::StatusOr<LoadResult> g = RunLoad(**gateway, gateway_work, block, gateway_latency);
+    if (!g.ok()) return g.status();
+    by_operation = Sum(by_operation, g->completed_by_operation);
+  }
+  const LatencySummary g = gateway_latency.Summary();
+  const LatencySummary d = direct_latency.Summary();
+  Report report;
+  report.failed = Failed(gateway_latency) + Failed(direct_latency) + Failed(warmup_latency);
+  const absl::Duration added_p50 = g.p50 - d.p50, added_p99 = g.p99 - d.p99;
+  report.line = {{"scenario", "overhead"},
+                 {"in_flight", 1},
+                 {"gateway", LatencyJson(g)},
+                 {"direct", LatencyJson(d)},
+                 {"added_p50_us", Us(added_p50)},
+                 {"added_p99_us", Us(added_p99)},
+                 {"target_added_p50_us", 60},
+                 {"target_added_p99_us", 250},
+                 {"met", added_p50 <= absl::Microseconds(60) && added_p99 <= absl::Microseconds(250)},
+                 {"gateway_calls_by_operation", ByOperation(by_operation)},
+                 {"outcomes_gateway", gateway_latency.Outcomes()},
+                 {"outcomes_direct", direct_latency.Outcomes()}};
+  report.table = absl::StrCat(
+      "overhead: 1 call in flight, no injected latency, mix ", absl::GetFlag(FLAGS_mix), "\n",
+      kLatencyHeader, LatencyRow("gateway (gRPC)", g), LatencyRow("direct (HTTP)", d),
+      absl::StrFormat("  added latency: p50 %s us (target <= 60), p99 %s us (target <= 250)\n",
+                      Micros(added_p50), Micros(added_p99)),
+      "  outcomes: gateway ", OutcomesText(gateway_latency.Outcomes()), "; direct ",
+      OutcomesText(direct_latency.Outcomes()), "\n");
+  return report;
+}
+
+// Samples a process's threads and RSS while a run goes on.
+class Sampler {
+ public:
+  explicit Sampler(pid_t pid) : pid_(pid), thread_([this] { Loop(); }) {}
+  ~Sampler() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int64_t peak_threads() const { return peak_threads_; }
+
+ private:
+  void Loop() {
+    while (!stop_) {
+      if (absl::StatusOr<ProcessStats> s = ReadProcessStats(pid_); s.ok()) {
+        peak_threads_ = std::max<int64_t>(peak_threads_, s->threads);
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  }
+  const pid_t pid_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> peak_threads_{0};
+  std::thread thread_;
+};
+
+// A gateway-only load run with the gateway's CPU and memory measured over the
+// window.
+struct MeasuredRun {
+  LoadResult load;
+  ProcessStats before, after;
+  int64_t peak_threads = 0;
+};
+
+absl::StatusOr<MeasuredRun> MeasureGateway(Stack& stack, Workload& workload, LoadOptions options,
+                                           LatencyRecorder& recorder,
+                                           const std::vector<std::string>& documents) {
+  absl::StatusOr<std::unique_ptr<Target>> gateway =
+      MakeGatewayTarget(stack.channel, documents, kCallTimeout);
+  if (!gateway.ok()) return gateway.status();
+  const pid_t pid = stack.gateway->pid();
+  MeasuredRun run;
+  absl::Status read_error;
+  auto read = [&](ProcessStats& into) {
+    absl::StatusOr<ProcessStats> s = ReadProcessStats(pid);
+    if (s.ok()) into = *s; else read_error = s.status();
+  };
+  options.on_window_start = [&] { read(run.before); };
+  options.on_window_end = [&] { read(run.after); };
+  Sampler sampler(pid);
+  absl::StatusOr<LoadResult> load = RunLoad(**gateway, workload, options, recorder);
+  sampler.Stop();
+  if (!load.ok()) return load.status();
+  if (!read_error.ok()) return read_error;
+  // VmHWM is the process's peak so far: read it after the run.
+  if (absl::StatusOr<ProcessStats> end = ReadProcessStats(pid); end.ok()) {
+    run.after.peak_rss_bytes = end->peak_rss_bytes;
+  }
+  run.load = *load;
+  run.peak_threads = sampler.peak_threads();
+  return run;
+}
+
+// concurrency: many calls in flight against a slow Authlete. Little's law
+// bounds the rate at in-flight / latency; a gateway that queues or blocks a
+// thread per call falls short of it.
+absl::StatusOr<Report> Concurrency(const Mix& mix, const std::vector<std::string>& documents) {
+  absl::StatusOr<std::unique_ptr<Stack>> stack = StartStack();
+  if (!stack.ok()) return stack.status();
+  absl::StatusOr<std::vector<ClientRef>> pool = RegisterPool(**stack, documents);
+  if (!pool.ok()) return pool.status();
+  const int latency_ms = absl::GetFlag(FLAGS_concurrency_latency_ms);
+  if (absl::Status s = SetEmulatorFaults(
+          **stack, absl::StrCat("{\"kind\":\"latency\",\"latencyMs\":", latency_ms, "}"));
+      !s.ok()) {
+    return s;
+  }
+  Workload workload(mix, *pool, documents.size());
+  LatencyRecorder latency;
+  LoadOptions options;
+  options.in_flight = absl::GetFlag(FLAGS_concurrency_in_flight);
+  options.duration = absl::GetFlag(FLAGS_concurrency_duration);
+  options.warmup = std::min(options.duration / 4, absl::Milliseconds(4 * latency_ms));
+  options.max_calls = INT64_MAX / 2;  // Bounded by time.
+  absl::StatusOr<MeasuredRun> run = MeasureGateway(**stack, workload, options, latency, documents);
+  if (!run.ok()) return run.status();
+  const double bound = options.in_flight / (latency_ms / 1000.0);
+  const double fraction = run->load.Throughput() / bound;
+  const LatencySummary s = latency.Summary();
+  Report report;
+  report.failed = Failed(latency);
+  const bool met = fraction >= 0.95 && run->peak_threads <= 16 &&
+                   run->after.peak_rss_bytes <= 200LL * 1024 * 1024;
+  report.line = {{"scenario", "concurrency"},
+                 {"in_flight", options.in_flight},
+                 {"upstream_latency_ms", latency_ms},
+                 {"window_s", absl::ToDoubleSeconds(run->load.window)},
+                 {"calls_in_window", run->load.completed_in_window},
+                 {"throughput_per_s", run->load.Throughput()},
+                 {"littles_law_bound_per_s", bound},
+                 {"fraction_of_bound", fraction},
+                 {"gateway_peak_threads", run->peak_threads},
+                 {"gateway_peak_rss_mb", Mb(run->after.peak_rss_bytes)},
+                 {"latency", LatencyJson(s)},
+                 {"target_fraction", 0.95},
+                 {"target_max_threads", 16},
+                 {"target_peak_rss_mb", 200},
+                 {"met", met},
+                 {"calls_by_operation", ByOperation(run->load.completed_by_operation)},
+                 {"outcomes", latency.Outcomes()}};
+  report.table = absl::StrCat(
+      absl::StrFormat("concurrency: %d calls in flight, %d ms injected upstream latency\n",
+                      options.in_flight, latency_ms),
+      kLatencyHeader, LatencyRow("gateway (gRPC)", s),
+      absl::StrFormat("  throughput %.0f/s of a Little's-law bound of %.0f/s: %.1f%% (target >= 95%%)\n",
+                      run->load.Throughput(), bound, 100 * fraction),
+      absl::StrFormat("  gateway threads (peak) %d (target <= 16), peak RSS %.1f MB (target <= 200)\n",
+                      run->peak_threads, Mb(run->after.peak_rss_bytes)),
+      "  outcomes: ", OutcomesText(latency.Outcomes()), "\n");
+  return report;
+}
+
+// efficiency: saturating load, no injected latency: the gateway's CPU time
+// per call, from /proc.
+absl::StatusOr<Report> Efficiency(const Mix& mix, const std::vector<std::string>& documents) {
+  absl::StatusOr<std::unique_ptr<Stack>> stack = StartStack();
+  if (!stack.ok()) return stack.status();
+  absl::StatusOr<std::vector<ClientRef>> pool = RegisterPool(**stack, documents);
+  if (!pool.ok()) return pool.status();
+  Workload workload(mix, *pool, documents.size());
+  LatencyRecorder latency;
+  LoadOptions options;
+  options.in_flight = absl::GetFlag(FLAGS_efficiency_in_flight);
+  options.duration = absl::GetFlag(FLAGS_efficiency_duration);
+  options.warmup = options.duration / 5;
+  options.max_calls = INT64_MAX / 2;
+  absl::StatusOr<MeasuredRun> run = MeasureGateway(**stack, workload, options, latency, documents);
+  if (!run.ok()) return run.status();
+  const absl::Duration cpu = run->after.cpu - run->before.cpu;
+  const int64_t calls = std::max<int64_t>(1, run->load.completed_in_window);
+  const absl::Duration per_call = cpu / calls;
+  const LatencySummary s = latency.Summary();
+  Report report;
+  report.failed = Failed(latency);
+  report.line = {{"scenario", "efficiency"},
+                 {"in_flight", options.in_flight},
+                 {"window_s", absl::ToDoubleSeconds(run->load.window)},
+                 {"calls_in_window", run->load.completed_in_window},
+                 {"throughput_per_s", run->load.Throughput()},
+                 {"gateway_cpu_s", absl::ToDoubleSeconds(cpu)},
+                 {"gateway_cpu_per_call_us", Us(per_call)},
+                 {"gateway_rss_mb", Mb(run->after.rss_bytes)},
+                 {"gateway_peak_rss_mb", Mb(run->after.peak_rss_bytes)},
+                 {"gateway_peak_threads", run->peak_threads},
+                 {"latency", LatencyJson(s)},
+                 {"target_cpu_per_call_us", 30},
+                 {"met", per_call <= absl::Microseconds(30)},
+                 {"calls_by_operation", ByOperation(run->load.completed_by_operation)},
+                 {"outcomes", latency.Outcomes()}};
+  report.table = absl::StrCat(
+      absl::StrFormat("efficiency: %d calls in flight, no injected latency\n", options.in_flight),
+      kLatencyHeader, LatencyRow("gateway (gRPC)", s),
+      absl::StrFormat("  throughput %.0f/s; gateway CPU %.3f s for %d calls = %s us per call "
+                      "(target <= 30)\n",
+                      run->load.Throughput(), absl::ToDoubleSeconds(cpu), calls, Micros(per_call)),
+      absl::StrFormat("  gateway RSS %.1f MB (peak %.1f MB), threads (peak) %d\n",
+                      Mb(run->after.rss_bytes), Mb(run->after.peak_rss_bytes), run->peak_threads),
+      "  outcomes: ", OutcomesText(latency.Outcomes()), "\n");
+  return report;
+}
+
+// rate: an open loop at a fixed rate; latency counts from each call's
+// scheduled start, so a stall shows in the tail instead of slowing the load.
+absl::StatusOr<Report> Rate(const Mix& mix, const std::vector<std::string>& documents) {
+  absl::StatusOr<std::unique_ptr<Stack>> stack = StartStack();
+  if (!stack.ok()) return stack.status();
+  absl::StatusOr<std::vector<ClientRef>> pool = RegisterPool(**stack, documents);
+  if (!pool.ok()) return pool.status();
+  Workload workload(mix, *pool, documents.size());
+  LatencyRecorder latency;
+  LoadOptions options;
+  options.rate = absl::GetFlag(FLAGS_rate);
+  options.duration = absl::GetFlag(FLAGS_rate_duration);
+  options.warmup = options.duration / 6;
+  options.max_calls = static_cast<int64_t>(options.rate * absl::ToDoubleSeconds(options.duration)) + 1;
+  options.max_outstanding = 10000;
+  absl::StatusOr<MeasuredRun> run = MeasureGateway(**stack, workload, options, latency, documents);
+  if (!run.ok()) return run.status();
+  const absl::Duration cpu = run->after.cpu - run->before.cpu;
+  const LatencySummary s = latency.Summary();
+  Report report;
+  report.failed = Failed(latency);
+  report.line = {{"scenario", "rate"},
+                 {"rate_per_s", options.rate},
+                 {"throughput_per_s", run->load.Throughput()},
+                 {"gateway_cpu_per_call_us",
+                  Us(cpu / std::max<int64_t>(1, run->load.completed_in_window))},
+                 {"latency", LatencyJson(s)},
+                 {"outcomes", latency.Outcomes()}};
+  report.table = absl::StrCat(
+      absl::StrFormat("rate: open loop at %.0f calls/s, no injected latency\n", options.rate),
+      kLatencyHeader, LatencyRow("gateway (gRPC)", s),
+      absl::StrFormat("  throughput %.0f/s\n", run->load.Throughput()), "  outcomes: ",
+      OutcomesText(latency.Outcomes()), "\n");
+  return report;
+}
+
+int Main() {
+  absl::StatusOr<Mix> mix = ParseMix(absl::GetFlag(FLAGS_mix));
+  if (!mix.ok()) {
+    std::fprintf(stderr, "dcr-bench: %s\n", std::string(mix.status().message()).c_str());
+    return 2;
+  }
+  const std::vector<std::string> documents = MetadataDocuments();
+  std::vector<std::size_t> sizes;
+  for (const std::string& d : documents) sizes.push_back(d.size());
+  std::printf("metadata documents: %zu, %zu to %zu bytes\n\n", documents.size(),
+              *std::min_element(sizes.begin(), sizes.end()),
+              *std::max_element(sizes.begin(), sizes.end()));
+  int64_t failed = 0;
+  for (const std::string& name : absl::GetFlag(FLAGS_scenarios)) {
+    absl::StatusOr<Report> report;
+    if (name == "overhead") report = Overhead(*mix, documents);
+    else if (name == "concurrency") report = Concurrency(*mix, documents);
+    else if (name == "efficiency") report = Efficiency(*mix, documents);
+    else if (name == "rate") report = Rate(*mix, documents);
+    else report = absl::InvalidArgumentError(absl::StrCat("unknown scenario ", name));
+    if (!report.ok()) {
+      std::fprintf(stderr, "dcr-bench: %s: %s\n", name.c_str(),
+                   std::string(report.status().message()).c_str());
+      return 1;
+    }
+    report->line["failed_calls"] = report->failed;
+    std::printf("%s\n%s\n", report->line.dump().c_str(), report->table.c_str());
+    std::fflush(stdout);
+    failed += report->failed;
+  }
+  if (failed > 0) {
+    std::fprintf(stderr, "dcr-bench: %lld calls failed\n", static_cast<long long>(failed));
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace dcr::bench
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Benchmarks dcr-gateway against authlete-emulator: dcr-bench [--quick] "
+      "[--scenarios=overhead,concurrency,efficiency,rate]");
+  absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_quick)) {
+    absl::SetFlag(&FLAGS_overhead_calls, 200);
+    absl::SetFlag(&FLAGS_concurrency_in_flight, 200);
+    absl::SetFlag(&FLAGS_concurrency_latency_ms, 100);
+    absl::SetFlag(&FLAGS_concurrency_duration, absl::Seconds(2));
+    absl::SetFlag(&FLAGS_efficiency_duration, absl::Seconds(2));
+    absl::SetFlag(&FLAGS_rate, 200);
+    absl::SetFlag(&FLAGS_rate_duration, absl::Seconds(2));
+  }
+  return dcr::bench::Main();
+}

@@ -1,0 +1,119 @@
+// The gateway target: one async call per operation of the generated stub.
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "dcr/v1/client_registration_service.grpc.pb.h"
+#include "service/metadata/metadata_json.h"
+#include "tests/bench/target.h"
+
+namespace dcr::bench {
+namespace {
+
+class GatewayTarget final : public Target {
+ public:
+  GatewayTarget(std::shared_ptr<grpc::Channel> channel, std::vector<v1::ClientMetadata> metadata,
+                absl::Duration timeout)
+      : stub_(v1::ClientRegistrationService::NewStub(std::move(channel))),
+        metadata_(std::move(metadata)),
+        timeout_(timeout) {}
+
+  bool blocking() const override { return false; }
+
+  void Start(const CallSpec& spec, Done done) override {
+    switch (spec.operation) {
+      case Operation::kRegister: {
+        auto* call = NewCall<v1::RegisterClientRequest, v1::RegisterClientResponse>(std::move(done));
+        *call->request.mutable_metadata() = metadata_[spec.document];
+        stub_->async()->RegisterClient(&call->context, &call->request, &call->response,
+                                       [call](grpc::Status status) {
+                                         CallOutcome outcome = OutcomeOf(status);
+                                         if (status.ok()) {
+                                           const auto& client = call->response.client();
+                                           outcome.registered = ClientRef{
+                                               client.client_id(),
+                                               client.registration_access_token()};
+                                         }
+                                         call->Finish(std::move(outcome));
+                                       });
+        return;
+      }
+      case Operation::kGet: {
+        auto* call = NewCall<v1::GetClientRequest, v1::GetClientResponse>(std::move(done));
+        call->request.set_client_id(spec.client.client_id);
+        call->request.set_registration_access_token(spec.client.token);
+        stub_->async()->GetClient(&call->context, &call->request, &call->response,
+                                  [call](grpc::Status s) { call->Finish(OutcomeOf(s)); });
+        return;
+      }
+      case Operation::kUpdate: {
+        auto* call = NewCall<v1::UpdateClientRequest, v1::UpdateClientResponse>(std::move(done));
+        call->request.set_client_id(spec.client.client_id);
+        call->request.set_registration_access_token(spec.client.token);
+        *call->request.mutable_metadata() = metadata_[spec.document];
+        stub_->async()->UpdateClient(&call->context, &call->request, &call->response,
+                                     [call](grpc::Status s) { call->Finish(OutcomeOf(s)); });
+        return;
+      }
+      case Operation::kDelete: {
+        auto* call = NewCall<v1::DeleteClientRequest, v1::DeleteClientResponse>(std::move(done));
+        call->request.set_client_id(spec.client.client_id);
+        call->request.set_registration_access_token(spec.client.token);
+        stub_->async()->DeleteClient(&call->context, &call->request, &call->response,
+                                     [call](grpc::Status s) { call->Finish(OutcomeOf(s)); });
+        return;
+      }
+    }
+  }
+
+ private:
+  // What one call keeps alive until its callback: gRPC only borrows these.
+  template <typename Request, typename Response>
+  struct Call {
+    grpc::ClientContext context;
+    Request request;
+    Response response;
+    Done done;
+    void Finish(CallOutcome outcome) {
+      Done finish = std::move(done);
+      delete this;
+      std::move(finish)(std::move(outcome));
+    }
+  };
+
+  template <typename Request, typename Response>
+  Call<Request, Response>* NewCall(Done done) {
+    auto* call = new Call<Request, Response>();
+    call->done = std::move(done);
+    call->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+    return call;
+  }
+
+  static CallOutcome OutcomeOf(const grpc::Status& status) {
+    CallOutcome outcome;
+    if (!status.ok()) {
+      outcome.outcome = std::string(
+          absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())));
+    }
+    return outcome;
+  }
+
+  std::unique_ptr<v1::ClientRegistrationService::Stub> stub_;
+  const std::vector<v1::ClientMetadata> metadata_;
+  const absl::Duration timeout_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Target>> MakeGatewayTarget(
+    std::shared_ptr<grpc::Channel> channel, const std::vector<std::string>& documents,
+    absl::Duration timeout) {
+  std::vector<v1::ClientMetadata> metadata;
+  for (const std::string& document : documents) {
+    absl::StatusOr<v1::ClientMetadata> typed = metadata::MetadataFromJsonString(document);
+    if (!typed.ok()) return typed.status();
+    metadata.push_back(*std::move(typed));
+  }
+  return std::make_unique<GatewayTarget>(std::move(channel), std::move(metadata), timeout);
+}
+
+}  // namespace dcr::bench
