@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -66,30 +67,34 @@ absl::StatusOr<std::unique_ptr<CurlMultiHttpClient>> CurlMultiHttpClient::Create
     return absl::InternalError(absl::StrCat("epoll_create1: ", std::strerror(errno)));
   }
   const int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake_fd < 0) {
-    close(epoll_fd);
-    return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
-  }
-  epoll_event event{};
-  event.events = EPOLLIN;
-  event.data.fd = wake_fd;
+  const int timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
   CURLM* multi = curl_multi_init();
-  if (multi == nullptr || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &event) != 0) {
+  auto watch = [epoll_fd](int fd) {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = fd;
+    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0;
+  };
+  if (wake_fd < 0 || timer_fd < 0 || multi == nullptr || !watch(wake_fd) || !watch(timer_fd)) {
+    const std::string why = std::strerror(errno);
     if (multi != nullptr) curl_multi_cleanup(multi);
-    close(wake_fd);
-    close(epoll_fd);
-    return absl::InternalError("cannot set up the libcurl multi handle");
+    for (int fd : {wake_fd, timer_fd, epoll_fd}) {
+      if (fd >= 0) close(fd);
+    }
+    return absl::InternalError(
+        absl::StrCat("cannot set up the libcurl multi handle: ", why));
   }
-  return std::unique_ptr<CurlMultiHttpClient>(
-      new CurlMultiHttpClient(std::move(options), multi, epoll_fd, wake_fd));
+  return std::unique_ptr<CurlMultiHttpClient>(new CurlMultiHttpClient(
+      std::move(options), multi, epoll_fd, wake_fd, timer_fd));
 }
 
 CurlMultiHttpClient::CurlMultiHttpClient(CurlOptions options, CURLM* multi,
-                                         int epoll_fd, int wake_fd)
+                                         int epoll_fd, int wake_fd, int timer_fd)
     : options_(std::move(options)),
       multi_(multi),
       epoll_fd_(epoll_fd),
-      wake_fd_(wake_fd) {
+      wake_fd_(wake_fd),
+      timer_fd_(timer_fd) {
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlMultiHttpClient::OnSocket);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlMultiHttpClient::OnTimer);
@@ -110,8 +115,13 @@ CurlMultiHttpClient::~CurlMultiHttpClient() {
   }
   Wake();
   loop_.join();
-  for (CURL* easy : idle_easies_) curl_easy_cleanup(easy);
+  {
+    absl::MutexLock lock(&curl_mu_);
+    for (CURL* easy : idle_easies_) curl_easy_cleanup(easy);
+    idle_easies_.clear();
+  }
   curl_multi_cleanup(multi_);
+  close(timer_fd_);
   close(wake_fd_);
   close(epoll_fd_);
 }
@@ -121,6 +131,16 @@ void CurlMultiHttpClient::Send(HttpRequest request, HttpCallback done) {
   transfer->request = std::move(request);
   transfer->done = std::move(done);
   transfer->max_response_bytes = options_.max_response_bytes;
+  // During a shutdown or a cancellation the loop fails queued transfers.
+  if (!StoppingOrCancelling() && curl_mu_.TryLock()) {
+    Finished finished;
+    StartTransfer(std::move(transfer), finished);
+    RunDueTimeouts();
+    CollectDone(finished);
+    curl_mu_.Unlock();
+    Deliver(finished);
+    return;
+  }
   {
     absl::MutexLock lock(&mu_);
     queued_.push_back(std::move(transfer));
@@ -136,40 +156,50 @@ void CurlMultiHttpClient::CancelAll() {
   Wake();
 }
 
+bool CurlMultiHttpClient::StoppingOrCancelling() {
+  absl::MutexLock lock(&mu_);
+  return stopping_ || cancelling_;
+}
+
 void CurlMultiHttpClient::Wake() {
   const uint64_t one = 1;
   // EAGAIN means the counter is already non-zero: the loop will wake anyway.
   (void)!write(wake_fd_, &one, sizeof(one));
 }
 
-// All curl calls happen on this thread, so the multi handle needs no lock.
 void CurlMultiHttpClient::Run() {
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
   int running = 0;
   for (;;) {
-    int timeout_ms = -1;
-    if (timer_deadline_.has_value()) {
-      const absl::Duration left = *timer_deadline_ - absl::Now();
-      timeout_ms = left <= absl::ZeroDuration()
-                       ? 0
-                       : static_cast<int>(std::min<int64_t>(
-                             absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))),
-                             INT_MAX));
-    }
-    const int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+    // No timeout: curl's timer is the timer_fd_ in the same set.
+    const int n = epoll_wait(epoll_fd_, events, kMaxEvents, -1);
     if (n < 0 && errno != EINTR) {
       // Unrecoverable; fail everything rather than leave callers hanging.
-      FailAll(absl::StrCat("epoll_wait: ", std::strerror(errno)));
+      Finished finished;
+      {
+        absl::MutexLock lock(&curl_mu_);
+        FailAll(absl::StrCat("epoll_wait: ", std::strerror(errno)), finished);
+      }
+      Deliver(finished);
       return;
     }
     bool woken = false;
+    bool timer_fired = false;
+    bool stopping = false;
+    Finished finished;
+    curl_mu_.Lock();
     for (int i = 0; i < n; ++i) {
       const int fd = events[i].data.fd;
+      uint64_t count;
       if (fd == wake_fd_) {
-        uint64_t count;
         (void)!read(wake_fd_, &count, sizeof(count));
         woken = true;
+        continue;
+      }
+      if (fd == timer_fd_) {
+        (void)!read(timer_fd_, &count, sizeof(count));
+        timer_fired = true;
         continue;
       }
       int flags = 0;
@@ -178,100 +208,114 @@ void CurlMultiHttpClient::Run() {
       if (events[i].events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
       curl_multi_socket_action(multi_, fd, flags, &running);
     }
+    if (timer_fired) curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
     if (woken) {
-      bool stopping, cancelling;
+      bool cancelling;
       {
-        absl::MutexLock lock(&mu_);
+        absl::MutexLock flags_lock(&mu_);
         stopping = stopping_;
         cancelling = cancelling_;
       }
       if (stopping || cancelling) {
         FailAll(stopping ? "the HTTP client is shutting down"
-                         : "the gateway is shutting down");
-        if (stopping) return;
+                         : "the gateway is shutting down",
+                finished);
       } else {
-        StartQueued();
+        StartQueued(finished);
       }
     }
-    if (timer_deadline_.has_value() && absl::Now() >= *timer_deadline_) {
-      timer_deadline_.reset();
-      curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
-    }
-    CollectDone();
+    RunDueTimeouts();
+    CollectDone(finished);
+    curl_mu_.Unlock();
+    Deliver(finished);
+    if (stopping) return;
   }
 }
 
-void CurlMultiHttpClient::StartQueued() {
+void CurlMultiHttpClient::StartQueued(Finished& finished) {
   std::vector<std::unique_ptr<Transfer>> queued;
   {
     absl::MutexLock lock(&mu_);
     queued.swap(queued_);
   }
-  for (auto& owned : queued) {
-    Transfer* t = owned.release();  // Owned by the easy handle until Finish.
-    CURL* easy;
-    if (!idle_easies_.empty()) {
-      easy = idle_easies_.back();
-      idle_easies_.pop_back();
-    } else {
-      easy = curl_easy_init();
-    }
-    t->easy = easy;
-    for (const std::string& header : t->request.headers) {
-      t->headers = curl_slist_append(t->headers, header.c_str());
-    }
-    // Never wait for "100 Continue": Authlete bodies are small.
-    t->headers = curl_slist_append(t->headers, "Expect:");
-    const int64_t timeout_ms =
-        std::max<int64_t>(1, absl::ToInt64Milliseconds(t->request.timeout));
-    const int64_t connect_ms = std::max<int64_t>(
-        1, std::min<int64_t>(timeout_ms,
-                             absl::ToInt64Milliseconds(options_.connect_timeout)));
-    curl_easy_setopt(easy, CURLOPT_URL, t->request.url.c_str());
-    curl_easy_setopt(easy, CURLOPT_POST, 1L);
-    // The body comes from a read callback with no way to rewind it. libcurl
-    // silently resends a request whose reused connection died before any
-    // answer; for a POST to Authlete that could register a second client.
-    // Without rewind it fails instead (CURLE_SEND_FAIL_REWIND), and whether to
-    // resend stays the gateway's decision.
-    curl_easy_setopt(easy, CURLOPT_READFUNCTION, &CurlMultiHttpClient::OnReadBody);
-    curl_easy_setopt(easy, CURLOPT_READDATA, t);
-    curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, &CurlMultiHttpClient::OnSeekBody);
-    curl_easy_setopt(easy, CURLOPT_SEEKDATA, t);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(t->request.body.size()));
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_ms));
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &CurlMultiHttpClient::OnBody);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &CurlMultiHttpClient::OnHeader);
-    curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
-    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, long{CURL_HTTP_VERSION_2TLS});
-    curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    // A redirect would carry the Authorization header elsewhere: never follow.
-    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!options_.ca_file.empty()) {
-      curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
-    }
-    const CURLMcode added = curl_multi_add_handle(multi_, easy);
-    if (added != CURLM_OK) {
-      Complete(t, absl::InternalError(
-                      absl::StrCat("curl_multi_add_handle: ", curl_multi_strerror(added))));
-      continue;
-    }
-    active_transfers_.insert(t);
+  for (auto& transfer : queued) StartTransfer(std::move(transfer), finished);
+}
+
+void CurlMultiHttpClient::StartTransfer(std::unique_ptr<Transfer> owned,
+                                        Finished& finished) {
+  Transfer* t = owned.get();
+  CURL* easy;
+  if (!idle_easies_.empty()) {
+    easy = idle_easies_.back();
+    idle_easies_.pop_back();
+  } else {
+    easy = curl_easy_init();
+  }
+  t->easy = easy;
+  for (const std::string& header : t->request.headers) {
+    t->headers = curl_slist_append(t->headers, header.c_str());
+  }
+  // Never wait for "100 Continue": Authlete bodies are small.
+  t->headers = curl_slist_append(t->headers, "Expect:");
+  const int64_t timeout_ms =
+      std::max<int64_t>(1, absl::ToInt64Milliseconds(t->request.timeout));
+  const int64_t connect_ms = std::max<int64_t>(
+      1, std::min<int64_t>(timeout_ms,
+                           absl::ToInt64Milliseconds(options_.connect_timeout)));
+  curl_easy_setopt(easy, CURLOPT_URL, t->request.url.c_str());
+  curl_easy_setopt(easy, CURLOPT_POST, 1L);
+  // The body comes from a read callback with no way to rewind it. libcurl
+  // silently resends a request whose reused connection died before any
+  // answer; for a POST to Authlete that could register a second client.
+  // Without rewind it fails instead (CURLE_SEND_FAIL_REWIND), and whether to
+  // resend stays the gateway's decision.
+  curl_easy_setopt(easy, CURLOPT_READFUNCTION, &CurlMultiHttpClient::OnReadBody);
+  curl_easy_setopt(easy, CURLOPT_READDATA, t);
+  curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, &CurlMultiHttpClient::OnSeekBody);
+  curl_easy_setopt(easy, CURLOPT_SEEKDATA, t);
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                   static_cast<curl_off_t>(t->request.body.size()));
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_ms));
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &CurlMultiHttpClient::OnBody);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &CurlMultiHttpClient::OnHeader);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
+  curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, long{CURL_HTTP_VERSION_2TLS});
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  // A redirect would carry the Authorization header elsewhere: never follow.
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options_.ca_file.empty()) {
+    curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
+  }
+  const CURLMcode added = curl_multi_add_handle(multi_, easy);
+  if (added != CURLM_OK) {
+    Finish(std::move(owned),
+           absl::InternalError(
+               absl::StrCat("curl_multi_add_handle: ", curl_multi_strerror(added))),
+           finished);
+    return;
+  }
+  active_transfers_.insert(owned.release());  // Owned by the multi handle now.
+}
+
+void CurlMultiHttpClient::RunDueTimeouts() {
+  int running = 0;
+  while (timeout_due_) {
+    timeout_due_ = false;
+    curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
   }
 }
 
-void CurlMultiHttpClient::CollectDone() {
+void CurlMultiHttpClient::CollectDone(Finished& finished) {
   int pending = 0;
   while (CURLMsg* message = curl_multi_info_read(multi_, &pending)) {
     if (message->msg != CURLMSG_DONE) continue;
@@ -287,7 +331,8 @@ void CurlMultiHttpClient::CollectDone() {
     active_transfers_.erase(t);
     t->result.status = static_cast<int>(status);
     t->result.request_sent = request_bytes > 0;
-    Complete(t, TransportStatus(t, code));
+    absl::Status transport = TransportStatus(t, code);
+    Finish(std::unique_ptr<Transfer>(t), std::move(transport), finished);
   }
 }
 
@@ -329,12 +374,19 @@ absl::Status CurlMultiHttpClient::TransportStatus(Transfer* t, CURLcode code) {
   }
 }
 
-void CurlMultiHttpClient::Complete(Transfer* t, absl::Status transport) {
-  std::unique_ptr<Transfer> owned(t);
+void CurlMultiHttpClient::Finish(std::unique_ptr<Transfer> t, absl::Status transport,
+                                 Finished& finished) {
   t->result.transport = std::move(transport);
   if (t->headers != nullptr) curl_slist_free_all(t->headers);
+  t->headers = nullptr;
   if (t->easy != nullptr) RecycleEasy(t->easy);
-  std::move(t->done)(std::move(t->result));
+  t->easy = nullptr;
+  finished.push_back(std::move(t));
+}
+
+void CurlMultiHttpClient::Deliver(Finished& finished) {
+  for (auto& t : finished) std::move(t->done)(std::move(t->result));
+  finished.clear();
 }
 
 void CurlMultiHttpClient::RecycleEasy(CURL* easy) {
@@ -346,25 +398,26 @@ void CurlMultiHttpClient::RecycleEasy(CURL* easy) {
   idle_easies_.push_back(easy);
 }
 
-void CurlMultiHttpClient::FailAll(absl::string_view why) {
+void CurlMultiHttpClient::FailAll(absl::string_view why, Finished& finished) {
   // Queued transfers never reached curl.
   std::vector<std::unique_ptr<Transfer>> queued;
   {
     absl::MutexLock lock(&mu_);
     queued.swap(queued_);
   }
-  for (auto& t : queued) Complete(t.release(), absl::CancelledError(why));
+  for (auto& t : queued) Finish(std::move(t), absl::CancelledError(why), finished);
   // Active ones: deliver those that already finished, then abort the rest.
-  CollectDone();
+  CollectDone(finished);
   for (Transfer* t : std::vector<Transfer*>(active_transfers_.begin(),
                                             active_transfers_.end())) {
     curl_multi_remove_handle(multi_, t->easy);
     active_transfers_.erase(t);
     t->result.request_sent = true;  // Unknown: assume the worst.
-    Complete(t, absl::CancelledError(why));
+    Finish(std::unique_ptr<Transfer>(t), absl::CancelledError(why), finished);
   }
 }
 
+// Runs inside a curl call, so under curl_mu_.
 int CurlMultiHttpClient::OnSocket(CURL* /*easy*/, curl_socket_t fd, int what,
                                   void* self_ptr, void* socket_data) {
   auto* self = static_cast<CurlMultiHttpClient*>(self_ptr);
@@ -387,14 +440,20 @@ int CurlMultiHttpClient::OnSocket(CURL* /*easy*/, curl_socket_t fd, int what,
   return 0;
 }
 
-int CurlMultiHttpClient::OnTimer(CURLM* /*multi*/, long timeout_ms, void* self_ptr) {
+// Runs inside a curl call, so under curl_mu_. A 0 ms timeout is run by the
+// caller right after that call (curl forbids doing it from here); a later
+// one arms the timerfd, which wakes the loop with no message to it.
+int CurlMultiHttpClient::OnTimer(CURLM* /*multi*/, long timeout_ms, void* self_ptr)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
   auto* self = static_cast<CurlMultiHttpClient*>(self_ptr);
-  if (timeout_ms < 0) {
-    self->timer_deadline_.reset();
-  } else {
-    self->timer_deadline_ = absl::Now() + absl::Milliseconds(timeout_ms);
+  itimerspec spec{};
+  self->timeout_due_ = timeout_ms == 0;
+  if (timeout_ms > 0) {
+    spec.it_value.tv_sec = timeout_ms / 1000;
+    spec.it_value.tv_nsec = (timeout_ms % 1000) * 1000000L;
   }
-  return 0;
+  // All zero (timeout_ms < 0, or due now) disarms it.
+  return timerfd_settime(self->timer_fd_, 0, &spec, nullptr) == 0 ? 0 : -1;
 }
 
 std::size_t CurlMultiHttpClient::OnBody(char* data, std::size_t size,

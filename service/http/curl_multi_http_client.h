@@ -2,8 +2,10 @@
 //
 // Why: a gRPC call waiting on Authlete must cost no thread. Every transfer is
 // an easy handle in one multi handle; curl tells us which sockets to watch
-// (CURLMOPT_SOCKETFUNCTION) and when to time out (CURLMOPT_TIMERFUNCTION), so
-// thousands of transfers wait in a single epoll set. The multi handle keeps a
+// (CURLMOPT_SOCKETFUNCTION) and when to time out (CURLMOPT_TIMERFUNCTION,
+// kept in a timerfd), so thousands of transfers wait in a single epoll set.
+// A sending thread that finds the multi handle free writes its request
+// itself: waking the loop thread for it would cost a context switch per call. The multi handle keeps a
 // connection cache, so connections to Authlete stay warm and are reused
 // (HTTP/1.1 keep-alive, or one multiplexed HTTP/2 connection over TLS).
 #ifndef DCR_SERVICE_HTTP_CURL_MULTI_HTTP_CLIENT_H_
@@ -47,6 +49,9 @@ class CurlMultiHttpClient final : public HttpClient {
   CurlMultiHttpClient(const CurlMultiHttpClient&) = delete;
   CurlMultiHttpClient& operator=(const CurlMultiHttpClient&) = delete;
 
+  // Starts the transfer on the calling thread when the multi handle is free
+  // (the request is on the wire before Send returns, with no thread hop);
+  // otherwise queues it for the event loop, which is busy anyway.
   void Send(HttpRequest request, HttpCallback done) override;
 
   // Fails every transfer under way and every one sent later with CANCELLED.
@@ -55,18 +60,29 @@ class CurlMultiHttpClient final : public HttpClient {
 
  private:
   struct Transfer;
+  // Transfers that ended, handed to their callers once curl_mu_ is released
+  // (a callback may Send again, or take long enough to stall other calls).
+  using Finished = std::vector<std::unique_ptr<Transfer>>;
 
   CurlMultiHttpClient(CurlOptions options, CURLM* multi, int epoll_fd,
-                      int wake_fd);
+                      int wake_fd, int timer_fd);
   void Wake();
   void Run();
-  void StartQueued();
-  void FailAll(absl::string_view why);
-  void CollectDone();
+  bool StoppingOrCancelling() ABSL_LOCKS_EXCLUDED(mu_);
+  void StartQueued(Finished& finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
+  void StartTransfer(std::unique_ptr<Transfer> transfer, Finished& finished)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
+  // socket_action(TIMEOUT) for as long as curl asks for it at once.
+  void RunDueTimeouts() ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
+  void FailAll(absl::string_view why, Finished& finished)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
+  void CollectDone(Finished& finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
   absl::Status TransportStatus(Transfer* transfer, CURLcode code);
-  // Hands the result to the caller and frees the transfer.
-  void Complete(Transfer* transfer, absl::Status transport);
-  void RecycleEasy(CURL* easy);
+  // Releases the transfer's curl resources and records its outcome.
+  void Finish(std::unique_ptr<Transfer> transfer, absl::Status transport,
+              Finished& finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
+  static void Deliver(Finished& finished) ABSL_LOCKS_EXCLUDED(curl_mu_);
+  void RecycleEasy(CURL* easy) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
 
   static int OnSocket(CURL* easy, curl_socket_t fd, int what, void* self,
                       void* socket_data);
@@ -83,11 +99,16 @@ class CurlMultiHttpClient final : public HttpClient {
   CURLM* const multi_;
   const int epoll_fd_;
   const int wake_fd_;
+  // curl's timer, armed from whichever thread holds curl_mu_; the event
+  // loop sees it fire in the same epoll set as the sockets.
+  const int timer_fd_;
 
-  // Loop-thread state.
-  absl::optional<absl::Time> timer_deadline_;
-  std::vector<CURL*> idle_easies_;
-  absl::flat_hash_set<Transfer*> active_transfers_;
+  // The multi handle is not thread-safe: every curl call, and so every curl
+  // callback, runs under curl_mu_, on the event loop or on a sending thread.
+  absl::Mutex curl_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  bool timeout_due_ ABSL_GUARDED_BY(curl_mu_) = false;  // curl asked for 0 ms
+  std::vector<CURL*> idle_easies_ ABSL_GUARDED_BY(curl_mu_);
+  absl::flat_hash_set<Transfer*> active_transfers_ ABSL_GUARDED_BY(curl_mu_);
 
   absl::Mutex mu_;
   std::vector<std::unique_ptr<Transfer>> queued_ ABSL_GUARDED_BY(mu_);

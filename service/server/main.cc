@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "service/server/gateway_config.h"
 #include "service/server/gateway_server.h"
 #include "service/server/logging.h"
@@ -65,6 +66,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   absl::ParseCommandLine(argc, argv);
+  // Debian builds abseil with Mutex deadlock detection on, which records
+  // every lock acquisition in a graph behind one process-wide lock: a cost
+  // and a point of contention on every call. The tests keep it on.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   absl::StatusOr<dcr::server::GatewayConfig> config = dcr::server::ConfigFromFlags();
   if (!config.ok()) {

@@ -224,15 +224,26 @@ absl::StatusOr<Report> Overhead(const Mix& mix, const std::vector<std::string>& 
     if (!g.ok()) return g.status();
     by_operation = Sum(by_operation, g->completed_by_operation);
   }
+  // gRPC's own round trip on this machine, for scale: Health/Check, which
+  // the gateway answers without Authlete.
+  std::unique_ptr<Target> health = MakeHealthCheckTarget((*stack)->channel, kCallTimeout);
+  LatencyRecorder health_latency;
+  for (int64_t i = 0; i < 2; ++i) {
+    absl::StatusOr<LoadResult> h = RunLoad(*health, gateway_work, block, health_latency);
+    if (!h.ok()) return h.status();
+  }
   const LatencySummary g = gateway_latency.Summary();
   const LatencySummary d = direct_latency.Summary();
+  const LatencySummary h = health_latency.Summary();
   Report report;
-  report.failed = Failed(gateway_latency) + Failed(direct_latency) + Failed(warmup_latency);
+  report.failed = Failed(gateway_latency) + Failed(direct_latency) + Failed(warmup_latency) +
+                  Failed(health_latency);
   const absl::Duration added_p50 = g.p50 - d.p50, added_p99 = g.p99 - d.p99;
   report.line = {{"scenario", "overhead"},
                  {"in_flight", 1},
                  {"gateway", LatencyJson(g)},
                  {"direct", LatencyJson(d)},
+                 {"grpc_floor", LatencyJson(h)},
                  {"added_p50_us", Us(added_p50)},
                  {"added_p99_us", Us(added_p99)},
                  {"target_added_p50_us", 60},
@@ -244,6 +255,7 @@ absl::StatusOr<Report> Overhead(const Mix& mix, const std::vector<std::string>& 
   report.table = absl::StrCat(
       "overhead: 1 call in flight, no injected latency, mix ", absl::GetFlag(FLAGS_mix), "\n",
       kLatencyHeader, LatencyRow("gateway (gRPC)", g), LatencyRow("direct (HTTP)", d),
+      LatencyRow("gRPC floor (Health)", h),
       absl::StrFormat("  added latency: p50 %s us (target <= 60), p99 %s us (target <= 250)\n",
                       Micros(added_p50), Micros(added_p99)),
       "  outcomes: gateway ", OutcomesText(gateway_latency.Outcomes()), "; direct ",
@@ -261,12 +273,14 @@ class Sampler {
     if (thread_.joinable()) thread_.join();
   }
   int64_t peak_threads() const { return peak_threads_; }
+  int64_t peak_rss_bytes() const { return peak_rss_; }
 
  private:
   void Loop() {
     while (!stop_) {
       if (absl::StatusOr<ProcessStats> s = ReadProcessStats(pid_); s.ok()) {
         peak_threads_ = std::max<int64_t>(peak_threads_, s->threads);
+        peak_rss_ = std::max<int64_t>(peak_rss_, std::max(s->rss_bytes, s->peak_rss_bytes));
       }
       absl::SleepFor(absl::Milliseconds(50));
     }
@@ -274,6 +288,7 @@ class Sampler {
   const pid_t pid_;
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> peak_threads_{0};
+  std::atomic<int64_t> peak_rss_{0};
   std::thread thread_;
 };
 
@@ -285,12 +300,8 @@ struct MeasuredRun {
   int64_t peak_threads = 0;
 };
 
-absl::StatusOr<MeasuredRun> MeasureGateway(Stack& stack, Workload& workload, LoadOptions options,
-                                           LatencyRecorder& recorder,
-                                           const std::vector<std::string>& documents) {
-  absl::StatusOr<std::unique_ptr<Target>> gateway =
-      MakeGatewayTarget(stack.channel, documents, kCallTimeout);
-  if (!gateway.ok()) return gateway.status();
+absl::StatusOr<MeasuredRun> MeasureGateway(Stack& stack, Target& target, Workload& workload,
+                                           LoadOptions options, LatencyRecorder& recorder) {
   const pid_t pid = stack.gateway->pid();
   MeasuredRun run;
   absl::Status read_error;
@@ -301,13 +312,14 @@ absl::StatusOr<MeasuredRun> MeasureGateway(Stack& stack, Workload& workload, Loa
   options.on_window_start = [&] { read(run.before); };
   options.on_window_end = [&] { read(run.after); };
   Sampler sampler(pid);
-  absl::StatusOr<LoadResult> load = RunLoad(**gateway, workload, options, recorder);
+  absl::StatusOr<LoadResult> load = RunLoad(target, workload, options, recorder);
   sampler.Stop();
   if (!load.ok()) return load.status();
   if (!read_error.ok()) return read_error;
   // VmHWM is the process's peak so far: read it after the run.
   if (absl::StatusOr<ProcessStats> end = ReadProcessStats(pid); end.ok()) {
-    run.after.peak_rss_bytes = end->peak_rss_bytes;
+    run.after.peak_rss_bytes = std::max({end->peak_rss_bytes, end->rss_bytes,
+                                         sampler.peak_rss_bytes()});
   }
   run.load = *load;
   run.peak_threads = sampler.peak_threads();
@@ -335,7 +347,10 @@ absl::StatusOr<Report> Concurrency(const Mix& mix, const std::vector<std::string
   options.duration = absl::GetFlag(FLAGS_concurrency_duration);
   options.warmup = std::min(options.duration / 4, absl::Milliseconds(4 * latency_ms));
   options.max_calls = INT64_MAX / 2;  // Bounded by time.
-  absl::StatusOr<MeasuredRun> run = MeasureGateway(**stack, workload, options, latency, documents);
+  absl::StatusOr<std::unique_ptr<Target>> gateway =
+      MakeGatewayTarget((*stack)->channel, documents, kCallTimeout);
+  if (!gateway.ok()) return gateway.status();
+  absl::StatusOr<MeasuredRun> run = MeasureGateway(**stack, **gateway, workload, options, latency);
   if (!run.ok()) return run.status();
   const double bound = options.in_flight / (latency_ms / 1000.0);
   const double fraction = run->load.Throughput() / bound;
@@ -387,14 +402,29 @@ absl::StatusOr<Report> Efficiency(const Mix& mix, const std::vector<std::string>
   options.duration = absl::GetFlag(FLAGS_efficiency_duration);
   options.warmup = options.duration / 5;
   options.max_calls = INT64_MAX / 2;
-  absl::StatusOr<MeasuredRun> run = MeasureGateway(**stack, workload, options, latency, documents);
+  absl::StatusOr<std::unique_ptr<Target>> gateway =
+      MakeGatewayTarget((*stack)->channel, documents, kCallTimeout);
+  if (!gateway.ok()) return gateway.status();
+  absl::StatusOr<MeasuredRun> run = MeasureGateway(**stack, **gateway, workload, options, latency);
   if (!run.ok()) return run.status();
   const absl::Duration cpu = run->after.cpu - run->before.cpu;
   const int64_t calls = std::max<int64_t>(1, run->load.completed_in_window);
   const absl::Duration per_call = cpu / calls;
+  // gRPC's own floor on this machine: the same load of Health/Check calls,
+  // which the gateway answers without Authlete, JSON or logging.
+  std::unique_ptr<Target> health = MakeHealthCheckTarget((*stack)->channel, kCallTimeout);
+  LatencyRecorder health_latency;
+  LoadOptions floor_options = options;
+  floor_options.duration = std::max(absl::Seconds(2), options.duration / 2);
+  floor_options.warmup = floor_options.duration / 5;
+  absl::StatusOr<MeasuredRun> floor =
+      MeasureGateway(**stack, *health, workload, floor_options, health_latency);
+  if (!floor.ok()) return floor.status();
+  const absl::Duration floor_per_call =
+      (floor->after.cpu - floor->before.cpu) / std::max<int64_t>(1, floor->load.completed_in_window);
   const LatencySummary s = latency.Summary();
   Report report;
-  report.failed = Failed(latency);
+  report.failed = Failed(latency) + Failed(health_latency);
   report.line = {{"scenario", "efficiency"},
                  {"in_flight", options.in_flight},
                  {"window_s", absl::ToDoubleSeconds(run->load.window)},
@@ -402,6 +432,8 @@ absl::StatusOr<Report> Efficiency(const Mix& mix, const std::vector<std::string>
                  {"throughput_per_s", run->load.Throughput()},
                  {"gateway_cpu_s", absl::ToDoubleSeconds(cpu)},
                  {"gateway_cpu_per_call_us", Us(per_call)},
+                 {"grpc_floor_cpu_per_call_us", Us(floor_per_call)},
+                 {"grpc_floor_throughput_per_s", floor->load.Throughput()},
                  {"gateway_rss_mb", Mb(run->after.rss_bytes)},
                  {"gateway_peak_rss_mb", Mb(run->after.peak_rss_bytes)},
                  {"gateway_peak_threads", run->peak_threads},
@@ -416,6 +448,8 @@ absl::StatusOr<Report> Efficiency(const Mix& mix, const std::vector<std::string>
       absl::StrFormat("  throughput %.0f/s; gateway CPU %.3f s for %d calls = %s us per call "
                       "(target <= 30)\n",
                       run->load.Throughput(), absl::ToDoubleSeconds(cpu), calls, Micros(per_call)),
+      absl::StrFormat("  gRPC's floor (Health/Check, same load): %s us per call at %.0f/s\n",
+                      Micros(floor_per_call), floor->load.Throughput()),
       absl::StrFormat("  gateway RSS %.1f MB (peak %.1f MB), threads (peak) %d\n",
                       Mb(run->after.rss_bytes), Mb(run->after.peak_rss_bytes), run->peak_threads),
       "  outcomes: ", OutcomesText(latency.Outcomes()), "\n");
@@ -437,7 +471,10 @@ absl::StatusOr<Report> Rate(const Mix& mix, const std::vector<std::string>& docu
   options.warmup = options.duration / 6;
   options.max_calls = static_cast<int64_t>(options.rate * absl::ToDoubleSeconds(options.duration)) + 1;
   options.max_outstanding = 10000;
-  absl::StatusOr<MeasuredRun> run = MeasureGateway(**stack, workload, options, latency, documents);
+  absl::StatusOr<std::unique_ptr<Target>> gateway =
+      MakeGatewayTarget((*stack)->channel, documents, kCallTimeout);
+  if (!gateway.ok()) return gateway.status();
+  absl::StatusOr<MeasuredRun> run = MeasureGateway(**stack, **gateway, workload, options, latency);
   if (!run.ok()) return run.status();
   const absl::Duration cpu = run->after.cpu - run->before.cpu;
   const LatencySummary s = latency.Summary();

@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "dcr/v1/client_registration_service.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "service/metadata/metadata_json.h"
 #include "tests/bench/target.h"
 
@@ -88,6 +89,7 @@ class GatewayTarget final : public Target {
     return call;
   }
 
+  friend class HealthCheckTarget;
   static CallOutcome OutcomeOf(const grpc::Status& status) {
     CallOutcome outcome;
     if (!status.ok()) {
@@ -102,7 +104,42 @@ class GatewayTarget final : public Target {
   const absl::Duration timeout_;
 };
 
+class HealthCheckTarget final : public Target {
+ public:
+  HealthCheckTarget(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout)
+      : stub_(grpc::health::v1::Health::NewStub(std::move(channel))), timeout_(timeout) {}
+
+  bool blocking() const override { return false; }
+
+  void Start(const CallSpec& /*spec*/, Done done) override {
+    struct Call {
+      grpc::ClientContext context;
+      grpc::health::v1::HealthCheckRequest request;
+      grpc::health::v1::HealthCheckResponse response;
+      Done done;
+    };
+    auto* call = new Call();
+    call->done = std::move(done);
+    call->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+    stub_->async()->Check(&call->context, &call->request, &call->response,
+                          [call](grpc::Status status) {
+                            Done finish = std::move(call->done);
+                            delete call;
+                            std::move(finish)(GatewayTarget::OutcomeOf(status));
+                          });
+  }
+
+ private:
+  std::unique_ptr<grpc::health::v1::Health::Stub> stub_;
+  const absl::Duration timeout_;
+};
+
 }  // namespace
+
+std::unique_ptr<Target> MakeHealthCheckTarget(std::shared_ptr<grpc::Channel> channel,
+                                              absl::Duration timeout) {
+  return std::make_unique<HealthCheckTarget>(std::move(channel), timeout);
+}
 
 absl::StatusOr<std::unique_ptr<Target>> MakeGatewayTarget(
     std::shared_ptr<grpc::Channel> channel, const std::vector<std::string>& documents,

@@ -12,8 +12,10 @@
 namespace dcr::bench {
 namespace {
 
-// State shared by every call of one run.
-class Run {
+// State shared by every call of one run. Held by shared_ptr from every
+// callback and every thread starting calls, so that the last of them may
+// still unlock `mu_` after RunLoad has returned.
+class Run : public std::enable_shared_from_this<Run> {
  public:
   Run(Target& target, Workload& workload, const LoadOptions& options, LatencyRecorder& recorder)
       : target_(target), workload_(workload), options_(options), recorder_(recorder),
@@ -41,17 +43,38 @@ class Run {
 
   // Starts one reserved call; latency counts from `due` (the open loop's
   // schedule, so a slow answer cannot hide behind a late start).
+  // `then` runs when the call has ended (and may start the next one).
   void StartCall(absl::Time due, std::function<void()> then) {
     CallSpec spec = workload_.Next();
     const Operation operation = spec.operation;
-    target_.Start(spec, [this, due, operation, then = std::move(then)](CallOutcome outcome) {
+    target_.Start(spec, [self = shared_from_this(), due, operation,
+                         then = std::move(then)](CallOutcome outcome) {
       const absl::Time now = absl::Now();
-      if (outcome.registered.has_value()) workload_.Registered(*std::move(outcome.registered));
-      if (now >= start_ + options_.warmup) recorder_.Record(now - due, outcome.outcome);
-      End(now, operation);
+      if (outcome.registered.has_value()) {
+        self->workload_.Registered(*std::move(outcome.registered));
+      }
+      if (now >= self->start_ + self->options_.warmup) {
+        self->recorder_.Record(now - due, outcome.outcome);
+      }
+      // Before End: once the last call has ended, RunLoad may return and
+      // the caller's target, workload and recorder are gone.
       if (then) then();
+      self->End(now, operation);
     });
   }
+
+  // Brackets a thread's work in Slot::Next, which RunLoad waits out too.
+  void EnterStarter() {
+    absl::MutexLock lock(&mu_);
+    ++starters_;
+  }
+  void ExitStarter() {
+    absl::MutexLock lock(&mu_);
+    --starters_;
+  }
+
+  void AddSlots(int n);
+  void StartSlots();
 
   // Blocks until `deadline`, or until the call budget is spent and every
   // call has ended, whichever is first.
@@ -64,15 +87,18 @@ class Run {
   // measured window closed.
   LoadResult Wait(absl::Time window_end) {
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(+[](int64_t* n) { return *n == 0; }, &outstanding_));
+    mu_.Await(absl::Condition(this, &Run::Idle));
     result_.elapsed = last_end_ - start_;
     result_.window = window_end - (start_ + options_.warmup);
     return result_;
   }
 
  private:
+  bool Idle() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return outstanding_ == 0 && starters_ == 0;
+  }
   bool BudgetSpentAndIdle() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return result_.started >= options_.max_calls && outstanding_ == 0;
+    return result_.started >= options_.max_calls && Idle();
   }
 
   void End(absl::Time now, Operation operation) {
@@ -88,12 +114,14 @@ class Run {
 
   Target& target_;
   Workload& workload_;
-  const LoadOptions& options_;
+  const LoadOptions options_;
   LatencyRecorder& recorder_;
   const absl::Time start_;
   absl::Mutex mu_;
   LoadResult result_ ABSL_GUARDED_BY(mu_);
   int64_t outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t starters_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::unique_ptr<class Slot>> slots_;
   absl::Time last_end_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
@@ -102,26 +130,37 @@ class Run {
 // the state machine turns that recursion into a loop.
 class Slot {
  public:
-  explicit Slot(Run& run) : run_(run) {}
+  explicit Slot(Run* run) : run_(run) {}
 
   void Next() {
+    const std::shared_ptr<Run> keep = run_->shared_from_this();
+    run_->EnterStarter();
     for (;;) {
       const absl::Time now = absl::Now();
-      if (!run_.TryBegin(now)) return;
+      if (!run_->TryBegin(now)) break;
       state_.store(kStarting);
-      run_.StartCall(now, [this] {
+      run_->StartCall(now, [this] {
         // Still inside StartCall: let that loop go on. Otherwise go on here.
         if (state_.exchange(kEndedInside) == kIdle) Next();
       });
-      if (state_.exchange(kIdle) != kEndedInside) return;
+      if (state_.exchange(kIdle) != kEndedInside) break;
     }
+    run_->ExitStarter();
   }
 
  private:
   enum State { kIdle, kStarting, kEndedInside };
-  Run& run_;
+  Run* const run_;
   std::atomic<int> state_{kIdle};
 };
+
+void Run::AddSlots(int n) {
+  for (int i = 0; i < n; ++i) slots_.push_back(std::make_unique<Slot>(this));
+}
+
+void Run::StartSlots() {
+  for (auto& slot : slots_) slot->Next();
+}
 
 void SleepUntil(absl::Time when) {
   const absl::Duration left = when - absl::Now();
@@ -140,8 +179,8 @@ absl::StatusOr<LoadResult> RunLoad(Target& target, Workload& workload,
     return absl::InvalidArgumentError(
         "a blocking target runs one call at a time in a closed loop");
   }
-  Run run(target, workload, options, recorder);
-  std::vector<std::unique_ptr<Slot>> slots;
+  auto owned = std::make_shared<Run>(target, workload, options, recorder);
+  Run& run = *owned;
   // Calls are started off this thread, which keeps time for the window.
   std::thread driver([&] {
     if (options.rate > 0) {
@@ -159,10 +198,8 @@ absl::StatusOr<LoadResult> RunLoad(Target& target, Workload& workload,
       }
       return;
     }
-    for (int i = 0; i < options.in_flight; ++i) {
-      slots.push_back(std::make_unique<Slot>(run));
-    }
-    for (auto& slot : slots) slot->Next();
+    run.AddSlots(options.in_flight);
+    run.StartSlots();
   });
   SleepUntil(run.start() + options.warmup);
   if (options.on_window_start) options.on_window_start();

@@ -43,6 +43,11 @@ absl::StatusOr<std::unique_ptr<Target>> MakeGatewayTarget(
     std::shared_ptr<grpc::Channel> channel, const std::vector<std::string>& documents,
     absl::Duration timeout);
 
+// grpc.health.v1.Health/Check on the gateway, whatever `spec` says: a call
+// that never reaches Authlete, so its cost is gRPC's own floor per call.
+std::unique_ptr<Target> MakeHealthCheckTarget(std::shared_ptr<grpc::Channel> channel,
+                                              absl::Duration timeout);
+
 // Authlete directly: the request the gateway would send (same URL, headers
 // and body, built by the gateway's own authlete::BuildHttpRequest) on one
 // reused libcurl easy handle, as a service embedding an SDK would. Blocking.
