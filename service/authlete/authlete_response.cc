@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/duration.pb.h"
 #include "nlohmann/json.hpp"
+#include "simdjson.h"
 #include "service/errors/registration_error_status.h"
 
 namespace dcr::authlete {
@@ -26,14 +27,66 @@ v1::Action SuccessAction(Operation operation) {
   return v1::ACTION_UNSPECIFIED;
 }
 
-// A string member, leniently: a number is printed (one published example
+// A string member, leniently: an integer is printed (one published example
 // has a numeric resultCode); anything else reads as empty.
 std::string StringMember(const nlohmann::json& object, const char* name) {
   auto it = object.find(name);
   if (it == object.end()) return "";
   if (it->is_string()) return it->get<std::string>();
+  if (it->is_number_unsigned()) return std::to_string(it->get<uint64_t>());
   if (it->is_number_integer()) return std::to_string(it->get<int64_t>());
   return "";
+}
+
+// The members of Authlete's answer that the gateway reads.
+struct Envelope {
+  std::string result_code, result_message, action, response_content;
+};
+
+// The same leniency as StringMember, for a simdjson value.
+std::string StringValue(simdjson::dom::element value) {
+  std::string_view text;
+  if (value.get_string().get(text) == simdjson::SUCCESS) return std::string(text);
+  uint64_t u;
+  if (value.is_uint64() && value.get_uint64().get(u) == simdjson::SUCCESS) {
+    return std::to_string(u);
+  }
+  int64_t i;
+  if (value.is_int64() && value.get_int64().get(i) == simdjson::SUCCESS) {
+    return std::to_string(i);
+  }
+  return "";
+}
+
+// Parses the answer's envelope; nullopt when it is not a JSON object. The
+// envelope is the largest JSON the gateway reads on every call (the whole
+// client document sits escaped in responseContent), so simdjson reads it;
+// nlohmann, the project's JSON library elsewhere, decides whatever simdjson
+// refuses (e.g. integers beyond 64 bits), so both agree on every input.
+absl::optional<Envelope> ParseEnvelope(const std::string& body) {
+  // One parser per thread: it keeps its buffers between calls.
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element document;
+  if (parser.parse(body.data(), body.size()).get(document) == simdjson::SUCCESS) {
+    simdjson::dom::object object;
+    if (document.get_object().get(object) != simdjson::SUCCESS) return absl::nullopt;
+    Envelope envelope;
+    // Field by field, so that a repeated name keeps its last value as with
+    // nlohmann.
+    for (simdjson::dom::key_value_pair field : object) {
+      std::string* slot = field.key == "resultCode"        ? &envelope.result_code
+                          : field.key == "resultMessage"   ? &envelope.result_message
+                          : field.key == "action"          ? &envelope.action
+                          : field.key == "responseContent" ? &envelope.response_content
+                                                           : nullptr;
+      if (slot != nullptr) *slot = StringValue(field.value);
+    }
+    return envelope;
+  }
+  const nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
+  if (!parsed.is_object()) return absl::nullopt;
+  return Envelope{StringMember(parsed, "resultCode"), StringMember(parsed, "resultMessage"),
+                  StringMember(parsed, "action"), StringMember(parsed, "responseContent")};
 }
 
 absl::Status Failure(absl::StatusCode code, v1::ErrorReason reason, int http_status,
@@ -169,16 +222,16 @@ absl::StatusOr<DcrResponse> InterpretHttpResult(Operation operation,
   if (!result.transport.ok()) return TransportFailure(operation, result);
   if (result.status != 200) return Refusal(result);
 
-  const nlohmann::json body = nlohmann::json::parse(result.body, nullptr, false);
-  if (!body.is_object()) {
+  absl::optional<Envelope> envelope = ParseEnvelope(result.body);
+  if (!envelope.has_value()) {
     return Failure(absl::StatusCode::kInternal, v1::ERROR_REASON_UPSTREAM_BAD_RESPONSE,
                    500, "Authlete's answer is not a JSON object", result, true);
   }
   DcrResponse response;
-  response.result_code = StringMember(body, "resultCode");
-  response.result_message = StringMember(body, "resultMessage");
-  response.response_content = StringMember(body, "responseContent");
-  const std::string action_text = StringMember(body, "action");
+  response.result_code = std::move(envelope->result_code);
+  response.result_message = std::move(envelope->result_message);
+  response.response_content = std::move(envelope->response_content);
+  const std::string action_text = std::move(envelope->action);
   response.action = ParseAction(action_text);
 
   if (response.action == SuccessAction(operation)) return response;

@@ -21,8 +21,14 @@ namespace dcr::http {
 namespace {
 
 // Easy handles kept for reuse; each holds no connection (the multi handle's
-// cache does), only allocations worth keeping.
-constexpr std::size_t kMaxIdleEasies = 4096;
+// cache does), only allocations worth keeping. A burst's worth beyond this
+// is freed rather than held for good.
+constexpr std::size_t kMaxIdleEasies = 256;
+
+// curl's smallest upload buffer (its default is 64 KB per transfer, kept by
+// the easy handle): request bodies are a few KB, and with thousands of calls
+// in flight the default alone costs more than 100 MB.
+constexpr long kUploadBufferBytes = 16 * 1024;
 
 // curl_global_init is not thread-safe; do it once per process.
 void GlobalInitOnce() {
@@ -273,6 +279,7 @@ void CurlMultiHttpClient::StartTransfer(std::unique_ptr<Transfer> owned,
   curl_easy_setopt(easy, CURLOPT_READDATA, t);
   curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, &CurlMultiHttpClient::OnSeekBody);
   curl_easy_setopt(easy, CURLOPT_SEEKDATA, t);
+  curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, kUploadBufferBytes);
   curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
                    static_cast<curl_off_t>(t->request.body.size()));
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);

@@ -5,6 +5,7 @@
 // reads the gateway's cost from /proc. Each scenario prints one JSON line
 // (starting with {"scenario":) and a table. Exit code 1 if any call failed.
 #include <curl/curl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -298,6 +299,9 @@ struct MeasuredRun {
   LoadResult load;
   ProcessStats before, after;
   int64_t peak_threads = 0;
+  // Cores each process kept busy over the window: on a small machine they
+  // compete, and a saturated machine caps every figure.
+  double gateway_cores = 0, emulator_cores = 0, load_generator_cores = 0;
 };
 
 absl::StatusOr<MeasuredRun> MeasureGateway(Stack& stack, Target& target, Workload& workload,
@@ -305,12 +309,22 @@ absl::StatusOr<MeasuredRun> MeasureGateway(Stack& stack, Target& target, Workloa
   const pid_t pid = stack.gateway->pid();
   MeasuredRun run;
   absl::Status read_error;
-  auto read = [&](ProcessStats& into) {
-    absl::StatusOr<ProcessStats> s = ReadProcessStats(pid);
+  auto read = [&read_error](pid_t of, ProcessStats& into) {
+    absl::StatusOr<ProcessStats> s = ReadProcessStats(of);
     if (s.ok()) into = *s; else read_error = s.status();
   };
-  options.on_window_start = [&] { read(run.before); };
-  options.on_window_end = [&] { read(run.after); };
+  const pid_t emulator = stack.emulator->pid(), self = getpid();
+  ProcessStats emulator_before, emulator_after, self_before, self_after;
+  options.on_window_start = [&] {
+    read(pid, run.before);
+    read(emulator, emulator_before);
+    read(self, self_before);
+  };
+  options.on_window_end = [&] {
+    read(pid, run.after);
+    read(emulator, emulator_after);
+    read(self, self_after);
+  };
   Sampler sampler(pid);
   absl::StatusOr<LoadResult> load = RunLoad(target, workload, options, recorder);
   sampler.Stop();
@@ -323,7 +337,26 @@ absl::StatusOr<MeasuredRun> MeasureGateway(Stack& stack, Target& target, Workloa
   }
   run.load = *load;
   run.peak_threads = sampler.peak_threads();
+  const double window = absl::ToDoubleSeconds(load->window);
+  if (window > 0) {
+    run.gateway_cores = absl::ToDoubleSeconds(run.after.cpu - run.before.cpu) / window;
+    run.emulator_cores = absl::ToDoubleSeconds(emulator_after.cpu - emulator_before.cpu) / window;
+    run.load_generator_cores = absl::ToDoubleSeconds(self_after.cpu - self_before.cpu) / window;
+  }
   return run;
+}
+
+json CoresJson(const MeasuredRun& run) {
+  return {{"gateway", run.gateway_cores},
+          {"emulator", run.emulator_cores},
+          {"load_generator", run.load_generator_cores},
+          {"machine", static_cast<int>(std::thread::hardware_concurrency())}};
+}
+std::string CoresText(const MeasuredRun& run) {
+  return absl::StrFormat(
+      "  cores busy: gateway %.2f, emulator %.2f, load generator %.2f (machine: %d)\n",
+      run.gateway_cores, run.emulator_cores, run.load_generator_cores,
+      static_cast<int>(std::thread::hardware_concurrency()));
 }
 
 // concurrency: many calls in flight against a slow Authlete. Little's law
@@ -369,6 +402,7 @@ absl::StatusOr<Report> Concurrency(const Mix& mix, const std::vector<std::string
                  {"fraction_of_bound", fraction},
                  {"gateway_peak_threads", run->peak_threads},
                  {"gateway_peak_rss_mb", Mb(run->after.peak_rss_bytes)},
+                 {"cores_busy", CoresJson(*run)},
                  {"latency", LatencyJson(s)},
                  {"target_fraction", 0.95},
                  {"target_max_threads", 16},
@@ -384,7 +418,7 @@ absl::StatusOr<Report> Concurrency(const Mix& mix, const std::vector<std::string
                       run->load.Throughput(), bound, 100 * fraction),
       absl::StrFormat("  gateway threads (peak) %d (target <= 16), peak RSS %.1f MB (target <= 200)\n",
                       run->peak_threads, Mb(run->after.peak_rss_bytes)),
-      "  outcomes: ", OutcomesText(latency.Outcomes()), "\n");
+      CoresText(*run), "  outcomes: ", OutcomesText(latency.Outcomes()), "\n");
   return report;
 }
 
@@ -437,6 +471,7 @@ absl::StatusOr<Report> Efficiency(const Mix& mix, const std::vector<std::string>
                  {"gateway_rss_mb", Mb(run->after.rss_bytes)},
                  {"gateway_peak_rss_mb", Mb(run->after.peak_rss_bytes)},
                  {"gateway_peak_threads", run->peak_threads},
+                 {"cores_busy", CoresJson(*run)},
                  {"latency", LatencyJson(s)},
                  {"target_cpu_per_call_us", 30},
                  {"met", per_call <= absl::Microseconds(30)},
@@ -452,7 +487,7 @@ absl::StatusOr<Report> Efficiency(const Mix& mix, const std::vector<std::string>
                       Micros(floor_per_call), floor->load.Throughput()),
       absl::StrFormat("  gateway RSS %.1f MB (peak %.1f MB), threads (peak) %d\n",
                       Mb(run->after.rss_bytes), Mb(run->after.peak_rss_bytes), run->peak_threads),
-      "  outcomes: ", OutcomesText(latency.Outcomes()), "\n");
+      CoresText(*run), "  outcomes: ", OutcomesText(latency.Outcomes()), "\n");
   return report;
 }
 

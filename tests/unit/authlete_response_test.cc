@@ -48,6 +48,48 @@ TEST(InterpretTest, SuccessActionPerOperation) {
   }
 }
 
+// The envelope is read by simdjson with nlohmann deciding what simdjson
+// refuses: both must agree on every input.
+TEST(InterpretTest, EnvelopeReadingIsLenientAndConsistent) {
+  // A numeric resultCode (one published example has one) is printed.
+  absl::StatusOr<DcrResponse> numeric = InterpretHttpResult(
+      Operation::kGet,
+      Answer(200, R"({"resultCode":12345,"action":"OK","responseContent":"{}"})"));
+  ASSERT_TRUE(numeric.ok()) << numeric.status();
+  EXPECT_EQ(numeric->result_code, "12345");
+  // Large unsigned integers print as themselves.
+  absl::StatusOr<DcrResponse> unsigned_code = InterpretHttpResult(
+      Operation::kGet,
+      Answer(200, R"({"resultCode":18446744073709551615,"action":"OK","responseContent":""})"));
+  ASSERT_TRUE(unsigned_code.ok()) << unsigned_code.status();
+  EXPECT_EQ(unsigned_code->result_code, "18446744073709551615");
+  // An integer beyond 64 bits elsewhere (simdjson refuses it) still parses.
+  absl::StatusOr<DcrResponse> big = InterpretHttpResult(
+      Operation::kGet,
+      Answer(200,
+             R"({"x":123456789012345678901234567890,"action":"OK","responseContent":"{\"a\":1}"})"));
+  ASSERT_TRUE(big.ok()) << big.status();
+  EXPECT_EQ(big->response_content, R"({"a":1})");
+  // A repeated name keeps its last value; other types read as empty.
+  absl::StatusOr<DcrResponse> repeated = InterpretHttpResult(
+      Operation::kGet,
+      Answer(200, R"({"action":"BAD_REQUEST","action":"OK","resultMessage":[1],"responseContent":"c"})"));
+  ASSERT_TRUE(repeated.ok()) << repeated.status();
+  EXPECT_EQ(repeated->result_message, "");
+  EXPECT_EQ(repeated->response_content, "c");
+  // Escapes and non-ASCII text in responseContent come out decoded.
+  absl::StatusOr<DcrResponse> escaped = InterpretHttpResult(
+      Operation::kGet,
+      Answer(200, R"({"action":"OK","responseContent":"{\"client_name\":\"caf\u00e9 \u65e5\"}"})"));
+  ASSERT_TRUE(escaped.ok()) << escaped.status();
+  EXPECT_EQ(escaped->response_content, "{\"client_name\":\"caf\xc3\xa9 \xe6\x97\xa5\"}");
+  // Neither a JSON array nor invalid JSON nor invalid UTF-8 is an envelope.
+  for (const char* body : {"[1,2]", "{\"action\":", "{\"action\":\"\xff\"}"}) {
+    absl::StatusOr<DcrResponse> bad = InterpretHttpResult(Operation::kGet, Answer(200, body));
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInternal) << body;
+  }
+}
+
 struct ErrorCase {
   std::string name;
   Operation op;
