@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <thread>
@@ -56,8 +57,15 @@ using nlohmann::json;
 constexpr int kPoolClients = 64;
 constexpr absl::Duration kCallTimeout = absl::Seconds(10);
 
-// The emulator and a gateway pointed at it.
+// The emulator and a gateway pointed at it, in a private directory (ports,
+// logs) removed with them.
 struct Stack {
+  ~Stack() {
+    gateway.reset();
+    emulator.reset();
+    std::error_code ignored;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+  }
   std::string dir;
   absl::optional<Process> emulator;
   absl::optional<Process> gateway;
@@ -145,6 +153,23 @@ absl::StatusOr<std::vector<ClientRef>> RegisterPool(const Stack& stack,
   return pool;
 }
 
+// A fresh emulator and gateway, and the clients Get and Update act on.
+struct Prepared {
+  std::unique_ptr<Stack> stack;
+  std::vector<ClientRef> pool;
+};
+
+absl::StatusOr<Prepared> Prepare(const std::vector<std::string>& documents) {
+  Prepared prepared;
+  absl::StatusOr<std::unique_ptr<Stack>> stack = StartStack();
+  if (!stack.ok()) return stack.status();
+  prepared.stack = *std::move(stack);
+  absl::StatusOr<std::vector<ClientRef>> pool = RegisterPool(*prepared.stack, documents);
+  if (!pool.ok()) return pool.status();
+  prepared.pool = *std::move(pool);
+  return prepared;
+}
+
 std::string Micros(absl::Duration d) {
   return absl::StrFormat("%.1f", absl::ToDoubleMicroseconds(d));
 }
@@ -188,18 +213,18 @@ json ByOperation(const std::array<int64_t, 4>& n) {
 // overhead: one call in flight, no injected latency; the gateway path and the
 // direct path alternate in blocks so that drift hits both alike.
 absl::StatusOr<Report> Overhead(const Mix& mix, const std::vector<std::string>& documents) {
-  absl::StatusOr<std::unique_ptr<Stack>> stack = StartStack();
-  if (!stack.ok()) return stack.status();
-  absl::StatusOr<std::vector<ClientRef>> pool = RegisterPool(**stack, documents);
-  if (!pool.ok()) return pool.status();
+  absl::StatusOr<Prepared> prepared = Prepare(documents);
+  if (!prepared.ok()) return prepared.status();
+  std::unique_ptr<Stack>& stack = prepared->stack;
+  const std::vector<ClientRef>& pool = prepared->pool;
   absl::StatusOr<std::unique_ptr<Target>> gateway =
-      MakeGatewayTarget((*stack)->channel, documents, kCallTimeout);
+      MakeGatewayTarget(stack->channel, documents, kCallTimeout);
   absl::StatusOr<std::unique_ptr<Target>> direct = MakeDirectTarget(
-      (*stack)->authlete, emulator::kDefaultServiceId, documents, kCallTimeout);
+      stack->authlete, emulator::kDefaultServiceId, documents, kCallTimeout);
   if (!gateway.ok()) return gateway.status();
   if (!direct.ok()) return direct.status();
-  Workload gateway_work(mix, *pool, documents.size());
-  Workload direct_work(mix, *pool, documents.size());
+  Workload gateway_work(mix, pool, documents.size());
+  Workload direct_work(mix, pool, documents.size());
   LatencyRecorder gateway_latency, direct_latency, warmup_latency;
 
   const int64_t calls = absl::GetFlag(FLAGS_overhead_calls);
@@ -227,7 +252,7 @@ absl::StatusOr<Report> Overhead(const Mix& mix, const std::vector<std::string>& 
   }
   // gRPC's own round trip on this machine, for scale: Health/Check, which
   // the gateway answers without Authlete.
-  std::unique_ptr<Target> health = MakeHealthCheckTarget((*stack)->channel, kCallTimeout);
+  std::unique_ptr<Target> health = MakeHealthCheckTarget(stack->channel, kCallTimeout);
   LatencyRecorder health_latency;
   for (int64_t i = 0; i < 2; ++i) {
     absl::StatusOr<LoadResult> h = RunLoad(*health, gateway_work, block, health_latency);
@@ -359,31 +384,38 @@ std::string CoresText(const MeasuredRun& run) {
       static_cast<int>(std::thread::hardware_concurrency()));
 }
 
+// MeasureGateway with the mix through the gateway's RPCs.
+absl::StatusOr<MeasuredRun> MeasureMix(Stack& stack, Workload& workload,
+                                       const std::vector<std::string>& documents,
+                                       const LoadOptions& options, LatencyRecorder& latency) {
+  absl::StatusOr<std::unique_ptr<Target>> gateway =
+      MakeGatewayTarget(stack.channel, documents, kCallTimeout);
+  if (!gateway.ok()) return gateway.status();
+  return MeasureGateway(stack, **gateway, workload, options, latency);
+}
+
 // concurrency: many calls in flight against a slow Authlete. Little's law
 // bounds the rate at in-flight / latency; a gateway that queues or blocks a
 // thread per call falls short of it.
 absl::StatusOr<Report> Concurrency(const Mix& mix, const std::vector<std::string>& documents) {
-  absl::StatusOr<std::unique_ptr<Stack>> stack = StartStack();
-  if (!stack.ok()) return stack.status();
-  absl::StatusOr<std::vector<ClientRef>> pool = RegisterPool(**stack, documents);
-  if (!pool.ok()) return pool.status();
+  absl::StatusOr<Prepared> prepared = Prepare(documents);
+  if (!prepared.ok()) return prepared.status();
+  std::unique_ptr<Stack>& stack = prepared->stack;
+  const std::vector<ClientRef>& pool = prepared->pool;
   const int latency_ms = absl::GetFlag(FLAGS_concurrency_latency_ms);
   if (absl::Status s = SetEmulatorFaults(
-          **stack, absl::StrCat("{\"kind\":\"latency\",\"latencyMs\":", latency_ms, "}"));
+          *stack, absl::StrCat("{\"kind\":\"latency\",\"latencyMs\":", latency_ms, "}"));
       !s.ok()) {
     return s;
   }
-  Workload workload(mix, *pool, documents.size());
+  Workload workload(mix, pool, documents.size());
   LatencyRecorder latency;
   LoadOptions options;
   options.in_flight = absl::GetFlag(FLAGS_concurrency_in_flight);
   options.duration = absl::GetFlag(FLAGS_concurrency_duration);
   options.warmup = std::min(options.duration / 4, absl::Milliseconds(4 * latency_ms));
   options.max_calls = INT64_MAX / 2;  // Bounded by time.
-  absl::StatusOr<std::unique_ptr<Target>> gateway =
-      MakeGatewayTarget((*stack)->channel, documents, kCallTimeout);
-  if (!gateway.ok()) return gateway.status();
-  absl::StatusOr<MeasuredRun> run = MeasureGateway(**stack, **gateway, workload, options, latency);
+  absl::StatusOr<MeasuredRun> run = MeasureMix(*stack, workload, documents, options, latency);
   if (!run.ok()) return run.status();
   const double bound = options.in_flight / (latency_ms / 1000.0);
   const double fraction = run->load.Throughput() / bound;
@@ -425,34 +457,31 @@ absl::StatusOr<Report> Concurrency(const Mix& mix, const std::vector<std::string
 // efficiency: saturating load, no injected latency: the gateway's CPU time
 // per call, from /proc.
 absl::StatusOr<Report> Efficiency(const Mix& mix, const std::vector<std::string>& documents) {
-  absl::StatusOr<std::unique_ptr<Stack>> stack = StartStack();
-  if (!stack.ok()) return stack.status();
-  absl::StatusOr<std::vector<ClientRef>> pool = RegisterPool(**stack, documents);
-  if (!pool.ok()) return pool.status();
-  Workload workload(mix, *pool, documents.size());
+  absl::StatusOr<Prepared> prepared = Prepare(documents);
+  if (!prepared.ok()) return prepared.status();
+  std::unique_ptr<Stack>& stack = prepared->stack;
+  const std::vector<ClientRef>& pool = prepared->pool;
+  Workload workload(mix, pool, documents.size());
   LatencyRecorder latency;
   LoadOptions options;
   options.in_flight = absl::GetFlag(FLAGS_efficiency_in_flight);
   options.duration = absl::GetFlag(FLAGS_efficiency_duration);
   options.warmup = options.duration / 5;
   options.max_calls = INT64_MAX / 2;
-  absl::StatusOr<std::unique_ptr<Target>> gateway =
-      MakeGatewayTarget((*stack)->channel, documents, kCallTimeout);
-  if (!gateway.ok()) return gateway.status();
-  absl::StatusOr<MeasuredRun> run = MeasureGateway(**stack, **gateway, workload, options, latency);
+  absl::StatusOr<MeasuredRun> run = MeasureMix(*stack, workload, documents, options, latency);
   if (!run.ok()) return run.status();
   const absl::Duration cpu = run->after.cpu - run->before.cpu;
   const int64_t calls = std::max<int64_t>(1, run->load.completed_in_window);
   const absl::Duration per_call = cpu / calls;
   // gRPC's own floor on this machine: the same load of Health/Check calls,
   // which the gateway answers without Authlete, JSON or logging.
-  std::unique_ptr<Target> health = MakeHealthCheckTarget((*stack)->channel, kCallTimeout);
+  std::unique_ptr<Target> health = MakeHealthCheckTarget(stack->channel, kCallTimeout);
   LatencyRecorder health_latency;
   LoadOptions floor_options = options;
   floor_options.duration = std::max(absl::Seconds(2), options.duration / 2);
   floor_options.warmup = floor_options.duration / 5;
   absl::StatusOr<MeasuredRun> floor =
-      MeasureGateway(**stack, *health, workload, floor_options, health_latency);
+      MeasureGateway(*stack, *health, workload, floor_options, health_latency);
   if (!floor.ok()) return floor.status();
   const absl::Duration floor_per_call =
       (floor->after.cpu - floor->before.cpu) / std::max<int64_t>(1, floor->load.completed_in_window);
@@ -494,11 +523,11 @@ absl::StatusOr<Report> Efficiency(const Mix& mix, const std::vector<std::string>
 // rate: an open loop at a fixed rate; latency counts from each call's
 // scheduled start, so a stall shows in the tail instead of slowing the load.
 absl::StatusOr<Report> Rate(const Mix& mix, const std::vector<std::string>& documents) {
-  absl::StatusOr<std::unique_ptr<Stack>> stack = StartStack();
-  if (!stack.ok()) return stack.status();
-  absl::StatusOr<std::vector<ClientRef>> pool = RegisterPool(**stack, documents);
-  if (!pool.ok()) return pool.status();
-  Workload workload(mix, *pool, documents.size());
+  absl::StatusOr<Prepared> prepared = Prepare(documents);
+  if (!prepared.ok()) return prepared.status();
+  std::unique_ptr<Stack>& stack = prepared->stack;
+  const std::vector<ClientRef>& pool = prepared->pool;
+  Workload workload(mix, pool, documents.size());
   LatencyRecorder latency;
   LoadOptions options;
   options.rate = absl::GetFlag(FLAGS_rate);
@@ -506,10 +535,7 @@ absl::StatusOr<Report> Rate(const Mix& mix, const std::vector<std::string>& docu
   options.warmup = options.duration / 6;
   options.max_calls = static_cast<int64_t>(options.rate * absl::ToDoubleSeconds(options.duration)) + 1;
   options.max_outstanding = 10000;
-  absl::StatusOr<std::unique_ptr<Target>> gateway =
-      MakeGatewayTarget((*stack)->channel, documents, kCallTimeout);
-  if (!gateway.ok()) return gateway.status();
-  absl::StatusOr<MeasuredRun> run = MeasureGateway(**stack, **gateway, workload, options, latency);
+  absl::StatusOr<MeasuredRun> run = MeasureMix(*stack, workload, documents, options, latency);
   if (!run.ok()) return run.status();
   const absl::Duration cpu = run->after.cpu - run->before.cpu;
   const LatencySummary s = latency.Summary();
