@@ -141,8 +141,7 @@ void CurlMultiHttpClient::Send(HttpRequest request, HttpCallback done) {
   if (!StoppingOrCancelling() && curl_mu_.TryLock()) {
     Finished finished;
     StartTransfer(std::move(transfer), finished);
-    RunDueTimeouts();
-    CollectDone(finished);
+    Settle(finished);
     curl_mu_.Unlock();
     Deliver(finished);
     return;
@@ -230,8 +229,7 @@ void CurlMultiHttpClient::Run() {
         StartQueued(finished);
       }
     }
-    RunDueTimeouts();
-    CollectDone(finished);
+    Settle(finished);
     curl_mu_.Unlock();
     Deliver(finished);
     if (stopping) return;
@@ -314,12 +312,17 @@ void CurlMultiHttpClient::StartTransfer(std::unique_ptr<Transfer> owned,
   active_transfers_.insert(owned.release());  // Owned by the multi handle now.
 }
 
-void CurlMultiHttpClient::RunDueTimeouts() {
+void CurlMultiHttpClient::Settle(Finished& finished) {
   int running = 0;
-  while (timeout_due_) {
-    timeout_due_ = false;
-    curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
-  }
+  // Removing a finished handle may itself report a due timer: go on until
+  // none is left, since nobody else would run it before the next event.
+  do {
+    while (timeout_due_) {
+      timeout_due_ = false;
+      curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    CollectDone(finished);
+  } while (timeout_due_);
 }
 
 void CurlMultiHttpClient::CollectDone(Finished& finished) {

@@ -72,8 +72,9 @@ class CurlMultiHttpClient final : public HttpClient {
   void StartQueued(Finished& finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
   void StartTransfer(std::unique_ptr<Transfer> transfer, Finished& finished)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
-  // socket_action(TIMEOUT) for as long as curl asks for it at once.
-  void RunDueTimeouts() ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
+  // Runs the timeouts curl asked for at once and collects what ended, until
+  // neither is left: the last thing done before curl_mu_ is released.
+  void Settle(Finished& finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
   void FailAll(absl::string_view why, Finished& finished)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
   void CollectDone(Finished& finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
