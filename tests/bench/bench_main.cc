@@ -36,6 +36,7 @@ ABSL_FLAG(std::vector<std::string>, scenarios,
           std::vector<std::string>({"overhead", "concurrency", "efficiency", "rate"}),
           "scenarios to run, in order");
 ABSL_FLAG(bool, quick, false, "small sizes: checks the harness works, figures mean little");
+ABSL_FLAG(int, emulator_threads, 2, "authlete-emulator server threads");
 ABSL_FLAG(std::string, mix, "register:20,get:50,update:20,delete:10", "operation weights");
 ABSL_FLAG(int64_t, overhead_calls, 4000, "overhead: measured calls per path");
 ABSL_FLAG(int, concurrency_in_flight, 2000, "concurrency: calls in flight");
@@ -80,7 +81,7 @@ absl::StatusOr<std::unique_ptr<Stack>> StartStack() {
   absl::StatusOr<Process> emulator = Process::Start(
       absl::GetFlag(FLAGS_emulator),
       {"--listen=127.0.0.1:0", "--port_file=" + stack->dir + "/emulator.port",
-       "--log_requests=false"},
+       "--log_requests=false", "--threads=" + std::to_string(absl::GetFlag(FLAGS_emulator_threads))},
       {}, stack->dir + "/emulator.log");
   if (!emulator.ok()) return emulator.status();
   stack->emulator.emplace(*std::move(emulator));
