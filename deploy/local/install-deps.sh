@@ -12,8 +12,13 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libsimdjson-dev
   libboost-dev libgtest-dev libgmock-dev
-  curl python3 ca-certificates
+  curl python3 python3-yaml ca-certificates
 )
+# kubectl renders the Kubernetes overlays in the tests (its built-in
+# kustomize); Debian's kubernetes-client unless a kubectl is already there.
+if ! command -v kubectl >/dev/null 2>&1; then
+  packages+=(kubernetes-client)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,186 @@
+#!/usr/bin/python3
+"""Structural check of a rendered kustomize overlay (deploy/k8s/overlays/*).
+
+usage: check_manifests.py dev|production RENDERED.yaml
+Prints every problem found and exits 1 if there is any. Debian's python3 with
+python3-yaml (deploy/local/install-deps.sh)."""
+import re
+import sys
+
+import yaml
+
+GATEWAY = "dcr-gateway"
+problems = []
+
+
+def problem(text):
+    problems.append(text)
+
+
+def duration_seconds(text):
+    match = re.fullmatch(r"(\d+)s", text or "")
+    return int(match.group(1)) if match else None
+
+
+def matches(selector, labels):
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def main():
+    overlay, path = sys.argv[1], sys.argv[2]
+    with open(path) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    by_kind = {}
+    for d in docs:
+        meta = d.get("metadata") or {}
+        if not d.get("apiVersion") or not d.get("kind") or not meta.get("name"):
+            problem(f"object without apiVersion/kind/metadata.name: {str(d)[:80]}")
+            continue
+        if d["kind"] != "Namespace" and not meta.get("namespace"):
+            problem(f"{d['kind']}/{meta['name']} has no namespace")
+        by_kind.setdefault(d["kind"], {})[meta["name"]] = d
+
+    deployments = by_kind.get("Deployment", {})
+    gateway = deployments.get(GATEWAY)
+    if gateway is None:
+        problem("no Deployment dcr-gateway")
+        return
+    pod = gateway["spec"]["template"]
+    pod_labels = pod["metadata"].get("labels", {})
+    if not matches(gateway["spec"]["selector"].get("matchLabels"), pod_labels):
+        problem("the Deployment's selector does not match its pods")
+    spec = pod["spec"]
+    psc = spec.get("securityContext", {})
+    if psc.get("runAsNonRoot") is not True or psc.get("runAsUser", 0) == 0:
+        problem("pods must run as a non-root numeric user")
+    if (psc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+        problem("pods need the RuntimeDefault seccomp profile")
+    if spec.get("automountServiceAccountToken") is not False:
+        problem("the gateway needs no service account token")
+    containers = {c["name"]: c for c in spec["containers"]}
+    c = containers.get(GATEWAY)
+    if c is None:
+        problem("no container dcr-gateway")
+        return
+    ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
+    grpc_port = ports.get("grpc")
+    if grpc_port is None:
+        problem("the container has no port named grpc")
+    for probe in ("readinessProbe", "livenessProbe"):
+        p = c.get(probe) or {}
+        if (p.get("grpc") or {}).get("port") != grpc_port:
+            problem(f"{probe} must be a native gRPC probe on the grpc port")
+    res = c.get("resources", {})
+    for part in ("requests", "limits"):
+        for what in ("cpu", "memory"):
+            if what not in res.get(part, {}):
+                problem(f"resources.{part}.{what} is missing")
+    sc = c.get("securityContext", {})
+    if sc.get("readOnlyRootFilesystem") is not True:
+        problem("the root filesystem must be read-only")
+    if sc.get("allowPrivilegeEscalation") is not False:
+        problem("privilege escalation must be off")
+    if "ALL" not in (sc.get("capabilities") or {}).get("drop", []):
+        problem("all capabilities must be dropped")
+    image = c.get("image", "")
+    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
+    if overlay == "production" and tag in ("", "latest", "dev"):
+        problem(f"production must pin the image, not {image!r}")
+
+    # Configuration: from the ConfigMap the container reads.
+    config = {}
+    for source in c.get("envFrom", []):
+        name = (source.get("configMapRef") or {}).get("name")
+        cm = by_kind.get("ConfigMap", {}).get(name)
+        if cm is None:
+            problem(f"envFrom names a missing ConfigMap {name}")
+        else:
+            config.update(cm.get("data", {}))
+    grace = duration_seconds(config.get("DCR_SHUTDOWN_GRACE"))
+    pre_stop = 0
+    command = (((c.get("lifecycle") or {}).get("preStop") or {}).get("exec") or {}).get("command")
+    if command and command[-2:-1] and command[0].endswith("sleep"):
+        pre_stop = int(command[-1])
+    if grace is None:
+        problem("DCR_SHUTDOWN_GRACE must be set in seconds (e.g. 20s)")
+    elif spec.get("terminationGracePeriodSeconds", 30) <= pre_stop + grace:
+        problem("terminationGracePeriodSeconds must exceed the preStop pause plus DCR_SHUTDOWN_GRACE")
+    credential = config.get("DCR_AUTHLETE_CREDENTIAL_FILE", "")
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    mounted_secret = None
+    for m in c.get("volumeMounts", []):
+        v = volumes.get(m["name"], {})
+        if "secret" in v and credential.startswith(m["mountPath"].rstrip("/") + "/"):
+            mounted_secret = v["secret"]["secretName"]
+    if mounted_secret is None:
+        problem("DCR_AUTHLETE_CREDENTIAL_FILE must lie in a mounted Secret")
+    elif mounted_secret not in by_kind.get("Secret", {}):
+        problem(f"the credential Secret {mounted_secret} is not rendered")
+    if "DCR_AUTHLETE_CREDENTIAL" in config:
+        problem("the credential must not be in a ConfigMap")
+    for secret in by_kind.get("Secret", {}).values():
+        for key, value in (secret.get("stringData") or {}).items():
+            allowed = {"REPLACE-ME"} | ({"emulator-service-token"} if overlay == "dev" else set())
+            if value not in allowed:
+                problem(f"Secret {secret['metadata']['name']} holds a real-looking {key}")
+        if secret.get("data"):
+            problem(f"Secret {secret['metadata']['name']} carries encoded data")
+
+    # Service: headless, for per-call client-side balancing over HTTP/2.
+    service = by_kind.get("Service", {}).get(GATEWAY)
+    if service is None:
+        problem("no Service dcr-gateway")
+    else:
+        if service["spec"].get("clusterIP") != "None":
+            problem("the gRPC Service must be headless (clusterIP: None)")
+        if not matches(service["spec"].get("selector"), pod_labels):
+            problem("the Service's selector does not match the gateway pods")
+        if not any(p.get("targetPort") in ("grpc", grpc_port) for p in service["spec"]["ports"]):
+            problem("the Service does not reach the grpc port")
+
+    hpa = by_kind.get("HorizontalPodAutoscaler", {}).get(GATEWAY)
+    if hpa is None or hpa["spec"]["scaleTargetRef"].get("name") not in deployments:
+        problem("the HorizontalPodAutoscaler must target the Deployment")
+    pdb = by_kind.get("PodDisruptionBudget", {}).get(GATEWAY)
+    if pdb is None or not matches(pdb["spec"]["selector"].get("matchLabels"), pod_labels):
+        problem("the PodDisruptionBudget must select the gateway pods")
+    elif hpa is not None and pdb["spec"].get("minAvailable", 0) >= hpa["spec"].get("minReplicas", 1):
+        problem("the PodDisruptionBudget would block every eviction")
+
+    policy = by_kind.get("NetworkPolicy", {}).get(GATEWAY)
+    if policy is None or not matches(policy["spec"]["podSelector"].get("matchLabels"), pod_labels):
+        problem("a NetworkPolicy must select the gateway pods")
+    else:
+        ingress_ports = [p.get("port") for rule in policy["spec"].get("ingress", [])
+                         for p in rule.get("ports", [])]
+        if grpc_port not in ingress_ports:
+            problem("the NetworkPolicy does not let callers reach the grpc port")
+        egress_ports = [p.get("port") for rule in policy["spec"].get("egress", [])
+                        for p in rule.get("ports", [])]
+        if 53 not in egress_ports:
+            problem("the NetworkPolicy blocks DNS")
+
+    base_url = config.get("DCR_AUTHLETE_BASE_URL", "")
+    if overlay == "dev":
+        if "authlete-emulator" not in deployments or "authlete-emulator" not in by_kind.get("Service", {}):
+            problem("the dev overlay must run the emulator (Deployment and Service)")
+        if "authlete-emulator" not in base_url:
+            problem("the dev gateway must point at the emulator")
+        if policy is not None and 8787 not in egress_ports:
+            problem("the dev NetworkPolicy must let the gateway reach the emulator")
+    else:
+        if "authlete-emulator" in deployments:
+            problem("production must not run the emulator")
+        if base_url not in ("us", "jp", "eu", "br", "v2") and not base_url.startswith("https://"):
+            problem(f"production must reach Authlete over HTTPS, not {base_url!r}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] not in ("dev", "production"):
+        sys.exit(__doc__)
+    main()
+    for p in problems:
+        print(f"{sys.argv[1]}: {p}")
+    if problems:
+        sys.exit(1)
+    print(f"{sys.argv[1]}: rendered objects pass the structural check")
