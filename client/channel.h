@@ -22,6 +22,11 @@ struct ChannelOptions {
   std::string user_agent_prefix = "dcr-client/0.1";
   // Largest response accepted; -1 keeps gRPC's default (4 MiB).
   int max_receive_message_size = -1;
+  // Spreads calls over every address the target resolves to, e.g. every pod
+  // of the gateway's headless Kubernetes Service
+  // ("dns:///dcr-gateway.<namespace>.svc.cluster.local:50051"). Empty keeps
+  // gRPC's default, pick_first (one connection, all calls on it).
+  std::string load_balancing_policy = "round_robin";
 };
 
 // A channel to `address` ("host:port" or any gRPC target URI). Connects

@@ -366,3 +366,35 @@ TEST(ClientRetryPolicy, Decisions) {
 
 }  // namespace
 }  // namespace dcr::client
+
+namespace dcr::client {
+namespace {
+
+// A target that resolves to several gateways (a headless Service's pods)
+// gets calls spread over all of them by default, none with pick_first.
+TEST(ClientChannel, RoundRobinSpreadsCallsOverEveryResolvedGateway) {
+  testing::FakeGateway first, second;
+  const std::string target = "ipv4:" + first.address() + "," + second.address();
+  for (const std::string& policy : {std::string("round_robin"), std::string("pick_first")}) {
+    ChannelOptions channel_options;
+    channel_options.load_balancing_policy = policy;
+    auto channel = MakeChannel(target, channel_options);
+    ASSERT_TRUE(channel.ok());
+    RegistrationClient client(MakeGrpcRegistrationConnection(*channel, ConnectionOptions{}));
+    const int before_first = first.service().CallCount(testing::Rpc::kGet);
+    const int before_second = second.service().CallCount(testing::Rpc::kGet);
+    for (int i = 0; i < 20; ++i) (void)client.GetClient("id", "token");
+    const int on_first = first.service().CallCount(testing::Rpc::kGet) - before_first;
+    const int on_second = second.service().CallCount(testing::Rpc::kGet) - before_second;
+    EXPECT_EQ(on_first + on_second, 20) << policy;
+    if (policy == "round_robin") {
+      EXPECT_GT(on_first, 0);
+      EXPECT_GT(on_second, 0);
+    } else {
+      EXPECT_TRUE(on_first == 0 || on_second == 0) << on_first << " / " << on_second;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace dcr::client
