@@ -41,6 +41,12 @@ http::HttpRequest BuildHttpRequest(const AuthleteOptions& options, const DcrCall
   }
   request.headers.emplace_back("Content-Type: application/json");
   request.headers.emplace_back("Accept: application/json");
+  if (!call.traceparent.empty()) {
+    request.headers.push_back(absl::StrCat("traceparent: ", call.traceparent));
+    if (!call.tracestate.empty()) {
+      request.headers.push_back(absl::StrCat("tracestate: ", call.tracestate));
+    }
+  }
 
   // Every field is a string; `json` holds the metadata document as text.
   nlohmann::json body = nlohmann::json::object();

@@ -23,6 +23,10 @@ struct DcrCall {
   std::string token;
   // register/update: the RFC 7591 metadata, a JSON object as text.
   std::string json;
+  // W3C trace context passed on to Authlete when non-empty (validated by the
+  // caller: no CR or LF can reach a header line).
+  std::string traceparent;
+  std::string tracestate;
 };
 
 http::HttpRequest BuildHttpRequest(const AuthleteOptions& options, const DcrCall& call,

@@ -9,6 +9,7 @@
 #include "service/metadata/metadata_json.h"
 #include "service/server/gateway_config.h"
 #include "service/server/logging.h"
+#include "service/server/trace_context.h"
 
 namespace dcr::server {
 namespace {
@@ -74,6 +75,15 @@ absl::Status FillDeleteResponse(const DcrResponse& result, v1::DeleteClientRespo
   response->set_result_code(result.result_code);
   response->set_result_message(result.result_message);
   return absl::OkStatus();
+}
+
+// A request header's value as the caller sent it (untrusted), if present.
+absl::optional<absl::string_view> MetadataValue(const grpc::CallbackServerContext& context,
+                                                absl::string_view key) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
+  if (it == metadata.end()) return absl::nullopt;
+  return absl::string_view(it->second.data(), it->second.size());
 }
 
 }  // namespace
@@ -165,14 +175,25 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Dispatch(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
   const bool log = options_.log_requests;
+  // The caller's trace continued (or a new one): in the log line and in the
+  // call to Authlete, so both sides of the hop can be joined.
+  const TraceContext trace =
+      StartSpan(MetadataValue(*context, "traceparent"), MetadataValue(*context, "tracestate"));
+  if (call.ok()) {
+    call->traceparent = trace.TraceparentHeader();
+    call->tracestate = trace.tracestate;
+  }
   // Logged per call: never the token, the metadata or Authlete's answer.
-  auto finish = [reactor, start, log](Operation operation, const std::string& service_id,
-                                      const std::string& client_id,
-                                      const absl::Status& status, v1::Action action,
-                                      const std::string& result_code) {
+  auto finish = [reactor, start, log, trace_id = trace.trace_id,
+                 caller = log ? context->peer() : std::string()](
+                    Operation operation, const std::string& service_id,
+                    const std::string& client_id, const absl::Status& status,
+                    v1::Action action, const std::string& result_code) {
     if (log) {
       Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, "rpc",
           {{"rpc", std::string(authlete::OperationName(operation))},
+           {"caller", caller},
+           {"trace_id", trace_id},
            {"service_id", service_id},
            {"client_id", client_id},
            {"code", std::string(absl::StatusCodeToString(status.code()))},

@@ -1,8 +1,12 @@
 #include "service/server/logging.h"
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
@@ -42,8 +46,17 @@ void Log(LogLevel level, absl::string_view message, std::initializer_list<LogFie
   }
   std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   text.push_back('\n');
-  // One fwrite per line: stdio locks the stream, so lines never interleave.
-  std::fwrite(text.data(), 1, text.size(), stderr);
+  // Unbuffered, whole lines: a collector tailing stdout sees each line as it
+  // happens, and the lock keeps lines of concurrent calls apart.
+  static absl::Mutex write_mu(absl::kConstInit);
+  absl::MutexLock lock(&write_mu);
+  std::size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = write(STDOUT_FILENO, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // Nowhere to log to: never fail the call for it.
+    written += static_cast<std::size_t>(n);
+  }
 }
 
 }  // namespace dcr::server

@@ -1,4 +1,4 @@
-// Structured logs: one JSON object per line on stderr, so log pipelines parse
+// Structured logs: one JSON object per line on stdout, so log pipelines parse
 // them without regular expressions. Callers pass only non-secret fields; the
 // type of a field value keeps secrets out by convention: never pass a token,
 // a client secret or a credential here.

@@ -6,6 +6,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gateway_test_env.h"
 #include "nlohmann/json.hpp"
 
@@ -124,6 +126,57 @@ INSTANTIATE_TEST_SUITE_P(V3AndV2, WireContractTest,
                          [](const auto& info) {
                            return info.param == authlete::ApiVersion::kV3 ? "v3" : "v2";
                          });
+
+}  // namespace
+}  // namespace dcr::testing
+
+namespace dcr::testing {
+namespace {
+
+// W3C Trace Context crosses the gateway: Authlete sees the caller's trace id
+// under the gateway's own span; without a usable traceparent, a new trace.
+TEST(TraceContextWireTest, AuthleteReceivesTheCallersTrace) {
+  auto env = GatewayTestEnv::Start();
+  ASSERT_TRUE(env.ok()) << env.status();
+  const std::string caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string caller_span = "00f067aa0ba902b7";
+  struct Case {
+    std::string traceparent;  // empty: none sent
+    bool continued;
+  } cases[] = {{absl::StrCat("00-", caller_trace, "-", caller_span, "-01"), true},
+               {"", false},
+               {"00-not-a-trace", false}};
+  for (const Case& c : cases) {
+    (*env)->emulator().ResetStats();
+    auto context = Context();
+    if (!c.traceparent.empty()) {
+      context->AddMetadata("traceparent", c.traceparent);
+      context->AddMetadata("tracestate", "vendor=opaque");
+    }
+    v1::RegisterClientRequest request;
+    request.set_metadata_json(R"({"redirect_uris":["https://app.example.com/cb"]})");
+    v1::RegisterClientResponse response;
+    ASSERT_TRUE((*env)->stub().RegisterClient(context.get(), request, &response).ok());
+    const std::vector<emulator::RecordedRequest> recorded = (*env)->emulator().recorded_requests();
+    ASSERT_EQ(recorded.size(), 1u);
+    const std::string sent = Header(recorded[0], "traceparent");
+    std::vector<std::string> parts = absl::StrSplit(sent, '-');
+    ASSERT_EQ(parts.size(), 4u) << sent;
+    EXPECT_EQ(parts[0], "00");
+    EXPECT_EQ(parts[1].size(), 32u);
+    EXPECT_EQ(parts[2].size(), 16u);
+    EXPECT_NE(parts[2], caller_span);  // the gateway's span, not the caller's
+    if (c.continued) {
+      EXPECT_EQ(parts[1], caller_trace);
+      EXPECT_EQ(parts[3], "01");
+      EXPECT_EQ(Header(recorded[0], "tracestate"), "vendor=opaque");
+    } else {
+      EXPECT_NE(parts[1], caller_trace);
+      EXPECT_EQ(Header(recorded[0], "tracestate"), "");
+      EXPECT_EQ(sent.find("not-a-trace"), std::string::npos);
+    }
+  }
+}
 
 }  // namespace
 }  // namespace dcr::testing
