@@ -13,6 +13,7 @@ packages=(
   libabsl-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libsimdjson-dev
   libboost-dev libgtest-dev libgmock-dev
   curl python3 python3-yaml ca-certificates
+  prometheus
 )
 # kubectl renders the Kubernetes overlays in the tests (its built-in
 # kustomize); Debian's kubernetes-client unless a kubectl is already there.

@@ -3,7 +3,9 @@
 #include <chrono>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "google/rpc/status.pb.h"
 #include "service/errors/registration_error_status.h"
 #include "service/metadata/metadata_json.h"
@@ -75,6 +77,16 @@ absl::Status FillDeleteResponse(const DcrResponse& result, v1::DeleteClientRespo
   response->set_result_code(result.result_code);
   response->set_result_message(result.result_message);
   return absl::OkStatus();
+}
+
+// "ok", or the reason of a failed call to Authlete, for the metrics:
+// ERROR_REASON_UPSTREAM_TIMEOUT -> "upstream_timeout".
+std::string UpstreamOutcome(const absl::Status& status) {
+  if (status.ok()) return "ok";
+  absl::optional<v1::RegistrationError> detail = errors::GetRegistrationError(status);
+  if (!detail.has_value()) return "error";
+  return absl::AsciiStrToLower(
+      absl::StripPrefix(v1::ErrorReason_Name(detail->reason()), "ERROR_REASON_"));
 }
 
 // A request header's value as the caller sent it (untrusted), if present.
@@ -183,12 +195,17 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Dispatch(
     call->traceparent = trace.TraceparentHeader();
     call->tracestate = trace.tracestate;
   }
+  GatewayMetrics* const metrics = options_.metrics.get();
+  if (metrics != nullptr) metrics->RpcStarted(operation);
   // Logged per call: never the token, the metadata or Authlete's answer.
-  auto finish = [reactor, start, log, trace_id = trace.trace_id,
+  auto finish = [reactor, start, log, metrics, trace_id = trace.trace_id,
                  caller = log ? context->peer() : std::string()](
                     Operation operation, const std::string& service_id,
                     const std::string& client_id, const absl::Status& status,
                     v1::Action action, const std::string& result_code) {
+    if (metrics != nullptr) {
+      metrics->RpcEnded(operation, status, action, absl::ToDoubleSeconds(absl::Now() - start));
+    }
     if (log) {
       Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, "rpc",
           {{"rpc", std::string(authlete::OperationName(operation))},
@@ -216,10 +233,17 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Dispatch(
            v1::ACTION_UNSPECIFIED, "");
     return reactor;
   }
+  if (metrics != nullptr) metrics->UpstreamStarted();
+  const absl::Time upstream_start = absl::Now();
   authlete_->Call(
       *call, *timeout,
-      [finish, response, fill, operation, service_id = call->service_id,
+      [finish, response, fill, operation, metrics, upstream_start,
+       service_id = call->service_id,
        client_id = call->client_id](absl::StatusOr<DcrResponse> result) mutable {
+        if (metrics != nullptr) {
+          metrics->UpstreamEnded(operation, UpstreamOutcome(result.status()),
+                                 absl::ToDoubleSeconds(absl::Now() - upstream_start));
+        }
         if (!result.ok()) {
           absl::optional<v1::RegistrationError> detail =
               errors::GetRegistrationError(result.status());

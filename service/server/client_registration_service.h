@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "dcr/v1/client_registration_service.grpc.pb.h"
 #include "service/authlete/authlete_client.h"
+#include "service/server/gateway_metrics.h"
 
 namespace dcr::server {
 
@@ -25,6 +26,8 @@ class ClientRegistrationService final
     absl::Duration max_upstream_timeout = absl::Seconds(10);
     std::size_t max_metadata_bytes = 64 * 1024;
     bool log_requests = true;
+    // Updated on every call when set (GatewayServer sets it).
+    std::shared_ptr<GatewayMetrics> metrics;
   };
 
   ClientRegistrationService(Options options,

@@ -44,6 +44,9 @@ ABSL_FLAG(int64_t, max_upstream_connections, 0,
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
           "on SIGTERM/SIGINT, time allowed for in-flight calls to finish");
 ABSL_FLAG(bool, log_requests, true, "log one line per RPC (never with a secret)");
+ABSL_FLAG(std::string, admin_listen, "0.0.0.0:9090",
+          "host:port of the admin HTTP port serving GET /metrics (Prometheus) and "
+          "/healthz; empty: no admin port");
 
 namespace dcr::server {
 namespace {
@@ -87,7 +90,8 @@ std::vector<std::string> GatewayFlagNames() {
           "max_upstream_response_bytes",
           "max_upstream_connections",
           "shutdown_grace",
-          "log_requests"};
+          "log_requests",
+          "admin_listen"};
 }
 
 absl::Status ApplyEnvironmentToFlags() {
@@ -177,6 +181,7 @@ absl::StatusOr<GatewayConfig> ConfigFromFlags() {
   config.max_upstream_connections = absl::GetFlag(FLAGS_max_upstream_connections);
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   config.log_requests = absl::GetFlag(FLAGS_log_requests);
+  config.admin_listen_address = absl::GetFlag(FLAGS_admin_listen);
   if (absl::Status valid = ValidateConfig(config); !valid.ok()) return valid;
   return config;
 }

@@ -34,6 +34,10 @@ struct GatewayConfig {
   absl::Duration shutdown_grace = absl::Seconds(20);
   // One log line per RPC (never with a secret).
   bool log_requests = true;
+  // host:port of the admin HTTP port (GET /metrics, /healthz); empty: none.
+  // The flag's default is 0.0.0.0:9090; in code it is off, so that tests
+  // open no port they did not ask for.
+  std::string admin_listen_address;
 };
 
 // Authlete service ids are numeric API keys; anything else is refused before

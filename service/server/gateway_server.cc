@@ -22,6 +22,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   if (absl::Status valid = ValidateConfig(config); !valid.ok()) return valid;
 
   std::unique_ptr<GatewayServer> gateway(new GatewayServer());
+  gateway->metrics_ = std::make_shared<GatewayMetrics>(gateway->registry_);
+  gateway->registry_.AddCollector(&metrics::AppendProcessMetrics);
   http::CurlOptions curl;
   curl.connect_timeout = config.upstream_connect_timeout;
   curl.max_response_bytes = config.max_upstream_response_bytes;
@@ -40,6 +42,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   options.max_upstream_timeout = config.max_upstream_timeout;
   options.max_metadata_bytes = config.max_metadata_bytes;
   options.log_requests = config.log_requests;
+  options.metrics = gateway->metrics_;
   gateway->service_ = std::make_unique<ClientRegistrationService>(options, gateway->authlete_);
 
   // Health (grpc.health.v1, our own so that reflection can describe it) and
@@ -72,6 +75,13 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   if (gateway->server_ == nullptr || gateway->port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen_address));
+  }
+  if (!config.admin_listen_address.empty()) {
+    GatewayServer* raw = gateway.get();
+    absl::StatusOr<std::unique_ptr<metrics::AdminServer>> admin = metrics::AdminServer::Start(
+        config.admin_listen_address, [raw] { return raw->registry_.Render(); });
+    if (!admin.ok()) return admin.status();
+    gateway->admin_ = *std::move(admin);
   }
   return gateway;
 }

@@ -12,7 +12,10 @@
 #include "service/authlete/authlete_client.h"
 #include "service/http/curl_multi_http_client.h"
 #include "service/server/client_registration_service.h"
+#include "service/metrics/admin_server.h"
+#include "service/metrics/metrics.h"
 #include "service/server/gateway_config.h"
+#include "service/server/gateway_metrics.h"
 #include "service/server/health_service.h"
 #include "service/server/reflection_service.h"
 
@@ -28,6 +31,8 @@ class GatewayServer {
 
   // The bound gRPC port (useful with port 0).
   int port() const { return port_; }
+  // The bound admin (metrics) port; 0 when there is none.
+  int admin_port() const { return admin_ != nullptr ? admin_->port() : 0; }
 
   // Graceful stop: health turns NOT_SERVING, no new calls are accepted, and
   // calls in flight get up to `grace` to finish; then the calls still waiting
@@ -37,6 +42,8 @@ class GatewayServer {
  private:
   GatewayServer() = default;
 
+  metrics::Registry registry_;
+  std::shared_ptr<GatewayMetrics> metrics_;
   std::shared_ptr<http::CurlMultiHttpClient> http_;
   std::shared_ptr<authlete::AuthleteClient> authlete_;
   std::unique_ptr<ClientRegistrationService> service_;
@@ -45,6 +52,8 @@ class GatewayServer {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool stopped_ = false;
+  // Last member: stops serving first, before what it reports on is gone.
+  std::unique_ptr<metrics::AdminServer> admin_;
 };
 
 }  // namespace dcr::server

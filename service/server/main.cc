@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
   Log(LogLevel::kInfo, "serving",
       {{"listen", config->listen_address},
        {"port", int64_t{port}},
+       {"admin_port", int64_t{(*gateway)->admin_port()}},
        {"authlete_base_url", config->authlete.base_url},
        {"authlete_api_version",
         config->authlete.api_version == dcr::authlete::ApiVersion::kV3 ? "3" : "2"},

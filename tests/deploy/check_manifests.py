@@ -22,6 +22,11 @@ def duration_seconds(text):
     return int(match.group(1)) if match else None
 
 
+def listen_port(address):
+    match = re.fullmatch(r".*:(\d+)", address or "")
+    return int(match.group(1)) if match else None
+
+
 def matches(selector, labels):
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
@@ -155,6 +160,11 @@ def main():
                          for p in rule.get("ports", [])]
         if grpc_port not in ingress_ports:
             problem("the NetworkPolicy does not let callers reach the grpc port")
+        metrics_port = ports.get("metrics")
+        if metrics_port is None or metrics_port not in ingress_ports:
+            problem("the metrics port must be declared and reachable by the monitoring namespace")
+        if metrics_port != listen_port(config.get("DCR_ADMIN_LISTEN")):
+            problem("the container's metrics port must be the one DCR_ADMIN_LISTEN binds")
         egress_ports = [p.get("port") for rule in policy["spec"].get("egress", [])
                         for p in rule.get("ports", [])]
         if 53 not in egress_ports:

@@ -46,9 +46,16 @@ dcr_start emulator "$emulator" --listen=127.0.0.1:0
 # Everything from the environment and a credential file, as in Kubernetes.
 credential=emulator-service-token
 printf '%s\n' "$credential" >"$dcr_work/credential"
-DCR_LISTEN=127.0.0.1:0 DCR_AUTHLETE_BASE_URL="http://127.0.0.1:$emulator_port" \
+DCR_LISTEN=127.0.0.1:0 DCR_ADMIN_LISTEN=127.0.0.1:0 DCR_AUTHLETE_BASE_URL="http://127.0.0.1:$emulator_port" \
   DCR_AUTHLETE_SERVICE_ID=21653835348762 DCR_AUTHLETE_CREDENTIAL_FILE="$dcr_work/credential" \
   DCR_SHUTDOWN_GRACE=5s dcr_start gateway "$gateway"
+
+# The admin port (from the "serving" line) answers /healthz and /metrics.
+admin_port=$(grep -o '"admin_port":[0-9]*' "$dcr_work/gateway.log" | head -n 1 | cut -d: -f2)
+[[ -n "$admin_port" && "$admin_port" != 0 ]] || fail "no admin port in the log"
+[[ $(curl -s "http://127.0.0.1:$admin_port/healthz") == ok ]] || fail "admin /healthz"
+curl -s "http://127.0.0.1:$admin_port/metrics" | grep -q '^process_start_time_seconds ' ||
+  fail "admin /metrics"
 
 start=$(date +%s%N)
 kill -TERM "$gateway_pid"

@@ -1,0 +1,46 @@
+// The admin HTTP port: GET /metrics (Prometheus text format) and
+// GET /healthz, apart from the gRPC port so that scrapes never compete with
+// callers and network policy can open it to monitoring only.
+//
+// One thread answers one connection at a time: enough for scrapers. Requests
+// are untrusted: at most 8 KB, 2 s to arrive, anything but the two GETs gets
+// 404/405/400, and the connection is closed after every answer.
+#ifndef DCR_SERVICE_METRICS_ADMIN_SERVER_H_
+#define DCR_SERVICE_METRICS_ADMIN_SERVER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+
+namespace dcr::metrics {
+
+class AdminServer {
+ public:
+  // Listens on `address` ("host:port", port 0 picks one) and serves
+  // `render_metrics()` at /metrics.
+  static absl::StatusOr<std::unique_ptr<AdminServer>> Start(
+      const std::string& address, std::function<std::string()> render_metrics);
+  ~AdminServer();  // Stops serving.
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  int port() const { return port_; }
+
+ private:
+  AdminServer(int listen_fd, int stop_fd, int port, std::function<std::string()> render);
+  void Run();
+  void Serve(int fd);
+
+  const int listen_fd_;
+  const int stop_fd_;
+  const int port_;
+  const std::function<std::string()> render_metrics_;
+  std::thread thread_;
+};
+
+}  // namespace dcr::metrics
+
+#endif  // DCR_SERVICE_METRICS_ADMIN_SERVER_H_
