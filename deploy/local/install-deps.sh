@@ -32,8 +32,20 @@ if [[ ${#missing[@]} -gt 0 || -n "${DCR_FORCE_APT:-}" ]]; then
   if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
   export DEBIAN_FRONTEND=noninteractive
   "${sudo[@]}" apt-get update -qq
+  # Packages are installed for their tools (promtool), never to run their
+  # services: where no policy-rc.d forbids it, one does during the install,
+  # so that no Prometheus server takes port 9090.
+  policy=""
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod +x "$policy"
+  fi
+  status=0
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" \
-    $(command -v npm >/dev/null 2>&1 || echo npm) </dev/null
+    $(command -v npm >/dev/null 2>&1 || echo npm) </dev/null || status=$?
+  if [[ -n "$policy" ]]; then "${sudo[@]}" rm -f "$policy"; fi
+  [[ $status -eq 0 ]] || exit "$status"
 fi
 
 # The buf binary ships inside the npm package; no download at install time.
