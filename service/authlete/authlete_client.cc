@@ -9,7 +9,7 @@ AuthleteClient::AuthleteClient(AuthleteOptions options,
     : options_(std::move(options)), http_(std::move(http)) {}
 
 void AuthleteClient::Call(const DcrCall& call, absl::Duration timeout,
-                          Callback done) const {
+                          Callback done) {
   const Operation operation = call.operation;
   http_->Send(BuildHttpRequest(options_, call, timeout),
               [operation, done = std::move(done)](http::HttpResult result) mutable {

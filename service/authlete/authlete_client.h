@@ -1,5 +1,6 @@
 // The Authlete DCR client: builds the contract's request, sends it without
-// blocking, and interprets the answer. One object serves every gRPC call.
+// blocking, and interprets the answer. One attempt per call: retries and
+// the circuit breaker live in service/resilience, around it.
 #ifndef DCR_SERVICE_AUTHLETE_AUTHLETE_CLIENT_H_
 #define DCR_SERVICE_AUTHLETE_AUTHLETE_CLIENT_H_
 
@@ -8,6 +9,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "service/authlete/authlete_connection.h"
 #include "service/authlete/authlete_options.h"
 #include "service/authlete/authlete_request.h"
 #include "service/authlete/authlete_response.h"
@@ -15,15 +17,12 @@
 
 namespace dcr::authlete {
 
-class AuthleteClient {
+class AuthleteClient final : public AuthleteConnection {
  public:
-  using Callback = absl::AnyInvocable<void(absl::StatusOr<DcrResponse>) &&>;
-
   AuthleteClient(AuthleteOptions options, std::shared_ptr<http::HttpClient> http);
 
-  // Calls Authlete for `call`, allowing it `timeout` in all; `done` runs once,
-  // on the HTTP client's thread, and must not block.
-  void Call(const DcrCall& call, absl::Duration timeout, Callback done) const;
+  // Sends `call` once; `done` runs on the HTTP client's thread.
+  void Call(const DcrCall& call, absl::Duration timeout, Callback done) override;
 
   const AuthleteOptions& options() const { return options_; }
 

@@ -114,7 +114,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 }
 
 ClientRegistrationService::ClientRegistrationService(
-    Options options, std::shared_ptr<const authlete::AuthleteClient> authlete)
+    Options options, std::shared_ptr<authlete::AuthleteConnection> authlete)
     : options_(std::move(options)), authlete_(std::move(authlete)) {}
 
 absl::StatusOr<std::string> ClientRegistrationService::ResolveServiceId(

@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "dcr/v1/client_registration_service.grpc.pb.h"
-#include "service/authlete/authlete_client.h"
+#include "service/authlete/authlete_connection.h"
 #include "service/server/gateway_metrics.h"
 
 namespace dcr::server {
@@ -31,7 +31,7 @@ class ClientRegistrationService final
   };
 
   ClientRegistrationService(Options options,
-                            std::shared_ptr<const authlete::AuthleteClient> authlete);
+                            std::shared_ptr<authlete::AuthleteConnection> authlete);
 
   grpc::ServerUnaryReactor* RegisterClient(grpc::CallbackServerContext* context,
                                            const v1::RegisterClientRequest* request,
@@ -75,7 +75,7 @@ class ClientRegistrationService final
                                                absl::string_view client_id) const;
 
   const Options options_;
-  const std::shared_ptr<const authlete::AuthleteClient> authlete_;
+  const std::shared_ptr<authlete::AuthleteConnection> authlete_;
 };
 
 // The grpc::Status for an absl::Status, with its dcr.v1.RegistrationError

@@ -41,6 +41,21 @@ ABSL_FLAG(int64_t, max_upstream_response_bytes, 1024 * 1024,
           "largest Authlete response accepted");
 ABSL_FLAG(int64_t, max_upstream_connections, 0,
           "connections to Authlete at most; 0: no limit");
+ABSL_FLAG(int32_t, upstream_max_attempts, 3,
+          "attempts per call to Authlete, the first included, when a retry is safe "
+          "(README \"Resilience\"); 1: no retries");
+ABSL_FLAG(absl::Duration, upstream_initial_backoff, absl::Milliseconds(100),
+          "wait before the first retry (then doubling, with full jitter)");
+ABSL_FLAG(absl::Duration, upstream_max_backoff, absl::Seconds(2),
+          "longest wait between retries, unless Authlete's Retry-After asks for more");
+ABSL_FLAG(absl::Duration, upstream_get_attempt_timeout, absl::Seconds(3),
+          "time limit of a GetClient attempt that can still be retried");
+ABSL_FLAG(int32_t, circuit_failure_threshold, 5,
+          "consecutive failed calls of one RPC that open its circuit; 0: no circuit breaker");
+ABSL_FLAG(absl::Duration, circuit_open_for, absl::Seconds(10),
+          "how long an open circuit fails calls fast before a probe call is let through");
+ABSL_FLAG(int32_t, max_upstream_in_flight, 1000,
+          "calls in flight to Authlete at most; more get RESOURCE_EXHAUSTED; 0: no bound");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
           "on SIGTERM/SIGINT, time allowed for in-flight calls to finish");
 ABSL_FLAG(bool, log_requests, true, "log one line per RPC (never with a secret)");
@@ -89,6 +104,13 @@ std::vector<std::string> GatewayFlagNames() {
           "max_metadata_bytes",
           "max_upstream_response_bytes",
           "max_upstream_connections",
+          "upstream_max_attempts",
+          "upstream_initial_backoff",
+          "upstream_max_backoff",
+          "upstream_get_attempt_timeout",
+          "circuit_failure_threshold",
+          "circuit_open_for",
+          "max_upstream_in_flight",
           "shutdown_grace",
           "log_requests",
           "admin_listen"};
@@ -139,6 +161,21 @@ absl::Status ValidateConfig(const GatewayConfig& config) {
   if (config.max_metadata_bytes == 0 || config.max_upstream_response_bytes == 0) {
     return absl::InvalidArgumentError("size limits must be positive");
   }
+  const resilience::ResilienceOptions& r = config.resilience;
+  if (r.max_attempts < 1 || r.max_attempts > 10) {
+    return absl::InvalidArgumentError("--upstream_max_attempts must be between 1 and 10");
+  }
+  if (r.backoff.initial < absl::ZeroDuration() || r.backoff.maximum < r.backoff.initial ||
+      r.get_attempt_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "backoffs must be >= 0 with the maximum >= the initial, and the Get attempt "
+        "timeout positive");
+  }
+  if (r.circuit_breaker.failure_threshold < 0 ||
+      r.circuit_breaker.open_for <= absl::ZeroDuration() || r.max_in_flight < 0) {
+    return absl::InvalidArgumentError(
+        "the circuit threshold and the in-flight bound must be >= 0, the open time positive");
+  }
   return absl::OkStatus();
 }
 
@@ -179,6 +216,14 @@ absl::StatusOr<GatewayConfig> ConfigFromFlags() {
   config.max_metadata_bytes = static_cast<std::size_t>(max_metadata);
   config.max_upstream_response_bytes = static_cast<std::size_t>(max_response);
   config.max_upstream_connections = absl::GetFlag(FLAGS_max_upstream_connections);
+  config.resilience.max_attempts = absl::GetFlag(FLAGS_upstream_max_attempts);
+  config.resilience.backoff.initial = absl::GetFlag(FLAGS_upstream_initial_backoff);
+  config.resilience.backoff.maximum = absl::GetFlag(FLAGS_upstream_max_backoff);
+  config.resilience.get_attempt_timeout = absl::GetFlag(FLAGS_upstream_get_attempt_timeout);
+  config.resilience.circuit_breaker.failure_threshold =
+      absl::GetFlag(FLAGS_circuit_failure_threshold);
+  config.resilience.circuit_breaker.open_for = absl::GetFlag(FLAGS_circuit_open_for);
+  config.resilience.max_in_flight = absl::GetFlag(FLAGS_max_upstream_in_flight);
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   config.log_requests = absl::GetFlag(FLAGS_log_requests);
   config.admin_listen_address = absl::GetFlag(FLAGS_admin_listen);

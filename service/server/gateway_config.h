@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "service/authlete/authlete_options.h"
+#include "service/resilience/resilient_authlete_connection.h"
 
 namespace dcr::server {
 
@@ -30,6 +31,8 @@ struct GatewayConfig {
   std::size_t max_metadata_bytes = 64 * 1024;
   std::size_t max_upstream_response_bytes = 1024 * 1024;
   long max_upstream_connections = 0;
+  // Retries, circuit breaker and the bound on calls in flight to Authlete.
+  resilience::ResilienceOptions resilience;
   // How long in-flight calls may take to finish after SIGTERM.
   absl::Duration shutdown_grace = absl::Seconds(20);
   // One log line per RPC (never with a secret).

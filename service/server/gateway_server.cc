@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "service/authlete/authlete_client.h"
 #include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "service/server/descriptor_set_bytes.h"
@@ -33,8 +34,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       http::CurlMultiHttpClient::Create(curl);
   if (!http.ok()) return http.status();
   gateway->http_ = std::move(*http);
-  gateway->authlete_ =
-      std::make_shared<authlete::AuthleteClient>(config.authlete, gateway->http_);
+  gateway->authlete_ = std::make_shared<resilience::ResilientAuthleteConnection>(
+      config.resilience, std::make_shared<authlete::AuthleteClient>(config.authlete, gateway->http_),
+      &gateway->registry_);
 
   ClientRegistrationService::Options options;
   options.default_service_id = config.default_service_id;
@@ -101,7 +103,10 @@ void GatewayServer::Shutdown(absl::Duration grace) {
   // over, fail the calls still waiting so that shutdown is bounded.
   absl::Notification drained;
   std::thread canceller([this, grace, &drained] {
-    if (!drained.WaitForNotificationWithTimeout(grace)) http_->CancelAll();
+    if (!drained.WaitForNotificationWithTimeout(grace)) {
+      authlete_->CancelAll();  // calls waiting to retry
+      http_->CancelAll();      // calls waiting on Authlete
+    }
   });
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   drained.Notify();

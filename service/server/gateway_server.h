@@ -9,8 +9,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "service/authlete/authlete_client.h"
 #include "service/http/curl_multi_http_client.h"
+#include "service/resilience/resilient_authlete_connection.h"
 #include "service/server/client_registration_service.h"
 #include "service/metrics/admin_server.h"
 #include "service/metrics/metrics.h"
@@ -45,7 +45,7 @@ class GatewayServer {
   metrics::Registry registry_;
   std::shared_ptr<GatewayMetrics> metrics_;
   std::shared_ptr<http::CurlMultiHttpClient> http_;
-  std::shared_ptr<authlete::AuthleteClient> authlete_;
+  std::shared_ptr<resilience::ResilientAuthleteConnection> authlete_;
   std::unique_ptr<ClientRegistrationService> service_;
   std::unique_ptr<HealthService> health_;
   std::unique_ptr<ReflectionService> reflection_;

@@ -207,11 +207,30 @@ TEST_F(ErrorMappingTest, BadInputNeverReachesAuthlete) {
 
 // --- Authlete misbehaves ---------------------------------------------------
 
+// Each fault below stays on until cleared, so every attempt the gateway makes
+// meets it. `attempts` is what README "Resilience" promises per RPC:
+// Get is retried after any upstream failure; Update and Delete only after an
+// HTTP 429 or 5xx answer; Register never once its request was sent.
+struct Attempts {
+  int register_ = 1, get = 1, update = 1, delete_ = 1;
+  int For(emulator::Operation op) const {
+    switch (op) {
+      case emulator::Operation::kRegister: return register_;
+      case emulator::Operation::kGet: return get;
+      case emulator::Operation::kUpdate: return update;
+      case emulator::Operation::kDelete: return delete_;
+    }
+    return 0;
+  }
+};
+constexpr int kMax = 3;  // the gateway's default --upstream_max_attempts
+
 struct FaultCase {
   std::string name;
   FaultRule rule;
   grpc::StatusCode code;
   v1::ErrorReason reason;
+  Attempts attempts;
   absl::Duration caller_timeout = absl::Seconds(10);
 };
 
@@ -222,6 +241,16 @@ FaultRule Rule(FaultKind kind) {
   rule.kind = kind;
   rule.count = 1;
   return rule;
+}
+
+int64_t RequestsOf(const emulator::Stats& stats, emulator::Operation op) {
+  switch (op) {
+    case emulator::Operation::kRegister: return stats.register_requests;
+    case emulator::Operation::kGet: return stats.get_requests;
+    case emulator::Operation::kUpdate: return stats.update_requests;
+    case emulator::Operation::kDelete: return stats.delete_requests;
+  }
+  return 0;
 }
 
 std::vector<FaultCase> FaultCases() {
@@ -235,26 +264,30 @@ std::vector<FaultCase> FaultCases() {
   FaultRule slow = Rule(FaultKind::kSlowBody);
   slow.chunk_bytes = 4;
   slow.chunk_delay_ms = 100;
+  const Attempts all_but_register{1, kMax, kMax, kMax};
+  const Attempts get_only{1, kMax, 1, 1};
   return {
-      {"http_503", http_503, grpc::StatusCode::UNAVAILABLE, v1::ERROR_REASON_UPSTREAM_FAILED},
+      {"http_503", http_503, grpc::StatusCode::UNAVAILABLE, v1::ERROR_REASON_UPSTREAM_FAILED,
+       all_but_register},
       {"authlete_500", authlete_500, grpc::StatusCode::UNAVAILABLE,
-       v1::ERROR_REASON_UPSTREAM_FAILED},
+       v1::ERROR_REASON_UPSTREAM_FAILED, all_but_register},
       {"rate_limit", Rule(FaultKind::kRateLimit), grpc::StatusCode::UNAVAILABLE,
-       v1::ERROR_REASON_UPSTREAM_RATE_LIMITED},
+       v1::ERROR_REASON_UPSTREAM_RATE_LIMITED, all_but_register},
       {"reset_before", Rule(FaultKind::kResetBeforeProcessing), grpc::StatusCode::UNAVAILABLE,
-       v1::ERROR_REASON_UPSTREAM_FAILED},
+       v1::ERROR_REASON_UPSTREAM_FAILED, get_only},
       {"reset_after", Rule(FaultKind::kResetAfterProcessing), grpc::StatusCode::UNAVAILABLE,
-       v1::ERROR_REASON_UPSTREAM_FAILED},
+       v1::ERROR_REASON_UPSTREAM_FAILED, get_only},
       {"truncated_body", Rule(FaultKind::kTruncatedBody), grpc::StatusCode::INTERNAL,
-       v1::ERROR_REASON_UPSTREAM_BAD_RESPONSE},
+       v1::ERROR_REASON_UPSTREAM_BAD_RESPONSE, get_only},
       {"malformed_json", Rule(FaultKind::kMalformedJson), grpc::StatusCode::INTERNAL,
-       v1::ERROR_REASON_UPSTREAM_BAD_RESPONSE},
+       v1::ERROR_REASON_UPSTREAM_BAD_RESPONSE, get_only},
       {"unknown_action", Rule(FaultKind::kUnknownAction), grpc::StatusCode::INTERNAL,
-       v1::ERROR_REASON_UPSTREAM_BAD_RESPONSE},
+       v1::ERROR_REASON_UPSTREAM_BAD_RESPONSE, get_only},
+      // The caller's 500 ms leave no room for a second attempt.
       {"latency_past_deadline", latency, grpc::StatusCode::DEADLINE_EXCEEDED,
-       v1::ERROR_REASON_UPSTREAM_TIMEOUT, absl::Milliseconds(500)},
+       v1::ERROR_REASON_UPSTREAM_TIMEOUT, Attempts{}, absl::Milliseconds(500)},
       {"slow_body_past_deadline", slow, grpc::StatusCode::DEADLINE_EXCEEDED,
-       v1::ERROR_REASON_UPSTREAM_TIMEOUT, absl::Milliseconds(500)},
+       v1::ERROR_REASON_UPSTREAM_TIMEOUT, Attempts{}, absl::Milliseconds(500)},
   };
 }
 
@@ -266,7 +299,9 @@ TEST_P(FaultTest, MapsToDocumentedStatusAndRecovers) {
   const v1::ClientInformation client = RegisterOne();
   FaultRule rule = fault.rule;
   rule.operation = operation;
+  rule.count = -1;  // every attempt fails
   env_->emulator().SetFaults(FaultSpec{{rule}});
+  const emulator::Stats before = env_->emulator().stats();
 
   const absl::Time start = absl::Now();
   grpc::Status status = Call(operation, client, fault.caller_timeout);
@@ -274,25 +309,53 @@ TEST_P(FaultTest, MapsToDocumentedStatusAndRecovers) {
   EXPECT_EQ(status.error_code(), fault.code) << status.error_message();
   // Within the deadline plus a small margin.
   EXPECT_LT(took, fault.caller_timeout + absl::Milliseconds(500));
+  const int expected_attempts = fault.attempts.For(operation);
   // The caller's own deadline may fire first, in which case gRPC reports it
   // without the gateway's detail; otherwise the detail names the reason.
   if (auto detail = DetailOf(status); detail.has_value()) {
     EXPECT_EQ(detail->reason(), fault.reason) << v1::ErrorReason_Name(detail->reason());
+    EXPECT_EQ(detail->upstream_attempts(), expected_attempts);
+    if (fault.rule.kind == FaultKind::kRateLimit) {
+      EXPECT_EQ(detail->retry_after().seconds(), 1);
+    }
   } else {
     EXPECT_EQ(fault.code, grpc::StatusCode::DEADLINE_EXCEEDED) << "detail missing";
   }
-  if (fault.rule.kind == FaultKind::kRateLimit) {
-    EXPECT_EQ(DetailOf(status)->retry_after().seconds(), 1);
-  }
+  const emulator::Stats after = env_->emulator().stats();
+  EXPECT_EQ(RequestsOf(after, operation) - RequestsOf(before, operation), expected_attempts);
+  // Whatever happened to its answer, Register created at most one client.
+  EXPECT_LE(after.clients_stored - before.clients_stored,
+            operation == emulator::Operation::kRegister ? 1 : 0);
 
-  // The fault was for one request: the gateway is up and the next call works
-  // (a delete that may have been processed is checked on a fresh client).
+  // The gateway is up and the next call works once the fault clears (a
+  // delete that may have been processed is checked on a fresh client).
   env_->emulator().ClearFaults();
   if (operation == emulator::Operation::kDelete) {
     EXPECT_TRUE(Call(operation, RegisterOne()).ok());
   } else {
     grpc::Status again = Call(operation, client);
     EXPECT_TRUE(again.ok()) << again.error_message();
+  }
+}
+
+// A fault that hits one request only: the RPCs that may be retried succeed
+// on the second attempt; the others report the failure after one.
+TEST_P(FaultTest, OneFailedAttemptIsRetriedOnlyWhenSafe) {
+  const auto& [fault, operation] = GetParam();
+  const v1::ClientInformation client = RegisterOne();
+  FaultRule rule = fault.rule;
+  rule.operation = operation;
+  rule.count = 1;
+  env_->emulator().SetFaults(FaultSpec{{rule}});
+  const emulator::Stats before = env_->emulator().stats();
+  grpc::Status status = Call(operation, client, fault.caller_timeout);
+  const emulator::Stats after = env_->emulator().stats();
+  if (fault.attempts.For(operation) > 1) {
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(RequestsOf(after, operation) - RequestsOf(before, operation), 2);
+  } else {
+    EXPECT_EQ(status.error_code(), fault.code) << status.error_message();
+    EXPECT_EQ(RequestsOf(after, operation) - RequestsOf(before, operation), 1);
   }
 }
 
