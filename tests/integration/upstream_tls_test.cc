@@ -88,6 +88,7 @@ class UpstreamTlsTest : public ::testing::Test {
     // curl's reason (e.g. "SSL certificate problem: certificate has expired")
     // reaches the caller, for whoever has to debug a private CA.
     EXPECT_THAT(status.error_message(), ::testing::HasSubstr("certificate"));
+    RecordProperty("error_message", status.error_message());  // in --gtest_output=xml
     auto detail = DetailOf(status);
     ASSERT_TRUE(detail.has_value());
     EXPECT_EQ(detail->reason(), v1::ERROR_REASON_UPSTREAM_UNREACHABLE);
@@ -109,6 +110,35 @@ TEST_F(UpstreamTlsTest, ConfiguredCaIsTrusted) {
   // And again, on the connection kept open.
   EXPECT_TRUE(Register().ok());
   EXPECT_EQ(env_->emulator().stats().connections_accepted, 1);
+}
+
+// Transport faults over TLS reach the caller as over HTTP (error_mapping_test):
+// the emulator ends a truncated body with close_notify, so it reads as short,
+// not as a TLS failure.
+TEST_F(UpstreamTlsTest, TransportFaultsMapAsOverHttp) {
+  ASSERT_NO_FATAL_FAILURE(Start(ForLoopback(), ca_file_));
+  struct Case {
+    emulator::FaultKind kind;
+    grpc::StatusCode code;
+    v1::ErrorReason reason;
+  };
+  for (const Case& c : {Case{emulator::FaultKind::kTruncatedBody, grpc::StatusCode::INTERNAL,
+                             v1::ERROR_REASON_UPSTREAM_BAD_RESPONSE},
+                        Case{emulator::FaultKind::kResetAfterProcessing,
+                             grpc::StatusCode::UNAVAILABLE, v1::ERROR_REASON_UPSTREAM_FAILED}}) {
+    emulator::FaultRule rule;
+    rule.kind = c.kind;
+    rule.count = 1;
+    env_->emulator().SetFaults(emulator::FaultSpec{{rule}});
+    grpc::Status status = Register();
+    EXPECT_EQ(status.error_code(), c.code) << status.error_message();
+    auto detail = DetailOf(status);
+    ASSERT_TRUE(detail.has_value());
+    EXPECT_EQ(detail->reason(), c.reason) << v1::ErrorReason_Name(detail->reason());
+    EXPECT_TRUE(detail->may_have_been_processed());
+    grpc::Status again = Register();
+    EXPECT_TRUE(again.ok()) << again.error_message();
+  }
 }
 
 TEST_F(UpstreamTlsTest, SystemStoreDoesNotTrustThePrivateCa) {
