@@ -2,8 +2,9 @@
 // HTTP, behind a certificate from the test PKI that curl verifies.
 #include <unistd.h>
 
-#include <cstdlib>
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 #include <gtest/gtest.h>
 
@@ -30,7 +31,8 @@ class TempDir {
     path_ = mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
   }
   ~TempDir() {
-    if (!path_.empty()) std::system(absl::StrCat("rm -rf '", path_, "'").c_str());
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
   }
   const std::string& path() const { return path_; }
 

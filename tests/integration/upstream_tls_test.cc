@@ -4,8 +4,9 @@
 // The emulator serves HTTPS with certificates from the test PKI.
 #include <unistd.h>
 
-#include <cstdlib>
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -27,7 +28,8 @@ class TempDir {
     path_ = mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
   }
   ~TempDir() {
-    if (!path_.empty()) std::system(absl::StrCat("rm -rf '", path_, "'").c_str());
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
   }
   const std::string& path() const { return path_; }
 
