@@ -291,6 +291,8 @@ absl::StatusOr<std::unique_ptr<Emulator>> Emulator::Start(EmulatorOptions option
   http.max_body_bytes = options.max_body_bytes;
   http.idle_timeout = options.idle_timeout;
   http.log_requests = options.log_requests;
+  http.tls_cert_file = options.tls_cert_file;
+  http.tls_key_file = options.tls_key_file;
   absl::StatusOr<std::unique_ptr<HttpServer>> server =
       HttpServer::Start(http, emulator->app_.get());
   if (!server.ok()) return server.status();
@@ -300,7 +302,8 @@ absl::StatusOr<std::unique_ptr<Emulator>> Emulator::Start(EmulatorOptions option
   if (host == "0.0.0.0") host = "127.0.0.1";
   if (host == "::") host = "::1";
   if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
-  emulator->base_url_ = absl::StrCat("http://", host, ":", emulator->server_->port());
+  emulator->base_url_ = absl::StrCat(emulator->server_->tls() ? "https://" : "http://", host, ":",
+                                     emulator->server_->port());
   return emulator;
 }
 

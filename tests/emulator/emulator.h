@@ -8,6 +8,7 @@
 //   auto emulator = dcr::emulator::Emulator::Start(options);
 //   ASSERT_TRUE(emulator.ok()) << emulator.status();
 //   std::string url = (*emulator)->base_url();       // http://127.0.0.1:PORT
+//                                                    // (https://... with tls_cert_file/tls_key_file)
 //   ... point the gateway at url, service kDefaultServiceId / kDefaultServiceToken ...
 //   (*emulator)->SetFaults(...);  EXPECT_EQ((*emulator)->stats().total, 0);
 #ifndef DCR_TESTS_EMULATOR_EMULATOR_H_
@@ -41,6 +42,11 @@ struct EmulatorOptions {
   size_t max_recorded_requests = 256;  // recorded_requests() keeps the last N
   absl::Duration idle_timeout = absl::Seconds(60);  // keep-alive connections
   bool log_requests = false;           // one line per request on stderr
+  // PEM files (the certificate file may carry the chain after the leaf).
+  // Both set: HTTPS (TLS 1.2+) on the port instead of plain HTTP, and
+  // base_url() starts with https://. Read once, at start.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 // Counters since start or the last ResetStats(). Admin requests are not counted.
@@ -77,7 +83,7 @@ class Emulator {
   Emulator& operator=(const Emulator&) = delete;
 
   int port() const;
-  std::string base_url() const;  // "http://127.0.0.1:PORT" (IPv6 in brackets)
+  std::string base_url() const;  // "http://127.0.0.1:PORT" (https with TLS; IPv6 in brackets)
 
   // Replace / clear / read the fault rules (remaining counts included).
   void SetFaults(FaultSpec faults);

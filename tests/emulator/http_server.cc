@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <type_traits>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
@@ -13,6 +14,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <openssl/ssl.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -25,6 +28,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 absl::optional<std::string> HttpRequest::Header(absl::string_view name) const {
   for (const auto& [k, v] : headers) {
@@ -63,6 +67,7 @@ struct HttpServer::Impl {
   HttpServerOptions options;
   HttpApplication* app = nullptr;
   std::unique_ptr<net::io_context> ioc;
+  std::unique_ptr<net::ssl::context> tls;  // null: plain HTTP
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<net::steady_timer> accept_retry;
   std::vector<std::thread> threads;
@@ -73,21 +78,59 @@ struct HttpServer::Impl {
 
 namespace {
 
-class Session : public std::enable_shared_from_this<Session> {
+// One connection. `Stream` is beast::tcp_stream (HTTP) or TlsStream (HTTPS);
+// everything above the byte stream, faults included, is shared.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(tcp::socket&& socket, HttpServer::Impl* server)
-      : stream_(std::move(socket)), timer_(stream_.get_executor()), server_(server) {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  // `stream_args` construct the stream: the accepted socket, then for TLS the
+  // ssl::context.
+  template <class... Args>
+  explicit Session(HttpServer::Impl* server, Args&&... stream_args)
+      : stream_(std::forward<Args>(stream_args)...),
+        timer_(stream_.get_executor()),
+        server_(server) {
     server_->app->OnConnectionOpened();
   }
   ~Session() { server_->app->OnConnectionClosed(); }
 
   void Start() {
     net::dispatch(stream_.get_executor(),
-                  beast::bind_front_handler(&Session::ReadHeader, shared_from_this()));
+                  beast::bind_front_handler(&Session::Handshake, shared_from_this()));
   }
 
  private:
+  using std::enable_shared_from_this<Session<Stream>>::shared_from_this;
+
   const HttpServerOptions& options() const { return server_->options; }
+  // Timeouts and the socket live on the TCP layer, under TLS if any.
+  beast::tcp_stream& transport() { return beast::get_lowest_layer(stream_); }
+
+  void Handshake() {
+    if constexpr (kTls) {
+      // Bounded like an idle keep-alive connection: a client that connects
+      // and never speaks TLS is dropped alike.
+      transport().expires_after(absl::ToChronoMilliseconds(options().idle_timeout));
+      stream_.async_handshake(net::ssl::stream_base::server,
+                              [self = shared_from_this()](beast::error_code ec) {
+                                if (ec) {
+                                  // E.g. the client does not trust the certificate:
+                                  // worth a line, since no request will show.
+                                  if (self->options().log_requests) {
+                                    std::fprintf(stderr,
+                                                 "authlete-emulator: TLS handshake failed: %s\n",
+                                                 ec.message().c_str());
+                                  }
+                                  return self->Close();
+                                }
+                                self->ReadHeader();
+                              });
+    } else {
+      ReadHeader();
+    }
+  }
 
   void ReadHeader() {
     method_.clear();
@@ -95,7 +138,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(64 * 1024);
     parser_->body_limit(options().max_body_bytes);
-    stream_.expires_after(absl::ToChronoMilliseconds(options().idle_timeout));
+    transport().expires_after(absl::ToChronoMilliseconds(options().idle_timeout));
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
   }
@@ -150,7 +193,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnRead(beast::error_code ec, size_t) {
     if (ec) return OnReadError(ec);
-    stream_.expires_never();  // an injected delay must not count as idleness
+    transport().expires_never();  // an injected delay must not count as idleness
     auto req = parser_->release();
     keep_alive_ = req.keep_alive();
     version_ = req.version();
@@ -200,7 +243,7 @@ class Session : public std::enable_shared_from_this<Session> {
       auto raw = std::make_shared<std::string>(SerializeHead(*response_) +
                                                body.substr(0, body.size() / 2));
       Log(r.status, action_, "truncated_body");
-      stream_.expires_after(std::chrono::seconds(30));
+      transport().expires_after(std::chrono::seconds(30));
       net::async_write(stream_, net::buffer(*raw),
                        [self = shared_from_this(), raw](beast::error_code, size_t) {
                          self->GracefulClose();
@@ -211,7 +254,7 @@ class Session : public std::enable_shared_from_this<Session> {
       Log(r.status, action_, "slow_body");
       slow_head_ = std::make_shared<std::string>(SerializeHead(*response_));
       slow_offset_ = 0;
-      stream_.expires_after(std::chrono::seconds(30));
+      transport().expires_after(std::chrono::seconds(30));
       net::async_write(stream_, net::buffer(*slow_head_),
                        [self = shared_from_this()](beast::error_code ec, size_t) {
                          if (ec) return self->Close();
@@ -231,7 +274,7 @@ class Session : public std::enable_shared_from_this<Session> {
       const std::string& body = self->response_->body();
       size_t n = std::min<size_t>(static_cast<size_t>(self->plan_.fault->chunk_bytes),
                                   body.size() - self->slow_offset_);
-      self->stream_.expires_after(std::chrono::seconds(30));
+      self->transport().expires_after(std::chrono::seconds(30));
       net::async_write(self->stream_, net::buffer(body.data() + self->slow_offset_, n),
                        [self](beast::error_code ec, size_t n) {
                          if (ec) return self->Close();
@@ -245,7 +288,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // Logged before the answer leaves, so the line exists by the time the
     // client has the answer (tests read the log right after).
     Log(response_->result_int(), action_, fault_name);
-    stream_.expires_after(std::chrono::seconds(30));
+    transport().expires_after(std::chrono::seconds(30));
     http::async_write(stream_, *response_,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         if (ec) return self->Close();
@@ -273,7 +316,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (method_.empty()) method_ = "-";
     if (start_ == absl::InfinitePast()) start_ = absl::Now();
     Log(status, "-", "");
-    stream_.expires_after(std::chrono::seconds(10));
+    transport().expires_after(std::chrono::seconds(10));
     http::async_write(stream_, *response_,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         if (ec) return self->Close();
@@ -283,10 +326,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Closing a socket with unread input makes the kernel send a reset, which
   // could destroy the answer in flight: half-close, then read until EOF.
+  // Over TLS there is no half-close (a bare FIN reads as a cut, and
+  // close_notify would wait for the client's): the answer says
+  // Connection: close, so the client ends the connection itself.
   void Drain() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    if (ec) return Close();
+    if constexpr (!kTls) {
+      beast::error_code ec;
+      transport().socket().shutdown(tcp::socket::shutdown_send, ec);
+      if (ec) return Close();
+    }
     drain_buffer_.resize(64 * 1024);
     DrainMore();
   }
@@ -294,7 +342,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void DrainMore() {
     // Bounded in bytes and time: a client that never stops sending is cut off.
     if (drained_bytes_ > 16 * options().max_body_bytes) return Close();
-    stream_.expires_after(std::chrono::seconds(2));
+    transport().expires_after(std::chrono::seconds(2));
     stream_.async_read_some(net::buffer(drain_buffer_),
                             [self = shared_from_this()](beast::error_code ec, size_t n) {
                               if (ec) return self->Close();
@@ -304,21 +352,29 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void GracefulClose() {
+    if constexpr (kTls) {
+      // close_notify, so that the client can tell the end of the data from a
+      // cut: a truncated_body must read as short, not as an attack. Waits
+      // (briefly) for the client's close_notify in return.
+      transport().expires_after(std::chrono::seconds(2));
+      stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->Close(); });
+      return;
+    }
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
+    transport().socket().shutdown(tcp::socket::shutdown_send, ec);
+    transport().socket().close(ec);
   }
 
   void Close() {
     beast::error_code ec;
-    stream_.socket().close(ec);
+    transport().socket().close(ec);
   }
 
   // SO_LINGER with a zero timeout: close() sends RST instead of FIN.
   void Reset() {
     beast::error_code ec;
-    stream_.socket().set_option(net::socket_base::linger(true, 0), ec);
-    stream_.socket().close(ec);
+    transport().socket().set_option(net::socket_base::linger(true, 0), ec);
+    transport().socket().close(ec);
   }
 
   void Log(int status, absl::string_view action, absl::string_view fault) {
@@ -331,7 +387,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::fwrite(line.data(), 1, line.size(), stderr);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   net::steady_timer timer_;
   HttpServer::Impl* server_;
   beast::flat_buffer buffer_;
@@ -366,10 +422,50 @@ void HttpServer::Impl::DoAccept() {
     }
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<Session>(std::move(socket), this)->Start();
+    if (tls) {
+      std::make_shared<Session<TlsStream>>(this, std::move(socket), *tls)->Start();
+    } else {
+      std::make_shared<Session<beast::tcp_stream>>(this, std::move(socket))->Start();
+    }
     DoAccept();
   });
 }
+
+namespace {
+
+// A server context with the certificate (chain) and key, TLS 1.2 or later.
+absl::StatusOr<std::unique_ptr<net::ssl::context>> MakeTlsContext(const std::string& cert_file,
+                                                                 const std::string& key_file) {
+  std::unique_ptr<net::ssl::context> ctx;
+  try {
+    ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+  } catch (const boost::system::system_error& e) {
+    return absl::InternalError(absl::StrCat("cannot create a TLS context: ", e.what()));
+  }
+  if (SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION) != 1) {
+    return absl::InternalError("cannot require TLS 1.2");
+  }
+  beast::error_code ec;
+  ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::single_dh_use, ec);
+  if (ec) return absl::InternalError(absl::StrCat("TLS options: ", ec.message()));
+  ctx->use_certificate_chain_file(cert_file, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot load the TLS certificate ", cert_file, ": ", ec.message()));
+  }
+  ctx->use_private_key_file(key_file, net::ssl::context::pem, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot load the TLS key ", key_file, ": ", ec.message()));
+  }
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the TLS key ", key_file, " does not match the certificate ", cert_file));
+  }
+  return ctx;
+}
+
+}  // namespace
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -386,6 +482,15 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->app = app;
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("tls_cert_file and tls_key_file go together");
+  }
+  if (!options.tls_cert_file.empty()) {
+    absl::StatusOr<std::unique_ptr<net::ssl::context>> tls =
+        MakeTlsContext(options.tls_cert_file, options.tls_key_file);
+    if (!tls.ok()) return tls.status();
+    impl->tls = *std::move(tls);
+  }
   impl->ioc = std::make_unique<net::io_context>(options.threads);
   beast::error_code ec;
   net::ip::address address = net::ip::make_address(options.address, ec);
@@ -414,8 +519,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
     Impl* raw = impl.get();
     impl->threads.emplace_back([raw] { raw->ioc->run(); });
   }
+  const bool tls = impl->tls != nullptr;
   std::unique_ptr<HttpServer> server(new HttpServer(std::move(impl)));
   server->port_ = port;
+  server->tls_ = tls;
   return server;
 }
 

@@ -1,5 +1,6 @@
-// Asynchronous HTTP/1.1 server (Boost.Beast) with keep-alive and the
-// transport-level faults: delays, resets, truncated and slow bodies.
+// Asynchronous HTTP/1.1 server (Boost.Beast), plain or over TLS, with
+// keep-alive and the transport-level faults: delays, resets, truncated and
+// slow bodies.
 #ifndef DCR_TESTS_EMULATOR_HTTP_SERVER_H_
 #define DCR_TESTS_EMULATOR_HTTP_SERVER_H_
 
@@ -65,6 +66,10 @@ struct HttpServerOptions {
   size_t max_body_bytes = 1 << 20;
   absl::Duration idle_timeout = absl::Seconds(60);
   bool log_requests = false;
+  // PEM files; both set: HTTPS (TLS 1.2+) instead of plain HTTP. The
+  // certificate file may hold the chain after the leaf.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class HttpServer {
@@ -77,6 +82,7 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   int port() const { return port_; }
+  bool tls() const { return tls_; }
   // Stops accepting, drops every connection, joins the threads. Idempotent.
   void Shutdown();
 
@@ -86,6 +92,7 @@ class HttpServer {
   explicit HttpServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
   int port_ = 0;
+  bool tls_ = false;
 };
 
 // Raises the RLIMIT_NOFILE soft limit to the hard limit (many connections).

@@ -35,6 +35,9 @@ ABSL_FLAG(int, latency_ms, 0, "shorthand: add this latency to every DCR request"
 ABSL_FLAG(int, jitter_ms, 0, "shorthand: add uniform random [0, jitter_ms] latency");
 ABSL_FLAG(bool, log_requests, true, "log one line per request to stderr");
 ABSL_FLAG(int, max_body_bytes, 1 << 20, "larger request bodies get HTTP 413");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate (chain) to serve HTTPS instead of HTTP; needs --tls_key_file");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
 
 // Per-service flags: they adjust the default service when --config is not given.
 ABSL_FLAG(std::string, service_id, dcr::emulator::kDefaultServiceId, "service id (API key)");
@@ -125,6 +128,11 @@ int main(int argc, char** argv) {
   options.log_requests = absl::GetFlag(FLAGS_log_requests);
   if (absl::GetFlag(FLAGS_max_body_bytes) < 1) return Fail("--max_body_bytes must be positive");
   options.max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes));
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return Fail("--tls_cert_file and --tls_key_file go together");
+  }
 
   if (!absl::GetFlag(FLAGS_config).empty()) {
     for (const char* name : kServiceFlags) {

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/emulator/test_util.h"
+#include "tests/testing/test_pki.h"
 
 #ifndef AUTHLETE_EMULATOR_BINARY
 #error "AUTHLETE_EMULATOR_BINARY must be defined by the build"
@@ -173,6 +174,44 @@ TEST(MainTest, ConfigFileServices) {
   kill(child.pid, SIGINT);
   EXPECT_EQ(WaitExit(child.pid, std::chrono::seconds(10)), 0);
   EXPECT_THAT(ReadFile(child.log), HasSubstr("(configured, not shown)"));
+}
+
+TEST(MainTest, ServesHttpsWithTlsFlags) {
+  std::string dir = TempDir();
+  auto pki = dcr::testing::TestPki::Create("main test CA");
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  dcr::testing::LeafSpec spec;
+  spec.ip_addresses = {"127.0.0.1"};
+  auto leaf = pki->Issue(spec);
+  ASSERT_TRUE(leaf.ok()) << leaf.status();
+  ASSERT_TRUE(dcr::testing::WriteFileAtomically(dir + "/ca.pem", pki->ca_cert_pem()).ok());
+  ASSERT_TRUE(dcr::testing::WriteFileAtomically(dir + "/tls.pem", leaf->cert_pem).ok());
+  ASSERT_TRUE(dcr::testing::WriteFileAtomically(dir + "/tls.key", leaf->key_pem).ok());
+
+  Child alone = Spawn({"--listen=127.0.0.1:0", "--tls_cert_file=" + dir + "/tls.pem"}, dir);
+  EXPECT_EQ(WaitExit(alone.pid, std::chrono::seconds(10)), 1);
+  EXPECT_THAT(ReadFile(alone.log), HasSubstr("go together"));
+
+  Child child = Spawn({"--listen=127.0.0.1:0", "--port_file=" + dir + "/port",
+                       "--tls_cert_file=" + dir + "/tls.pem", "--tls_key_file=" + dir + "/tls.key"},
+                      dir);
+  int port = 0;
+  for (int i = 0; i < 250 && port == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::string text = ReadFile(dir + "/port");
+    if (!text.empty()) port = std::stoi(text);
+  }
+  ASSERT_GT(port, 0) << ReadFile(child.log);
+  std::string base = "https://127.0.0.1:" + std::to_string(port);
+  TestClient client;
+  client.set_ca_file(dir + "/ca.pem");
+  DcrCall reg = ToDcrCall(client.Request("POST", base + "/api/21653835348762/client/registration",
+                                         {Bearer(kDefaultServiceToken)},
+                                         RegisterParams(MinimalMetadata()).dump()));
+  EXPECT_EQ(reg.action(), "CREATED") << curl_easy_strerror(reg.http.curl_code);
+  kill(child.pid, SIGTERM);
+  EXPECT_EQ(WaitExit(child.pid, std::chrono::seconds(10)), 0);
+  EXPECT_THAT(ReadFile(child.log), HasSubstr("listening on " + base));
 }
 
 }  // namespace
