@@ -30,7 +30,8 @@ echo "== starting dcr-gateway on 127.0.0.1:$gateway_port"
 # production the credential comes from a Secret file or the environment.
 DCR_AUTHLETE_CREDENTIAL=emulator-service-token dcr_start gateway "$gateway" \
   --listen="127.0.0.1:$gateway_port" --admin_listen="127.0.0.1:${DCR_ADMIN_PORT:-9090}" \
-  --authlete_base_url="http://127.0.0.1:$emulator_port" --authlete_service_id=21653835348762
+  --authlete_base_url="http://127.0.0.1:$emulator_port" --authlete_service_id=21653835348762 \
+  --insecure_plaintext  # loopback only; see README "Caller security" for TLS
 
 ctl=("$dcrctl" --address="127.0.0.1:$gateway_port")
 echo "== dcrctl register"

@@ -4,9 +4,11 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "google/rpc/status.pb.h"
+#include "grpc/grpc_security_constants.h"
 #include "service/errors/registration_error_status.h"
 #include "service/metadata/metadata_json.h"
 #include "service/server/gateway_config.h"
@@ -98,6 +100,28 @@ absl::optional<absl::string_view> MetadataValue(const grpc::CallbackServerContex
   return absl::string_view(it->second.data(), it->second.size());
 }
 
+// What the call presented to prove who it is: an API key in
+// "authorization: Bearer <key>" and the names in a verified client
+// certificate.
+callers::CallerCredentials CredentialsOf(const grpc::CallbackServerContext& context) {
+  callers::CallerCredentials credentials;
+  if (absl::optional<absl::string_view> header = MetadataValue(context, "authorization")) {
+    absl::string_view value = absl::StripAsciiWhitespace(*header);
+    if (value.size() > 7 && absl::EqualsIgnoreCase(value.substr(0, 7), "bearer ")) {
+      credentials.api_key = std::string(absl::StripAsciiWhitespace(value.substr(7)));
+    }
+  }
+  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth != nullptr && auth->IsPeerAuthenticated()) {
+    for (const char* property : {GRPC_X509_SAN_PROPERTY_NAME, GRPC_X509_CN_PROPERTY_NAME}) {
+      for (const grpc::string_ref& value : auth->FindPropertyValues(property)) {
+        credentials.certificate_identities.emplace_back(value.data(), value.size());
+      }
+    }
+  }
+  return credentials;
+}
+
 }  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
@@ -186,7 +210,6 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Dispatch(
     absl::StatusOr<DcrCall> call, Response* response, Fill fill) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
-  const bool log = options_.log_requests;
   // The caller's trace continued (or a new one): in the log line and in the
   // call to Authlete, so both sides of the hop can be joined.
   const TraceContext trace =
@@ -197,9 +220,20 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Dispatch(
   }
   GatewayMetrics* const metrics = options_.metrics.get();
   if (metrics != nullptr) metrics->RpcStarted(operation);
-  // Logged per call: never the token, the metadata or Authlete's answer.
-  auto finish = [reactor, start, log, metrics, trace_id = trace.trace_id,
-                 caller = log ? context->peer() : std::string()](
+
+  // Who is calling, and may it make this call? Decided before anything is
+  // sent to Authlete.
+  absl::StatusOr<callers::Caller> caller =
+      options_.guard != nullptr ? options_.guard->Authenticate(CredentialsOf(*context))
+                                : absl::StatusOr<callers::Caller>(callers::Caller{"anonymous"});
+  const std::string caller_name = caller.ok() ? caller->name : "unauthenticated";
+
+  // Mutations are audited always, reads when asked; the log line never
+  // holds the token, the metadata or Authlete's answer.
+  const bool audit = operation != Operation::kGet || options_.audit_reads;
+  const bool log = options_.log_requests || audit;
+  auto finish = [reactor, start, log, audit, metrics, trace_id = trace.trace_id, caller_name,
+                 peer = log ? context->peer() : std::string()](
                     Operation operation, const std::string& service_id,
                     const std::string& client_id, const absl::Status& status,
                     v1::Action action, const std::string& result_code) {
@@ -207,21 +241,37 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Dispatch(
       metrics->RpcEnded(operation, status, action, absl::ToDoubleSeconds(absl::Now() - start));
     }
     if (log) {
-      Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, "rpc",
+      absl::optional<v1::RegistrationError> detail = errors::GetRegistrationError(status);
+      Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, audit ? "audit" : "rpc",
           {{"rpc", std::string(authlete::OperationName(operation))},
-           {"caller", caller},
+           {"caller", caller_name},
+           {"peer", peer},
            {"trace_id", trace_id},
            {"service_id", service_id},
            {"client_id", client_id},
            {"code", std::string(absl::StatusCodeToString(status.code()))},
+           {"reason", detail ? v1::ErrorReason_Name(detail->reason()) : std::string()},
            {"action", v1::Action_Name(action)},
            {"result_code", result_code},
+           {"upstream_attempts", int64_t{detail ? detail->upstream_attempts() : 0}},
            {"latency_ms", absl::ToDoubleMilliseconds(absl::Now() - start)},
            {"error", std::string(status.message())}});
     }
     reactor->Finish(ToGrpcStatus(status));
   };
 
+  absl::Status admitted = caller.status();
+  if (admitted.ok() && options_.guard != nullptr) {
+    admitted = options_.guard->Admit(*caller, operation);
+  }
+  if (admitted.ok() && call.ok() && options_.guard != nullptr) {
+    admitted = options_.guard->CheckCall(*caller, *call);
+  }
+  if (!admitted.ok()) {
+    finish(operation, call.ok() ? call->service_id : "", call.ok() ? call->client_id : "",
+           admitted, v1::ACTION_UNSPECIFIED, "");
+    return reactor;
+  }
   if (!call.ok()) {
     finish(operation, "", "", call.status(), v1::ACTION_UNSPECIFIED, "");
     return reactor;

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "dcr/v1/client_registration_service.grpc.pb.h"
 #include "service/authlete/authlete_connection.h"
+#include "service/callers/caller_guard.h"
 #include "service/server/gateway_metrics.h"
 
 namespace dcr::server {
@@ -26,6 +27,11 @@ class ClientRegistrationService final
     absl::Duration max_upstream_timeout = absl::Seconds(10);
     std::size_t max_metadata_bytes = 64 * 1024;
     bool log_requests = true;
+    // One "audit" log line per GetClient too (always for the other three).
+    bool audit_reads = false;
+    // Authenticates callers and applies their policy; null lets every
+    // caller do everything (no callers file).
+    std::shared_ptr<callers::CallerGuard> guard;
     // Updated on every call when set (GatewayServer sets it).
     std::shared_ptr<GatewayMetrics> metrics;
   };

@@ -13,6 +13,27 @@
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
           "gRPC listen address host:port; port 0 picks a free port");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain for TLS on the gRPC port (reloaded when it changes)");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key for --tls_cert_file");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle: turns on mutual TLS; verified client certificates identify callers");
+ABSL_FLAG(bool, tls_require_client_certificate, true,
+          "with --tls_client_ca_file: refuse connections without a client certificate "
+          "(false: callers may use an API key instead)");
+ABSL_FLAG(absl::Duration, tls_reload_interval, absl::Seconds(60),
+          "how often the TLS files are checked for changes");
+ABSL_FLAG(bool, insecure_plaintext, false,
+          "serve gRPC without TLS (only behind a mesh or proxy that terminates TLS); "
+          "required when no --tls_cert_file is given");
+ABSL_FLAG(std::string, callers_file, "",
+          "JSON file naming the callers (API key hashes, certificate identities) and what "
+          "each may do; empty: every caller may do everything");
+ABSL_FLAG(bool, audit_reads, false,
+          "write an audit log line for GetClient too (always for the other RPCs)");
+ABSL_FLAG(absl::Duration, drain_delay, absl::Seconds(3),
+          "after SIGTERM, time spent reporting NOT_SERVING while still serving, before "
+          "the gRPC server stops accepting calls");
 ABSL_FLAG(std::string, port_file, "",
           "if set, write the bound gRPC port to this file once serving");
 ABSL_FLAG(std::string, authlete_base_url, "us",
@@ -92,6 +113,15 @@ bool IsValidServiceId(absl::string_view id) {
 
 std::vector<std::string> GatewayFlagNames() {
   return {"listen",
+          "tls_cert_file",
+          "tls_key_file",
+          "tls_client_ca_file",
+          "tls_require_client_certificate",
+          "tls_reload_interval",
+          "insecure_plaintext",
+          "callers_file",
+          "audit_reads",
+          "drain_delay",
           "port_file",
           "authlete_base_url",
           "authlete_api_version",
@@ -176,12 +206,42 @@ absl::Status ValidateConfig(const GatewayConfig& config) {
     return absl::InvalidArgumentError(
         "the circuit threshold and the in-flight bound must be >= 0, the open time positive");
   }
+  const CallerTlsConfig& tls = config.tls;
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert_file and --tls_key_file go together");
+  }
+  if (tls.cert_file.empty() && !config.insecure_plaintext) {
+    return absl::InvalidArgumentError(
+        "no TLS certificate for the gRPC port: set --tls_cert_file and --tls_key_file, or "
+        "--insecure_plaintext when a mesh or proxy terminates TLS");
+  }
+  if (!tls.cert_file.empty() && config.insecure_plaintext) {
+    return absl::InvalidArgumentError("--insecure_plaintext contradicts --tls_cert_file");
+  }
+  if (!tls.client_ca_file.empty() && tls.cert_file.empty()) {
+    return absl::InvalidArgumentError("--tls_client_ca_file needs --tls_cert_file");
+  }
+  if (tls.reload_interval < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("--tls_reload_interval must be at least 1s");
+  }
+  if (config.drain_delay < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--drain_delay must not be negative");
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<GatewayConfig> ConfigFromFlags() {
   GatewayConfig config;
   config.listen_address = absl::GetFlag(FLAGS_listen);
+  config.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  config.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  config.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  config.tls.require_client_certificate = absl::GetFlag(FLAGS_tls_require_client_certificate);
+  config.tls.reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
+  config.insecure_plaintext = absl::GetFlag(FLAGS_insecure_plaintext);
+  config.callers_file = absl::GetFlag(FLAGS_callers_file);
+  config.audit_reads = absl::GetFlag(FLAGS_audit_reads);
+  config.drain_delay = absl::GetFlag(FLAGS_drain_delay);
   absl::StatusOr<std::string> base_url =
       authlete::ResolveBaseUrl(absl::GetFlag(FLAGS_authlete_base_url));
   if (!base_url.ok()) return base_url.status();

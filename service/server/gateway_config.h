@@ -15,9 +15,32 @@
 
 namespace dcr::server {
 
+// TLS on the gRPC port. The files are watched and reloaded when they change,
+// so a rotated certificate (cert-manager, a Secret update) needs no restart.
+struct CallerTlsConfig {
+  std::string cert_file;  // PEM certificate chain
+  std::string key_file;   // PEM private key
+  // When set: mutual TLS, client certificates are verified against it and
+  // their names identify callers.
+  std::string client_ca_file;
+  // With a client CA: whether every caller must present a certificate
+  // (otherwise callers without one may still use an API key).
+  bool require_client_certificate = true;
+  absl::Duration reload_interval = absl::Seconds(60);
+};
+
 struct GatewayConfig {
   // host:port for gRPC; port 0 picks a free port (see GatewayServer::port()).
   std::string listen_address = "0.0.0.0:50051";
+  // TLS for callers; without a certificate the gateway refuses to start
+  // unless plaintext was asked for (a mesh sidecar terminating TLS).
+  CallerTlsConfig tls;
+  bool insecure_plaintext = false;
+  // Who may call and what each caller may do (README "Callers and policy");
+  // empty: every caller that reaches the port may do everything.
+  std::string callers_file;
+  // Audit lines for GetClient too (always for Register/Update/Delete).
+  bool audit_reads = false;
   authlete::AuthleteOptions authlete;
   // The Authlete service used when a request names none.
   std::string default_service_id;
@@ -35,6 +58,9 @@ struct GatewayConfig {
   resilience::ResilienceOptions resilience;
   // How long in-flight calls may take to finish after SIGTERM.
   absl::Duration shutdown_grace = absl::Seconds(20);
+  // After SIGTERM, how long health reports NOT_SERVING while calls are still
+  // accepted, so that clients and load balancers move away first.
+  absl::Duration drain_delay = absl::ZeroDuration();
   // One log line per RPC (never with a secret).
   bool log_requests = true;
   // host:port of the admin HTTP port (GET /metrics, /healthz); empty: none.

@@ -3,6 +3,14 @@
 #include <thread>
 #include <utility>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "service/authlete/authlete_client.h"
@@ -13,6 +21,67 @@
 namespace dcr::server {
 namespace {
 
+using BioPtr = std::unique_ptr<BIO, decltype(&BIO_free)>;
+
+// The TLS files gRPC's file watcher will load, checked now: the watcher only
+// logs a bad file and fails every handshake, which is a poor way to learn of
+// a typo in a path.
+absl::Status CheckTlsFiles(const CallerTlsConfig& tls) {
+  BioPtr cert_bio(BIO_new_file(tls.cert_file.c_str(), "r"), &BIO_free);
+  if (cert_bio == nullptr) return absl::InvalidArgumentError(absl::StrCat("cannot read ", tls.cert_file));
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr), &X509_free);
+  if (cert == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(tls.cert_file, ": no PEM certificate"));
+  }
+  BioPtr key_bio(BIO_new_file(tls.key_file.c_str(), "r"), &BIO_free);
+  if (key_bio == nullptr) return absl::InvalidArgumentError(absl::StrCat("cannot read ", tls.key_file));
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
+  if (key == nullptr) {
+    // Never echo the file's content: it is a private key.
+    return absl::InvalidArgumentError(absl::StrCat(tls.key_file, ": no PEM private key"));
+  }
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(tls.key_file, " does not match ", tls.cert_file));
+  }
+  if (!tls.client_ca_file.empty()) {
+    BioPtr ca_bio(BIO_new_file(tls.client_ca_file.c_str(), "r"), &BIO_free);
+    if (ca_bio == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot read ", tls.client_ca_file));
+    }
+    std::unique_ptr<X509, decltype(&X509_free)> ca(
+        PEM_read_bio_X509(ca_bio.get(), nullptr, nullptr, nullptr), &X509_free);
+    if (ca == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(tls.client_ca_file, ": no PEM certificate"));
+    }
+  }
+  ERR_clear_error();
+  return absl::OkStatus();
+}
+
+// The gRPC port's credentials: TLS from watched files, or plaintext when
+// explicitly asked for (ValidateConfig enforces one or the other).
+std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const GatewayConfig& config) {
+  if (config.insecure_plaintext) return grpc::InsecureServerCredentials();
+  const CallerTlsConfig& tls = config.tls;
+  const auto interval =
+      static_cast<unsigned int>(absl::ToInt64Seconds(tls.reload_interval));
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      tls.key_file, tls.cert_file, tls.client_ca_file, interval);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (tls.client_ca_file.empty()) {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  } else {
+    options.watch_root_certs();
+    options.set_cert_request_type(tls.require_client_certificate
+                                      ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                      : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
 // Room for gRPC framing and the other request fields around the metadata.
 constexpr std::size_t kRequestOverheadBytes = 16 * 1024;
 
@@ -21,6 +90,16 @@ constexpr std::size_t kRequestOverheadBytes = 16 * 1024;
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     const GatewayConfig& config) {
   if (absl::Status valid = ValidateConfig(config); !valid.ok()) return valid;
+  if (!config.insecure_plaintext) {
+    if (absl::Status tls = CheckTlsFiles(config.tls); !tls.ok()) return tls;
+  }
+  absl::optional<std::vector<callers::CallerPolicy>> callers;
+  if (!config.callers_file.empty()) {
+    absl::StatusOr<std::vector<callers::CallerPolicy>> loaded =
+        callers::LoadCallersFile(config.callers_file);
+    if (!loaded.ok()) return loaded.status();
+    callers = *std::move(loaded);
+  }
 
   std::unique_ptr<GatewayServer> gateway(new GatewayServer());
   gateway->metrics_ = std::make_shared<GatewayMetrics>(gateway->registry_);
@@ -45,6 +124,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   options.max_metadata_bytes = config.max_metadata_bytes;
   options.log_requests = config.log_requests;
   options.metrics = gateway->metrics_;
+  options.audit_reads = config.audit_reads;
+  options.guard = std::make_shared<callers::CallerGuard>(std::move(callers));
+  gateway->drain_delay_ = config.drain_delay;
   gateway->service_ = std::make_unique<ClientRegistrationService>(options, gateway->authlete_);
 
   // Health (grpc.health.v1, our own so that reflection can describe it) and
@@ -63,10 +145,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   gateway->reflection_ = *std::move(reflection);
 
   grpc::ServerBuilder builder;
-  // TLS for callers arrives with the hardening work; until then the gateway
-  // is meant to sit behind a mesh or on a private network.
-  builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(),
-                           &gateway->port_);
+  builder.AddListeningPort(config.listen_address, ServerCredentials(config), &gateway->port_);
   builder.RegisterService(gateway->service_.get());
   builder.RegisterService(gateway->health_.get());
   builder.RegisterService(gateway->reflection_->v1());
@@ -94,8 +173,12 @@ void GatewayServer::Shutdown(absl::Duration grace) {
   if (stopped_) return;
   stopped_ = true;
   if (server_ == nullptr) return;
-  // Probes see NOT_SERVING first; Watch and reflection streams end so they do
-  // not hold the shutdown open.
+  // Probes and clients watching health see NOT_SERVING first, while calls are
+  // still served, so that they move to other replicas before this one stops
+  // accepting calls; then Watch and reflection streams end so they do not
+  // hold the shutdown open.
+  health_->SetServing(false);
+  if (drain_delay_ > absl::ZeroDuration()) absl::SleepFor(drain_delay_);
   health_->Shutdown();
   reflection_->Shutdown();
   // grpc::Server::Shutdown waits for every reactor to finish, and a reactor

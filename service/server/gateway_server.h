@@ -34,7 +34,8 @@ class GatewayServer {
   // The bound admin (metrics) port; 0 when there is none.
   int admin_port() const { return admin_ != nullptr ? admin_->port() : 0; }
 
-  // Graceful stop: health turns NOT_SERVING, no new calls are accepted, and
+  // Graceful stop: health turns NOT_SERVING, calls are still accepted for
+  // the drain delay, then no new calls are accepted, and
   // calls in flight get up to `grace` to finish; then the calls still waiting
   // on Authlete are failed with UNAVAILABLE and the server stops. Idempotent.
   void Shutdown(absl::Duration grace);
@@ -52,6 +53,7 @@ class GatewayServer {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool stopped_ = false;
+  absl::Duration drain_delay_;
   // Last member: stops serving first, before what it reports on is gone.
   std::unique_ptr<metrics::AdminServer> admin_;
 };

@@ -105,7 +105,19 @@ int main(int argc, char** argv) {
        {"authlete_base_url", config->authlete.base_url},
        {"authlete_api_version",
         config->authlete.api_version == dcr::authlete::ApiVersion::kV3 ? "3" : "2"},
-       {"service_id", config->default_service_id}});
+       {"service_id", config->default_service_id},
+       {"transport", config->insecure_plaintext             ? "plaintext"
+                     : config->tls.client_ca_file.empty() ? "tls"
+                                                          : "mutual_tls"},
+       {"callers_file", config->callers_file}});
+  if (config->insecure_plaintext) {
+    Log(LogLevel::kWarning, "gRPC port without TLS (--insecure_plaintext): only safe behind "
+                            "a mesh or proxy that terminates TLS", {});
+  }
+  if (config->callers_file.empty()) {
+    Log(LogLevel::kWarning, "no --callers_file: every caller that reaches the port may "
+                            "register, read, update and delete clients", {});
+  }
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

@@ -90,7 +90,7 @@ absl::StatusOr<std::unique_ptr<Stack>> StartStack() {
   if (!emulator_port.ok()) return emulator_port.status();
   stack->emulator_url = absl::StrCat("http://127.0.0.1:", *emulator_port);
 
-  std::vector<std::string> args = {"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
+  std::vector<std::string> args = {"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--insecure_plaintext",
                                    "--port_file=" + stack->dir + "/gateway.port",
                                    "--authlete_base_url=" + stack->emulator_url,
                                    absl::StrCat("--authlete_service_id=", emulator::kDefaultServiceId)};

@@ -47,7 +47,7 @@ class DcrctlEndToEnd : public ::testing::Test {
 
     auto gateway = Process::Start(
         g_gateway,
-        {"--listen=127.0.0.1:0", "--admin_listen=", "--port_file=" + dir_ + "/gateway.port",
+        {"--listen=127.0.0.1:0", "--admin_listen=", "--insecure_plaintext", "--port_file=" + dir_ + "/gateway.port",
          absl::StrCat("--authlete_base_url=http://127.0.0.1:", *emulator_port),
          absl::StrCat("--authlete_service_id=", kServiceId), "--shutdown_grace=1s"},
         {{"DCR_AUTHLETE_CREDENTIAL", kServiceToken}}, dir_ + "/gateway.log");

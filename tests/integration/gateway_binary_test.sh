@@ -35,6 +35,17 @@ set -e
 [[ $code -eq 2 ]] || fail "missing service id: exit $code"
 grep -q "authlete_service_id" <<<"$out" || fail "missing service id message: $out"
 set +e
+out=$(DCR_AUTHLETE_CREDENTIAL=x "$gateway" --authlete_service_id=1 2>&1); code=$?
+set -e
+[[ $code -eq 2 ]] || fail "neither TLS nor plaintext: exit $code"
+grep -q "insecure_plaintext" <<<"$out" || fail "neither TLS nor plaintext message: $out"
+set +e
+out=$(DCR_AUTHLETE_CREDENTIAL=x "$gateway" --authlete_service_id=1 --tls_cert_file=/nonexistent \
+  --tls_key_file=/nonexistent 2>&1); code=$?
+set -e
+[[ $code -eq 1 ]] || fail "unreadable TLS files: exit $code"
+grep -q "cannot read /nonexistent" <<<"$out" || fail "unreadable TLS files message: $out"
+set +e
 out=$(DCR_AUTHLETE_CREDENTIAL=x DCR_UPSTREAM_TIMEOUT=soon "$gateway" --authlete_service_id=1 2>&1)
 code=$?
 set -e
@@ -47,8 +58,8 @@ dcr_start emulator "$emulator" --listen=127.0.0.1:0
 credential=emulator-service-token
 printf '%s\n' "$credential" >"$dcr_work/credential"
 DCR_LISTEN=127.0.0.1:0 DCR_ADMIN_LISTEN=127.0.0.1:0 DCR_AUTHLETE_BASE_URL="http://127.0.0.1:$emulator_port" \
-  DCR_AUTHLETE_SERVICE_ID=21653835348762 DCR_AUTHLETE_CREDENTIAL_FILE="$dcr_work/credential" \
-  DCR_SHUTDOWN_GRACE=5s dcr_start gateway "$gateway"
+  DCR_AUTHLETE_SERVICE_ID=21653835348762 DCR_AUTHLETE_CREDENTIAL_FILE="$dcr_work/credential" DCR_INSECURE_PLAINTEXT=true \
+  DCR_SHUTDOWN_GRACE=5s DCR_DRAIN_DELAY=1s dcr_start gateway "$gateway"
 
 # The admin port (from the "serving" line) answers /healthz and /metrics.
 admin_port=$(grep -o '"admin_port":[0-9]*' "$dcr_work/gateway.log" | head -n 1 | cut -d: -f2)
@@ -64,6 +75,8 @@ wait "$gateway_pid"; code=$?
 set -e
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [[ $code -eq 0 ]] || fail "SIGTERM: exit $code; log: $(cat "$dcr_work/gateway.log")"
+# The 1 s drain delay (NOT_SERVING while still serving), then an idle stop.
+(( elapsed_ms >= 1000 )) || fail "SIGTERM exited before the drain delay: ${elapsed_ms} ms"
 (( elapsed_ms < 5000 )) || fail "idle drain took ${elapsed_ms} ms"
 grep -q '"msg":"draining"' "$dcr_work/gateway.log" || fail "no draining line"
 grep -q '"msg":"stopped"' "$dcr_work/gateway.log" || fail "no stopped line"

@@ -27,6 +27,7 @@ absl::StatusOr<std::unique_ptr<GatewayTestEnv>> GatewayTestEnv::Start(EnvOptions
 
   server::GatewayConfig& config = env->config_;
   config.listen_address = "127.0.0.1:0";
+  config.insecure_plaintext = true;  // tests that need TLS turn it on in TweakGateway
   config.authlete.base_url = env->emulator_->base_url();
   config.authlete.api_version = options.api_version;
   config.authlete.credential = options.api_version == authlete::ApiVersion::kV3

@@ -10,7 +10,7 @@ fail() { dcr_fail "$@"; }
 
 dcr_start emulator "$emulator" --listen=127.0.0.1:0
 DCR_AUTHLETE_CREDENTIAL=emulator-service-token dcr_start gateway "$gateway" \
-  --listen=127.0.0.1:0 --admin_listen= --authlete_base_url="http://127.0.0.1:$emulator_port" \
+  --listen=127.0.0.1:0 --admin_listen= --insecure_plaintext --authlete_base_url="http://127.0.0.1:$emulator_port" \
   --authlete_service_id=21653835348762
 port=$gateway_port
 url="http://127.0.0.1:$port"

@@ -15,6 +15,6 @@ cmake -S "$root/tests/package/consumer" -B "$dcr_work/consumer" -G Ninja \
 cmake --build "$dcr_work/consumer" >/dev/null
 dcr_start emulator "$emulator" --listen=127.0.0.1:0 --log_requests=false
 DCR_AUTHLETE_CREDENTIAL=emulator-service-token \
-  dcr_start gateway "$prefix/bin/dcr-gateway" --listen=127.0.0.1:0 --admin_listen= \
+  dcr_start gateway "$prefix/bin/dcr-gateway" --listen=127.0.0.1:0 --admin_listen= --insecure_plaintext \
   --authlete_base_url="http://127.0.0.1:$emulator_port" --authlete_service_id=21653835348762
 "$dcr_work/consumer/consumer" "127.0.0.1:$gateway_port"

@@ -1,0 +1,79 @@
+// The gate every ClientRegistrationService call passes before anything is
+// sent to Authlete: who is calling (API key or client certificate), whether
+// its policy allows this RPC, service id, redirect URIs and grant types, and
+// whether it is within its rate limit. Every refusal carries a
+// dcr.v1.RegistrationError (CALLER_UNAUTHENTICATED, CALLER_NOT_PERMITTED,
+// CALLER_RATE_LIMITED).
+#ifndef DCR_SERVICE_CALLERS_CALLER_GUARD_H_
+#define DCR_SERVICE_CALLERS_CALLER_GUARD_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+#include "service/authlete/authlete_request.h"
+#include "service/callers/caller_policy.h"
+
+namespace dcr::callers {
+
+// What a call presented, read from the transport by the gRPC layer.
+struct CallerCredentials {
+  // From "authorization: Bearer <key>"; a secret, never logged.
+  absl::optional<std::string> api_key;
+  // Subject alternative names and common name of a verified client
+  // certificate (mutual TLS); empty otherwise.
+  std::vector<std::string> certificate_identities;
+};
+
+struct Caller {
+  // The policy's name, or without a callers file the certificate identity
+  // or "anonymous". Safe to log.
+  std::string name;
+  // Null when the gateway runs without a callers file: everything allowed.
+  const CallerPolicy* policy = nullptr;
+  std::size_t index = 0;
+};
+
+class CallerGuard {
+ public:
+  using Clock = std::function<absl::Time()>;
+
+  // Without `callers` (no callers file) every caller is let in and may do
+  // everything; with it, only the callers it names.
+  explicit CallerGuard(absl::optional<std::vector<CallerPolicy>> callers,
+                       Clock clock = &absl::Now);
+
+  absl::StatusOr<Caller> Authenticate(const CallerCredentials& credentials) const;
+
+  // The RPC is in the caller's policy and the caller within its rate limit
+  // (which this call then uses up a token of).
+  absl::Status Admit(const Caller& caller, authlete::Operation operation)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The call's service id, and for Register/Update the redirect URIs and
+  // grant types of its metadata, are within the caller's policy.
+  absl::Status CheckCall(const Caller& caller, const authlete::DcrCall& call) const;
+
+  bool open() const { return !callers_.has_value(); }
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    absl::Time last;
+  };
+
+  const absl::optional<std::vector<CallerPolicy>> callers_;
+  const Clock clock_;
+  absl::Mutex mu_;
+  std::vector<Bucket> buckets_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace dcr::callers
+
+#endif  // DCR_SERVICE_CALLERS_CALLER_GUARD_H_

@@ -1,0 +1,78 @@
+// Who may call the gateway and what each caller may do: the callers file
+// (--callers_file, README "Callers and policy"). JSON, strictly checked:
+// an unknown key or a malformed entry refuses the whole file, because a
+// typo must not silently widen what a caller may do.
+//
+//   {"callers": [{
+//     "name": "developer-portal",
+//     "api_key_sha256": ["<64 hex digits>"],          // SHA-256 of each API key
+//     "certificate_identities": ["spiffe://corp/portal"],  // client cert SAN or CN
+//     "rpcs": ["RegisterClient", "GetClient"],          // or ["*"]
+//     "service_ids": ["*"],                             // or numeric ids
+//     "redirect_uri_patterns": ["https://*.portal.example.com/cb"],  // or ["*"]
+//     "grant_types": ["authorization_code", "refresh_token"],         // or ["*"]
+//     "rate_limit": {"requests_per_second": 10, "burst": 20}          // optional
+//   }]}
+//
+// A list that is absent allows nothing; ["*"] allows anything.
+#ifndef DCR_SERVICE_CALLERS_CALLER_POLICY_H_
+#define DCR_SERVICE_CALLERS_CALLER_POLICY_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
+#include "service/authlete/authlete_options.h"
+#include "service/callers/redirect_uri_pattern.h"
+
+namespace dcr::callers {
+
+using Sha256 = std::array<uint8_t, 32>;
+
+struct RateLimit {
+  double requests_per_second = 0;
+  double burst = 0;
+};
+
+// A set of strings, or everything ("*").
+struct Allowed {
+  bool any = false;
+  absl::flat_hash_set<std::string> values;
+  bool Contains(const std::string& value) const { return any || values.contains(value); }
+};
+
+struct CallerPolicy {
+  std::string name;
+  std::vector<Sha256> api_key_sha256;
+  std::vector<std::string> certificate_identities;
+  // Indexed by authlete::Operation.
+  std::array<bool, 4> rpcs{};
+  Allowed service_ids;
+  bool any_redirect_uri = false;
+  std::vector<RedirectUriPattern> redirect_uri_patterns;
+  Allowed grant_types;
+  absl::optional<RateLimit> rate_limit;
+
+  bool MayCall(authlete::Operation operation) const {
+    return rpcs[static_cast<std::size_t>(operation)];
+  }
+  bool MayUseRedirectUri(absl::string_view uri) const;
+};
+
+absl::StatusOr<std::vector<CallerPolicy>> ParseCallersFile(absl::string_view json);
+absl::StatusOr<std::vector<CallerPolicy>> LoadCallersFile(const std::string& path);
+
+// SHA-256 of `key` (how API keys are stored and compared).
+Sha256 HashApiKey(absl::string_view key);
+
+// The RPC's name as in the proto and the callers file ("RegisterClient").
+absl::string_view RpcName(authlete::Operation operation);
+
+}  // namespace dcr::callers
+
+#endif  // DCR_SERVICE_CALLERS_CALLER_POLICY_H_
