@@ -39,6 +39,15 @@
 // Global flags.
 ABSL_FLAG(std::string, address, "localhost:50051",
           "dcr-gateway address, host:port; $DCR_ADDRESS, when set, replaces the default.");
+ABSL_FLAG(bool, tls, false,
+          "Connect with TLS (implied by any other --tls_* flag).");
+ABSL_FLAG(std::string, tls_ca_file, "", "CA bundle (PEM) that signed the gateway's certificate.");
+ABSL_FLAG(std::string, tls_cert_file, "", "Client certificate (PEM), for mutual TLS.");
+ABSL_FLAG(std::string, tls_key_file, "", "Client key (PEM), for mutual TLS.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name to verify in the gateway's certificate, when not the address's host.");
+ABSL_FLAG(std::string, api_key_file, "",
+          "File holding this caller's API key for the gateway; otherwise $DCR_API_KEY.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10),
           "Deadline of the whole command, retries included, e.g. 10s, 500ms.");
 ABSL_FLAG(std::string, output, "text",
@@ -79,6 +88,7 @@ using ::dcr::client::RegistrationClient;
 constexpr int kExitUsage = 64;  // sysexits.h EX_USAGE
 constexpr char kTokenEnv[] = "DCR_REGISTRATION_ACCESS_TOKEN";
 constexpr char kAddressEnv[] = "DCR_ADDRESS";
+constexpr char kApiKeyEnv[] = "DCR_API_KEY";
 // A bound on what is read from a file or stdin, so a wrong path (a device,
 // a huge log) cannot exhaust memory; far above any real metadata document.
 constexpr std::size_t kMaxInputBytes = 8 << 20;
@@ -117,7 +127,9 @@ Examples:
 )";
 
 const std::set<std::string>& GlobalFlags() {
-  static const auto* flags = new std::set<std::string>{"address", "timeout", "output", "service_id"};
+  static const auto* flags = new std::set<std::string>{
+      "address", "timeout", "output", "service_id", "tls", "tls_ca_file", "tls_cert_file",
+      "tls_key_file", "tls_server_name", "api_key_file"};
   return *flags;
 }
 const std::set<std::string>& TypedMetadataFlags() {
@@ -612,6 +624,22 @@ int Main(int argc, char** argv) {
   }
   dcr::client::ChannelOptions channel_options;
   channel_options.user_agent_prefix = "dcrctl/0.1";
+  channel_options.health_check = false;  // one call: nothing to balance
+  if (absl::GetFlag(FLAGS_tls) || args->specified.count("tls_ca_file") ||
+      args->specified.count("tls_cert_file") || args->specified.count("tls_server_name")) {
+    channel_options.tls = dcr::client::TlsOptions{
+        absl::GetFlag(FLAGS_tls_ca_file), absl::GetFlag(FLAGS_tls_cert_file),
+        absl::GetFlag(FLAGS_tls_key_file), absl::GetFlag(FLAGS_tls_server_name)};
+  }
+  // The API key is a secret: from a file or the environment, never argv.
+  if (args->specified.count("api_key_file")) {
+    absl::StatusOr<std::string> key = ReadInput(absl::GetFlag(FLAGS_api_key_file), "API key file");
+    if (!key.ok()) return UsageError(std::string(key.status().message()));
+    channel_options.api_key = std::string(absl::StripAsciiWhitespace(*key));
+    if (channel_options.api_key.empty()) return UsageError("the API key file is empty");
+  } else if (const char* env = std::getenv(kApiKeyEnv); env != nullptr && *env != '\0') {
+    channel_options.api_key = std::string(absl::StripAsciiWhitespace(env));
+  }
   auto channel = dcr::client::MakeChannel(address, channel_options);
   if (!channel.ok()) return UsageError(std::string(channel.status().message()));
 
