@@ -60,6 +60,20 @@ class GatewayTestEnv {
   std::unique_ptr<v1::ClientRegistrationService::Stub> stub_;
 };
 
+// A fresh directory under the test's temporary directory, removed with it.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  // Empty if the directory could not be created.
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 // A context with a deadline, as every well-behaved caller sets.
 std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(10));
 

@@ -20,23 +20,6 @@
 namespace dcr::testing {
 namespace {
 
-// A fresh directory per test, removed with it.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = ::testing::TempDir() + "/upstream_tls_XXXXXX";
-    path_ = mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 // The name the gateway dials: the emulator's base URL is https://127.0.0.1:PORT.
 LeafSpec ForLoopback() {
   LeafSpec spec;
@@ -98,7 +81,7 @@ class UpstreamTlsTest : public ::testing::Test {
     EXPECT_EQ(env_->emulator().stats().total, 0);
   }
 
-  TempDir dir_;
+  TempDir dir_{"upstream_tls"};
   absl::optional<TestPki> pki_;
   std::string ca_file_;
   std::unique_ptr<GatewayTestEnv> env_;
