@@ -39,7 +39,8 @@ std::string Response(int status, const char* reason, const char* type, const std
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
-    const std::string& address, std::function<std::string()> render_metrics) {
+    const std::string& address, std::function<std::string()> render_metrics,
+    std::function<bool()> ready) {
   const std::size_t colon = address.rfind(':');
   int port = 0;
   if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
@@ -83,12 +84,13 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
     return absl::InternalError("eventfd failed");
   }
   return std::unique_ptr<AdminServer>(
-      new AdminServer(fd, stop_fd, bound_port, std::move(render_metrics)));
+      new AdminServer(fd, stop_fd, bound_port, std::move(render_metrics), std::move(ready)));
 }
 
 AdminServer::AdminServer(int listen_fd, int stop_fd, int port,
-                         std::function<std::string()> render)
-    : listen_fd_(listen_fd), stop_fd_(stop_fd), port_(port), render_metrics_(std::move(render)) {
+                         std::function<std::string()> render, std::function<bool()> ready)
+    : listen_fd_(listen_fd), stop_fd_(stop_fd), port_(port), render_metrics_(std::move(render)),
+      ready_(std::move(ready)) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -142,12 +144,15 @@ void AdminServer::Serve(int fd) {
   const absl::string_view method = line.substr(0, first);
   absl::string_view path = line.substr(first + 1, second - first - 1);
   path = path.substr(0, path.find('?'));
-  if (path != "/metrics" && path != "/healthz") {
+  if (path != "/metrics" && path != "/healthz" && path != "/readyz") {
     WriteAll(fd, Response(404, "Not Found", "text/plain", "not found\n"));
   } else if (method != "GET" && method != "HEAD") {
     WriteAll(fd, Response(405, "Method Not Allowed", "text/plain", "GET only\n"));
   } else if (path == "/healthz") {
     WriteAll(fd, Response(200, "OK", "text/plain", "ok\n"));
+  } else if (path == "/readyz") {
+    WriteAll(fd, ready_() ? Response(200, "OK", "text/plain", "ready\n")
+                          : Response(503, "Service Unavailable", "text/plain", "draining\n"));
   } else {
     WriteAll(fd, Response(200, "OK", "text/plain; version=0.0.4; charset=utf-8",
                           render_metrics_()));

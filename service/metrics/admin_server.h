@@ -20,9 +20,12 @@ namespace dcr::metrics {
 class AdminServer {
  public:
   // Listens on `address` ("host:port", port 0 picks one) and serves
-  // `render_metrics()` at /metrics.
+  // `render_metrics()` at /metrics, "ok" at /healthz (liveness), and at
+  // /readyz 200 while `ready()` else 503 (readiness: a draining gateway is
+  // not ready). Plain HTTP, for probes that cannot speak TLS or gRPC.
   static absl::StatusOr<std::unique_ptr<AdminServer>> Start(
-      const std::string& address, std::function<std::string()> render_metrics);
+      const std::string& address, std::function<std::string()> render_metrics,
+      std::function<bool()> ready = [] { return true; });
   ~AdminServer();  // Stops serving.
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
@@ -30,7 +33,8 @@ class AdminServer {
   int port() const { return port_; }
 
  private:
-  AdminServer(int listen_fd, int stop_fd, int port, std::function<std::string()> render);
+  AdminServer(int listen_fd, int stop_fd, int port, std::function<std::string()> render,
+              std::function<bool()> ready);
   void Run();
   void Serve(int fd);
 
@@ -38,6 +42,7 @@ class AdminServer {
   const int stop_fd_;
   const int port_;
   const std::function<std::string()> render_metrics_;
+  const std::function<bool()> ready_;
   std::thread thread_;
 };
 

@@ -160,7 +160,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   if (!config.admin_listen_address.empty()) {
     GatewayServer* raw = gateway.get();
     absl::StatusOr<std::unique_ptr<metrics::AdminServer>> admin = metrics::AdminServer::Start(
-        config.admin_listen_address, [raw] { return raw->registry_.Render(); });
+        config.admin_listen_address, [raw] { return raw->registry_.Render(); },
+        [raw] { return raw->health_->serving(); });
     if (!admin.ok()) return admin.status();
     gateway->admin_ = *std::move(admin);
   }

@@ -102,6 +102,11 @@ void HealthService::SetServing(bool serving) {
   for (Watcher* watcher : watchers_) watcher->Send(status_);
 }
 
+bool HealthService::serving() const {
+  absl::MutexLock lock(&mu_);
+  return status_ == HealthCheckResponse::SERVING;
+}
+
 void HealthService::Shutdown() {
   absl::MutexLock lock(&mu_);
   shut_down_ = true;

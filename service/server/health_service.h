@@ -23,6 +23,7 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
 
   // Sets the status of every service and tells every watcher.
   void SetServing(bool serving) ABSL_LOCKS_EXCLUDED(mu_);
+  bool serving() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // NOT_SERVING, then ends every Watch stream so that server shutdown does
   // not wait on them. Later Watch calls get NOT_SERVING and end at once.
@@ -42,7 +43,7 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
   void Forget(Watcher* watcher) ABSL_LOCKS_EXCLUDED(mu_);
 
   const absl::flat_hash_set<std::string> services_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   ServingStatus status_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_set<Watcher*> watchers_ ABSL_GUARDED_BY(mu_);

@@ -5,6 +5,7 @@ usage: check_manifests.py dev|production RENDERED.yaml
 Prints every problem found and exits 1 if there is any. Debian's python3 with
 python3-yaml (deploy/local/install-deps.sh)."""
 import re
+import json
 import sys
 
 import yaml
@@ -71,10 +72,11 @@ def main():
     grpc_port = ports.get("grpc")
     if grpc_port is None:
         problem("the container has no port named grpc")
-    for probe in ("readinessProbe", "livenessProbe"):
-        p = c.get(probe) or {}
-        if (p.get("grpc") or {}).get("port") != grpc_port:
-            problem(f"{probe} must be a native gRPC probe on the grpc port")
+    # The kubelet's gRPC probe cannot speak TLS: probes use the admin port.
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+        get = (c.get(probe) or {}).get("httpGet") or {}
+        if get.get("path") != path or get.get("port") not in ("metrics", ports.get("metrics")):
+            problem(f"{probe} must be an HTTP GET of {path} on the metrics (admin) port")
     res = c.get("resources", {})
     for part in ("requests", "limits"):
         for what in ("cpu", "memory"):
@@ -102,14 +104,19 @@ def main():
         else:
             config.update(cm.get("data", {}))
     grace = duration_seconds(config.get("DCR_SHUTDOWN_GRACE"))
+    drain = duration_seconds(config.get("DCR_DRAIN_DELAY", "0s"))
+    if drain is None:
+        problem("DCR_DRAIN_DELAY must be in seconds (e.g. 3s)")
+        drain = 0
     pre_stop = 0
     command = (((c.get("lifecycle") or {}).get("preStop") or {}).get("exec") or {}).get("command")
     if command and command[-2:-1] and command[0].endswith("sleep"):
         pre_stop = int(command[-1])
     if grace is None:
         problem("DCR_SHUTDOWN_GRACE must be set in seconds (e.g. 20s)")
-    elif spec.get("terminationGracePeriodSeconds", 30) <= pre_stop + grace:
-        problem("terminationGracePeriodSeconds must exceed the preStop pause plus DCR_SHUTDOWN_GRACE")
+    elif spec.get("terminationGracePeriodSeconds", 30) <= pre_stop + drain + grace:
+        problem("terminationGracePeriodSeconds must exceed the preStop pause plus "
+                "DCR_DRAIN_DELAY plus DCR_SHUTDOWN_GRACE")
     credential = config.get("DCR_AUTHLETE_CREDENTIAL_FILE", "")
     volumes = {v["name"]: v for v in spec.get("volumes", [])}
     mounted_secret = None
@@ -121,6 +128,31 @@ def main():
         problem("DCR_AUTHLETE_CREDENTIAL_FILE must lie in a mounted Secret")
     elif mounted_secret not in by_kind.get("Secret", {}):
         problem(f"the credential Secret {mounted_secret} is not rendered")
+    def mounted_from(path, kind):
+        for m in c.get("volumeMounts", []):
+            v = volumes.get(m["name"], {})
+            if kind in v and path.startswith(m["mountPath"].rstrip("/") + "/"):
+                return v[kind].get("secretName") or v[kind].get("name")
+        return None
+    plaintext = config.get("DCR_INSECURE_PLAINTEXT", "false").lower() == "true"
+    if overlay == "production" and plaintext:
+        problem("production must serve gRPC over TLS, not DCR_INSECURE_PLAINTEXT")
+    if not plaintext:
+        for key in ("DCR_TLS_CERT_FILE", "DCR_TLS_KEY_FILE"):
+            if mounted_from(config.get(key, ""), "secret") is None:
+                problem(f"{key} must lie in a mounted Secret")
+    callers_map = mounted_from(config.get("DCR_CALLERS_FILE", ""), "configMap")
+    if callers_map is None:
+        problem("DCR_CALLERS_FILE must lie in a mounted ConfigMap (callers are not optional here)")
+    elif callers_map not in by_kind.get("ConfigMap", {}):
+        problem(f"the callers ConfigMap {callers_map} is not rendered")
+    else:
+        try:
+            callers = json.loads(by_kind["ConfigMap"][callers_map]["data"]["callers.json"])
+            if not isinstance(callers.get("callers"), list):
+                raise ValueError("no callers list")
+        except (KeyError, ValueError, AttributeError) as e:
+            problem(f"the callers ConfigMap does not hold a valid callers.json: {e}")
     if "DCR_AUTHLETE_CREDENTIAL" in config:
         problem("the credential must not be in a ConfigMap")
     for secret in by_kind.get("Secret", {}).values():

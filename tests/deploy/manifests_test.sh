@@ -26,3 +26,5 @@ refuse "a ClusterIP gRPC Service" 's/clusterIP: None/clusterIP: 10.0.0.1/' dev
 refuse "a real-looking secret" 's/credential: REPLACE-ME/credential: 4f3c2a1b9e8d7c6b/' production
 refuse "an unpinned production image" 's#(image: registry.example.com/platform/dcr-gateway):0.1.0#\1:latest#' production
 refuse "a grace period shorter than the drain" 's/terminationGracePeriodSeconds: 30/terminationGracePeriodSeconds: 20/' production
+refuse "plaintext gRPC in production" 's#DCR_TLS_CERT_FILE: /etc/dcr-gateway/tls/tls.crt#DCR_INSECURE_PLAINTEXT: "true"#' production
+refuse "a native gRPC probe (no TLS)" 's#path: /readyz#path: /healthz#' production

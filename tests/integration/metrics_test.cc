@@ -2,6 +2,8 @@
 // happened, `promtool check metrics` (Debian's prometheus package) accepts
 // the page, and untrusted requests to the port get proper refusals.
 #include <curl/curl.h>
+#include <thread>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gateway_test_env.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 
 namespace dcr::testing {
 namespace {
@@ -108,6 +111,7 @@ TEST_F(MetricsTest, CountsCallsAndPassesPromtool) {
 TEST_F(MetricsTest, AdminPortRefusesWhatItDoesNotServe) {
   const int port = env_->gateway().admin_port();
   EXPECT_EQ(Fetch(port, "/healthz").status, 200);
+  EXPECT_EQ(Fetch(port, "/readyz").status, 200);
   EXPECT_EQ(Fetch(port, "/nothing").status, 404);
   EXPECT_EQ(Fetch(port, "/metrics", "POST").status, 405);
   // Garbage and an oversized request: refused or dropped, and the port
@@ -126,6 +130,47 @@ TEST_F(MetricsTest, AdminPortRefusesWhatItDoesNotServe) {
     curl_easy_cleanup(easy);
   }
   EXPECT_EQ(Fetch(port, "/metrics").status, 200);
+}
+
+}  // namespace
+}  // namespace dcr::testing
+
+namespace dcr::testing {
+namespace {
+
+// SIGTERM's first step: for the drain delay the gateway says it is not
+// ready (gRPC health and /readyz, for probes that cannot speak gRPC over
+// TLS) while it still serves calls; then it stops.
+TEST(DrainDelayTest, NotReadyButStillServingDuringTheDrainDelay) {
+  auto env = GatewayTestEnv::Start(TweakGateway([](server::GatewayConfig& c) {
+    c.admin_listen_address = "127.0.0.1:0";
+    c.drain_delay = absl::Seconds(2);
+  }));
+  ASSERT_TRUE(env.ok()) << env.status();
+  const int admin = (*env)->gateway().admin_port();
+  ASSERT_EQ(Fetch(admin, "/readyz").status, 200);
+  std::thread shutdown([&] { (*env)->gateway().Shutdown(absl::Seconds(1)); });
+  // Bounded wait for the drain to begin.
+  HttpAnswer ready;
+  for (int i = 0; i < 100; ++i) {
+    ready = Fetch(admin, "/readyz");
+    if (ready.status == 503) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_EQ(ready.body, "draining\n");
+  auto health = grpc::health::v1::Health::NewStub((*env)->channel());
+  grpc::health::v1::HealthCheckRequest check;
+  check.set_service("dcr.v1.ClientRegistrationService");
+  grpc::health::v1::HealthCheckResponse answer;
+  ASSERT_TRUE(health->Check(Context().get(), check, &answer).ok());
+  EXPECT_EQ(answer.status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  v1::RegisterClientRequest request;
+  request.set_metadata_json(R"({"redirect_uris":["https://app.example.com/cb"]})");
+  v1::RegisterClientResponse response;
+  grpc::Status served = (*env)->stub().RegisterClient(Context().get(), request, &response);
+  EXPECT_TRUE(served.ok()) << served.error_message();
+  shutdown.join();
 }
 
 }  // namespace
