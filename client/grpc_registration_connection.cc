@@ -124,6 +124,7 @@ bool IsProvenUnprocessed(const absl::Status& status) {
     case v1::ERROR_REASON_UPSTREAM_UNREACHABLE:
     case v1::ERROR_REASON_UPSTREAM_RATE_LIMITED:
     case v1::ERROR_REASON_GATEWAY_UNAVAILABLE:
+    case v1::ERROR_REASON_UPSTREAM_CIRCUIT_OPEN:  // the gateway did not call Authlete
       return true;
     default:
       return false;
