@@ -14,6 +14,8 @@ packages=(
   libboost-dev libgtest-dev libgmock-dev
   curl python3 python3-yaml ca-certificates
   prometheus
+  # tests/fuzz (libFuzzer, its sanitizer runtimes) and tests/sanitize.sh (gcc's).
+  clang libclang-rt-14-dev
 )
 # kubectl renders the Kubernetes overlays in the tests (its built-in
 # kustomize); Debian's kubernetes-client unless a kubectl is already there.
