@@ -97,12 +97,7 @@ absl::Status Failure(absl::StatusCode code, v1::ErrorReason reason, int http_sta
   detail.set_http_status(http_status);
   detail.set_upstream_http_status(result.status);
   detail.set_may_have_been_processed(may_have_been_processed);
-  if (result.retry_after.has_value()) {
-    const absl::Duration d = *result.retry_after;
-    detail.mutable_retry_after()->set_seconds(absl::ToInt64Seconds(d));
-    detail.mutable_retry_after()->set_nanos(static_cast<int32_t>(
-        absl::ToInt64Nanoseconds(d - absl::Seconds(absl::ToInt64Seconds(d)))));
-  }
+  if (result.retry_after.has_value()) errors::SetRetryAfter(*result.retry_after, detail);
   return errors::MakeStatus(code, message, detail);
 }
 

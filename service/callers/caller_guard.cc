@@ -20,12 +20,7 @@ absl::Status Refuse(absl::StatusCode code, v1::ErrorReason reason, absl::string_
   v1::RegistrationError detail;
   detail.set_reason(reason);
   detail.set_http_status(code == absl::StatusCode::kResourceExhausted ? 429 : 403);
-  if (retry_after.has_value()) {
-    const int64_t seconds = absl::ToInt64Seconds(*retry_after);
-    detail.mutable_retry_after()->set_seconds(seconds);
-    detail.mutable_retry_after()->set_nanos(static_cast<int32_t>(
-        absl::ToInt64Nanoseconds(*retry_after - absl::Seconds(seconds))));
-  }
+  if (retry_after.has_value()) errors::SetRetryAfter(*retry_after, detail);
   return errors::MakeStatus(code, message, detail);
 }
 

@@ -26,4 +26,17 @@ absl::optional<v1::RegistrationError> GetRegistrationError(const absl::Status& s
   return detail;
 }
 
+void SetRetryAfter(absl::Duration wait, v1::RegistrationError& detail) {
+  const int64_t seconds = absl::ToInt64Seconds(wait);
+  detail.mutable_retry_after()->set_seconds(seconds);
+  detail.mutable_retry_after()->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(wait - absl::Seconds(seconds))));
+}
+
+absl::optional<absl::Duration> GetRetryAfter(const v1::RegistrationError& detail) {
+  if (!detail.has_retry_after()) return absl::nullopt;
+  return absl::Seconds(detail.retry_after().seconds()) +
+         absl::Nanoseconds(detail.retry_after().nanos());
+}
+
 }  // namespace dcr::errors

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "dcr/v1/registration_error.pb.h"
 
@@ -23,6 +24,10 @@ absl::Status MakeStatus(absl::StatusCode code, absl::string_view message,
 // An INVALID_ARGUMENT for a bad request to the gateway (reason
 // INVALID_REQUEST, end-client HTTP status 400).
 absl::Status InvalidRequest(absl::string_view message);
+
+// `detail.retry_after` as a duration, and back.
+void SetRetryAfter(absl::Duration wait, v1::RegistrationError& detail);
+absl::optional<absl::Duration> GetRetryAfter(const v1::RegistrationError& detail);
 
 // The detail of `status`, when it carries one.
 absl::optional<v1::RegistrationError> GetRegistrationError(const absl::Status& status);

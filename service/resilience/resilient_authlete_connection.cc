@@ -20,20 +20,6 @@ std::size_t Index(Operation operation) { return static_cast<std::size_t>(operati
 // A retry is pointless with less time than this left: it could not finish.
 constexpr absl::Duration kMinAttemptTime = absl::Milliseconds(20);
 
-google::protobuf::Duration ToProto(absl::Duration d) {
-  google::protobuf::Duration out;
-  const int64_t seconds = absl::ToInt64Seconds(d);
-  out.set_seconds(seconds);
-  out.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d - absl::Seconds(seconds))));
-  return out;
-}
-
-absl::optional<absl::Duration> RetryAfter(const v1::RegistrationError& error) {
-  if (!error.has_retry_after()) return absl::nullopt;
-  return absl::Seconds(error.retry_after().seconds()) +
-         absl::Nanoseconds(error.retry_after().nanos());
-}
-
 // What an attempt's outcome says about Authlete's health.
 CallOutcome OutcomeOf(const absl::Status& status, absl::Duration attempt_timeout,
                       absl::Duration min_timeout_counted) {
@@ -159,8 +145,8 @@ absl::Duration ResilientAuthleteConnection::NextDelay(
 void ResilientAuthleteConnection::Call(const DcrCall& call, absl::Duration timeout,
                                        Callback done) {
   const std::size_t op = Index(call.operation);
-  if (options_.max_in_flight > 0 &&
-      in_flight_.fetch_add(1, std::memory_order_relaxed) >= options_.max_in_flight) {
+  const int before = in_flight_.fetch_add(1, std::memory_order_relaxed);
+  if (options_.max_in_flight > 0 && before >= options_.max_in_flight) {
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
     if (rejected_overload_[op] != nullptr) rejected_overload_[op]->Add();
     v1::RegistrationError detail;
@@ -173,7 +159,6 @@ void ResilientAuthleteConnection::Call(const DcrCall& call, absl::Duration timeo
         detail));
     return;
   }
-  if (options_.max_in_flight <= 0) in_flight_.fetch_add(1, std::memory_order_relaxed);
   auto pending = std::make_shared<PendingCall>();
   pending->call = call;
   pending->deadline = absl::Now() + timeout;
@@ -198,7 +183,7 @@ void ResilientAuthleteConnection::StartAttempt(std::shared_ptr<PendingCall> pend
     v1::RegistrationError detail;
     detail.set_reason(v1::ERROR_REASON_UPSTREAM_CIRCUIT_OPEN);
     detail.set_http_status(503);
-    *detail.mutable_retry_after() = ToProto(admission.retry_after);
+    errors::SetRetryAfter(admission.retry_after, detail);
     Finish(std::move(pending),
            errors::MakeStatus(absl::StatusCode::kUnavailable,
                               absl::StrCat("recent ", authlete::OperationName(operation),
@@ -243,7 +228,7 @@ void ResilientAuthleteConnection::OnAttemptDone(std::shared_ptr<PendingCall> pen
     Finish(std::move(pending), std::move(result));
     return;
   }
-  const absl::Duration delay = NextDelay(pending->attempts - 1, RetryAfter(*error));
+  const absl::Duration delay = NextDelay(pending->attempts - 1, errors::GetRetryAfter(*error));
   const absl::Time when = absl::Now() + delay;
   if (pending->deadline - when < kMinAttemptTime) {
     // Authlete asked for a longer wait than the call has left.
