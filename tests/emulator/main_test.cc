@@ -75,6 +75,16 @@ int WaitExit(pid_t pid, std::chrono::milliseconds timeout) {
   return -1;
 }
 
+// The port a child wrote to its --port_file; 0 if none within 5 s.
+int WaitForPortFile(const std::string& path) {
+  for (int i = 0; i < 250; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::string text = ReadFile(path);
+    if (!text.empty()) return std::stoi(text);
+  }
+  return 0;
+}
+
 std::string TempDir() {
   std::string templ = ::testing::TempDir() + "emulator_main_XXXXXX";
   EXPECT_NE(mkdtemp(templ.data()), nullptr);
@@ -86,12 +96,7 @@ TEST(MainTest, ServesTheDefaultServiceAndStopsOnSigterm) {
   std::string port_file = dir + "/port";
   Child child = Spawn({"--listen=127.0.0.1:0", "--port_file=" + port_file}, dir);
   ASSERT_GT(child.pid, 0);
-  int port = 0;
-  for (int i = 0; i < 250 && port == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    std::string text = ReadFile(port_file);
-    if (!text.empty()) port = std::stoi(text);
-  }
+  const int port = WaitForPortFile(port_file);
   ASSERT_GT(port, 0) << ReadFile(child.log);
   std::string base = "http://127.0.0.1:" + std::to_string(port);
 
@@ -155,12 +160,7 @@ TEST(MainTest, ConfigFileServices) {
   Child child = Spawn({"--listen=127.0.0.1:0", "--port_file=" + dir + "/port",
                        "--config=" + dir + "/config.json", "--latency_ms=1"},
                       dir);
-  int port = 0;
-  for (int i = 0; i < 250 && port == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    std::string text = ReadFile(dir + "/port");
-    if (!text.empty()) port = std::stoi(text);
-  }
+  const int port = WaitForPortFile(dir + "/port");
   ASSERT_GT(port, 0) << ReadFile(child.log);
   nlohmann::json md = MinimalMetadata();
   md["x"] = {1, 2};
@@ -195,12 +195,7 @@ TEST(MainTest, ServesHttpsWithTlsFlags) {
   Child child = Spawn({"--listen=127.0.0.1:0", "--port_file=" + dir + "/port",
                        "--tls_cert_file=" + dir + "/tls.pem", "--tls_key_file=" + dir + "/tls.key"},
                       dir);
-  int port = 0;
-  for (int i = 0; i < 250 && port == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    std::string text = ReadFile(dir + "/port");
-    if (!text.empty()) port = std::stoi(text);
-  }
+  const int port = WaitForPortFile(dir + "/port");
   ASSERT_GT(port, 0) << ReadFile(child.log);
   std::string base = "https://127.0.0.1:" + std::to_string(port);
   TestClient client;

@@ -1,10 +1,7 @@
 // The emulator over HTTPS: the same server, faults and admin endpoints as over
 // HTTP, behind a certificate from the test PKI that curl verifies.
-#include <unistd.h>
 
-#include <filesystem>
 #include <string>
-#include <system_error>
 
 #include <gtest/gtest.h>
 
@@ -12,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
 #include "tests/emulator/test_util.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/test_pki.h"
 
 namespace dcr::emulator {
@@ -20,25 +18,10 @@ namespace {
 using namespace dcr::emulator::testing;  // NOLINT: the emulator's test helpers
 using dcr::testing::KeyPair;
 using dcr::testing::LeafSpec;
+using dcr::testing::TempDir;
 using dcr::testing::TestPki;
 using dcr::testing::WriteFileAtomically;
 
-// A fresh directory per test, removed with it.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = ::testing::TempDir() + "/emulator_tls_XXXXXX";
-    path_ = mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 class EmulatorTlsTest : public ::testing::Test {
  protected:
@@ -87,7 +70,7 @@ class EmulatorTlsTest : public ::testing::Test {
   }
   int64_t Clients() const { return emulator_->stats().clients_stored; }
 
-  TempDir dir_;
+  TempDir dir_{"emulator_tls"};
   absl::optional<TestPki> pki_;
   std::string ca_file_;
   std::unique_ptr<Emulator> emulator_;
@@ -198,7 +181,7 @@ TEST_F(EmulatorTlsTest, TooLargeBodyIsAnswered413) {
 }
 
 TEST(EmulatorTlsStartTest, RefusesIncompleteOrMismatchedTlsFiles) {
-  TempDir dir;
+  TempDir dir{"emulator_tls"};
   auto pki = TestPki::Create("CA");
   ASSERT_TRUE(pki.ok()) << pki.status();
   auto a = pki->Issue(LeafSpec{});

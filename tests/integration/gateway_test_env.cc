@@ -1,12 +1,6 @@
 #include "gateway_test_env.h"
 
-#include <stdlib.h>
-
-#include <filesystem>
-#include <system_error>
 #include <utility>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "google/rpc/status.pb.h"
@@ -61,16 +55,6 @@ GatewayTestEnv::~GatewayTestEnv() {
   if (gateway_) gateway_->Shutdown(absl::Seconds(1));
   gateway_.reset();
   emulator_.reset();
-}
-
-TempDir::TempDir(const std::string& prefix) {
-  std::string tmpl = ::testing::TempDir() + "/" + prefix + "_XXXXXX";
-  path_ = mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
 }
 
 std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {

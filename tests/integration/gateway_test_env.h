@@ -14,6 +14,7 @@
 #include "dcr/v1/client_registration_service.grpc.pb.h"
 #include "dcr/v1/registration_error.pb.h"
 #include "tests/emulator/emulator.h"
+#include "tests/testing/temp_dir.h"  // TempDir, for the tests using this env
 #include "service/server/gateway_server.h"
 
 namespace dcr::testing {
@@ -60,19 +61,6 @@ class GatewayTestEnv {
   std::unique_ptr<v1::ClientRegistrationService::Stub> stub_;
 };
 
-// A fresh directory under the test's temporary directory, removed with it.
-class TempDir {
- public:
-  explicit TempDir(const std::string& prefix);
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  // Empty if the directory could not be created.
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // A context with a deadline, as every well-behaved caller sets.
 std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(10));

@@ -2,11 +2,8 @@
 // when given, else the system's CAs; a certificate for another name, or
 // outside its validity, is refused before any request leaves the gateway.
 // The emulator serves HTTPS with certificates from the test PKI.
-#include <unistd.h>
 
-#include <filesystem>
 #include <string>
-#include <system_error>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
