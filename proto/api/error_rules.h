@@ -58,8 +58,6 @@ struct ReasonRule {
   // dcr::client's retries of the gateway call, for what the gateway itself
   // did not retry.
   RetryRule client;
-  // What happened, as README "Error mapping" says it.
-  absl::string_view summary;
 };
 
 // Every reason, in enum order (ERROR_REASON_UNSPECIFIED first).

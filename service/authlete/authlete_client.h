@@ -6,13 +6,9 @@
 
 #include <memory>
 
-#include "absl/functional/any_invocable.h"
-#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "service/authlete/authlete_connection.h"
 #include "service/authlete/authlete_options.h"
-#include "service/authlete/authlete_request.h"
-#include "service/authlete/authlete_response.h"
 #include "service/http/http_client.h"
 
 namespace dcr::authlete {
@@ -22,7 +18,7 @@ class AuthleteClient final : public AuthleteConnection {
   AuthleteClient(AuthleteOptions options, std::shared_ptr<http::HttpClient> http);
 
   // Sends `call` once; `done` runs on the HTTP client's thread.
-  void Call(const DcrCall& call, absl::Duration timeout, Callback done) override;
+  void Call(const core::DcrCall& call, absl::Duration timeout, Callback done) override;
 
   const AuthleteOptions& options() const { return options_; }
 

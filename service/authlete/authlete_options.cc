@@ -7,20 +7,6 @@
 
 namespace dcr::authlete {
 
-absl::string_view OperationName(Operation operation) {
-  switch (operation) {
-    case Operation::kRegister:
-      return "register";
-    case Operation::kGet:
-      return "get";
-    case Operation::kUpdate:
-      return "update";
-    case Operation::kDelete:
-      return "delete";
-  }
-  return "unknown";
-}
-
 absl::StatusOr<std::string> ResolveBaseUrl(absl::string_view name_or_url) {
   const std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(name_or_url));
   if (name == "us" || name == "jp" || name == "eu" || name == "br") {

@@ -16,11 +16,6 @@ enum class ApiVersion {
   kV3,
 };
 
-// The four DCR operations of contract §1.
-enum class Operation { kRegister, kGet, kUpdate, kDelete };
-
-absl::string_view OperationName(Operation operation);
-
 struct AuthleteOptions {
   // Scheme, host and optional port and path prefix, without a trailing '/'.
   std::string base_url;

@@ -9,6 +9,8 @@
 namespace dcr::authlete {
 namespace {
 
+using api::Operation;
+
 absl::string_view PathSuffix(Operation operation) {
   switch (operation) {
     case Operation::kRegister:
@@ -25,7 +27,7 @@ absl::string_view PathSuffix(Operation operation) {
 
 }  // namespace
 
-http::HttpRequest BuildHttpRequest(const AuthleteOptions& options, const DcrCall& call,
+http::HttpRequest BuildHttpRequest(const AuthleteOptions& options, const core::DcrCall& call,
                                    absl::Duration timeout) {
   http::HttpRequest request;
   request.timeout = timeout;

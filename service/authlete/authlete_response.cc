@@ -6,26 +6,11 @@
 #include "google/protobuf/duration.pb.h"
 #include "nlohmann/json.hpp"
 #include "simdjson.h"
-#include "service/errors/registration_error_status.h"
 
 namespace dcr::authlete {
 namespace {
 
-using v1::RegistrationError;
-
-v1::Action SuccessAction(Operation operation) {
-  switch (operation) {
-    case Operation::kRegister:
-      return v1::ACTION_CREATED;
-    case Operation::kGet:
-      return v1::ACTION_OK;
-    case Operation::kUpdate:
-      return v1::ACTION_UPDATED;
-    case Operation::kDelete:
-      return v1::ACTION_DELETED;
-  }
-  return v1::ACTION_UNSPECIFIED;
-}
+using api::Operation;
 
 // A string member, leniently: an integer is printed (one published example
 // has a numeric resultCode); anything else reads as empty.
@@ -89,21 +74,18 @@ absl::optional<Envelope> ParseEnvelope(const std::string& body) {
                   StringMember(parsed, "action"), StringMember(parsed, "responseContent")};
 }
 
-absl::Status Failure(absl::StatusCode code, v1::ErrorReason reason, int http_status,
-                     std::string message, const http::HttpResult& result,
-                     bool may_have_been_processed) {
-  RegistrationError detail;
-  detail.set_reason(reason);
-  detail.set_http_status(http_status);
-  detail.set_upstream_http_status(result.status);
-  detail.set_may_have_been_processed(may_have_been_processed);
-  if (result.retry_after.has_value()) errors::SetRetryAfter(*result.retry_after, detail);
-  return errors::MakeStatus(code, message, detail);
+// An error of `reason` about `result`: its HTTP status and Retry-After kept.
+core::Error Failure(v1::ErrorReason reason, std::string message, const http::HttpResult& result) {
+  core::Error error(reason, std::move(message),
+                    result.request_sent ? core::Sent::kMaybe : core::Sent::kNo);
+  error.set_upstream_http_status(result.status);
+  if (result.retry_after.has_value()) error.set_retry_after(*result.retry_after);
+  return error;
 }
 
 // Authlete refused the gateway's call (contract §3): 400/401/403/404/500 with
 // {"resultCode","resultMessage"}, or any other status with any body.
-absl::Status Refusal(const http::HttpResult& result) {
+core::Error Refusal(const http::HttpResult& result) {
   const nlohmann::json body = nlohmann::json::parse(result.body, nullptr, false);
   std::string result_code, result_message;
   if (body.is_object()) {
@@ -112,75 +94,111 @@ absl::Status Refusal(const http::HttpResult& result) {
   }
   const std::string what =
       result_message.empty() ? std::string("no Authlete result message") : result_message;
-  absl::Status status;
   const int s = result.status;
-  if (s == 401 || s == 403) {
-    status = Failure(absl::StatusCode::kFailedPrecondition,
-                     v1::ERROR_REASON_GATEWAY_CREDENTIALS_REJECTED, 500,
+  core::Error error = [&] {
+    if (s == 401 || s == 403) {
+      return Failure(v1::ERROR_REASON_GATEWAY_CREDENTIALS_REJECTED,
                      absl::StrCat("Authlete refused the gateway's credentials (HTTP ", s,
                                   "): ", what),
-                     result, false);
-  } else if (s == 404) {
-    status = Failure(absl::StatusCode::kFailedPrecondition,
-                     v1::ERROR_REASON_SERVICE_NOT_FOUND, 500,
+                     result);
+    }
+    if (s == 404) {
+      return Failure(v1::ERROR_REASON_SERVICE_NOT_FOUND,
                      absl::StrCat("Authlete does not know the service or path (HTTP 404): ",
                                   what),
-                     result, false);
-  } else if (s == 429) {
-    status = Failure(absl::StatusCode::kUnavailable,
-                     v1::ERROR_REASON_UPSTREAM_RATE_LIMITED, 503,
-                     "Authlete is rate limiting the gateway (HTTP 429)", result, false);
-  } else if (s >= 500) {
-    // A 5xx does not prove the request was left unprocessed.
-    status = Failure(absl::StatusCode::kUnavailable, v1::ERROR_REASON_UPSTREAM_FAILED,
-                     503, absl::StrCat("Authlete failed (HTTP ", s, "): ", what), result,
-                     true);
-  } else {
-    status = Failure(absl::StatusCode::kInternal,
-                     v1::ERROR_REASON_UPSTREAM_REQUEST_REFUSED, 500,
-                     absl::StrCat("Authlete refused the gateway's request (HTTP ", s,
-                                  "): ", what),
-                     result, s >= 200 && s < 300);
-  }
-  if (!result_code.empty()) {
-    // Re-attach with the result code and message filled in.
-    RegistrationError detail = *errors::GetRegistrationError(status);
-    detail.set_result_code(result_code);
-    detail.set_result_message(result_message);
-    status = errors::MakeStatus(status.code(), status.message(), detail);
-  }
-  return status;
+                     result);
+    }
+    if (s == 429) {
+      return Failure(v1::ERROR_REASON_UPSTREAM_RATE_LIMITED,
+                     "Authlete is rate limiting the gateway (HTTP 429)", result);
+    }
+    if (s >= 500) {
+      // A 5xx does not prove the request was left unprocessed.
+      return Failure(v1::ERROR_REASON_UPSTREAM_FAILED,
+                     absl::StrCat("Authlete failed (HTTP ", s, "): ", what), result);
+    }
+    core::Error refused = Failure(
+        v1::ERROR_REASON_UPSTREAM_REQUEST_REFUSED,
+        absl::StrCat("Authlete refused the gateway's request (HTTP ", s, "): ", what), result);
+    if (s >= 200 && s < 300) refused.mark_maybe_processed();
+    return refused;
+  }();
+  if (!result_code.empty()) error.set_result(std::move(result_code), std::move(result_message));
+  return error;
 }
 
-absl::Status TransportFailure(Operation operation, const http::HttpResult& result) {
+core::Error TransportFailure(Operation operation, const http::HttpResult& result) {
   const absl::Status& t = result.transport;
   switch (t.code()) {
     case absl::StatusCode::kDeadlineExceeded:
-      return Failure(absl::StatusCode::kDeadlineExceeded,
-                     v1::ERROR_REASON_UPSTREAM_TIMEOUT, 504,
-                     absl::StrCat("no answer from Authlete in time: ", t.message()),
-                     result, result.request_sent);
+      return Failure(v1::ERROR_REASON_UPSTREAM_TIMEOUT,
+                     absl::StrCat("no answer from Authlete in time: ", t.message()), result);
     case absl::StatusCode::kDataLoss:
     case absl::StatusCode::kOutOfRange:
-      return Failure(absl::StatusCode::kInternal, v1::ERROR_REASON_UPSTREAM_BAD_RESPONSE,
-                     500, absl::StrCat("unusable answer from Authlete: ", t.message()),
-                     result, true);
+      return Failure(v1::ERROR_REASON_UPSTREAM_BAD_RESPONSE,
+                     absl::StrCat("unusable answer from Authlete: ", t.message()), result);
     case absl::StatusCode::kCancelled:
-      return Failure(absl::StatusCode::kUnavailable,
-                     v1::ERROR_REASON_GATEWAY_UNAVAILABLE, 503,
-                     absl::StrCat("call to Authlete abandoned: ", t.message()), result,
-                     result.request_sent);
+      return Failure(v1::ERROR_REASON_GATEWAY_UNAVAILABLE,
+                     absl::StrCat("call to Authlete abandoned: ", t.message()), result);
     default:
       if (!result.request_sent) {
-        return Failure(absl::StatusCode::kUnavailable,
-                       v1::ERROR_REASON_UPSTREAM_UNREACHABLE, 503,
-                       absl::StrCat("cannot reach Authlete: ", t.message()), result, false);
+        return Failure(v1::ERROR_REASON_UPSTREAM_UNREACHABLE,
+                       absl::StrCat("cannot reach Authlete: ", t.message()), result);
       }
-      return Failure(absl::StatusCode::kUnavailable, v1::ERROR_REASON_UPSTREAM_FAILED, 503,
+      return Failure(v1::ERROR_REASON_UPSTREAM_FAILED,
                      absl::StrCat("connection to Authlete failed during ",
-                                  OperationName(operation), ": ", t.message()),
-                     result, true);
+                                  api::Name(operation), ": ", t.message()),
+                     result);
   }
+}
+
+// Authlete processed the request and answered an action other than the
+// operation's success.
+core::Error ActionFailure(Operation operation, const std::string& action_text,
+                          core::DcrResponse response, int http_status) {
+  // RFC 7591 §3.2.2 error fields, for callers that only want those.
+  std::string error, description, uri;
+  const nlohmann::json content =
+      nlohmann::json::parse(response.response_content, nullptr, false);
+  if (content.is_object()) {
+    error = StringMember(content, "error");
+    description = StringMember(content, "error_description");
+    uri = StringMember(content, "error_uri");
+  }
+  const std::string summary =
+      !error.empty() ? absl::StrCat(error, ": ", description) : response.result_message;
+  const v1::Action action = response.action;
+  auto make = [&](v1::ErrorReason reason, std::string message) {
+    core::Error e(reason, std::move(message));
+    e.set_action(action);
+    return e;
+  };
+  core::Error failure = [&] {
+    switch (action) {
+      case v1::ACTION_BAD_REQUEST:
+        return make(v1::ERROR_REASON_REGISTRATION_REJECTED,
+                    absl::StrCat("Authlete rejected the ", api::Name(operation),
+                                 " request: ", summary));
+      case v1::ACTION_UNAUTHORIZED:
+        return make(v1::ERROR_REASON_REGISTRATION_REJECTED,
+                    absl::StrCat("Authlete rejected the registration access token: ", summary));
+      case v1::ACTION_INTERNAL_SERVER_ERROR:
+        return make(v1::ERROR_REASON_AUTHLETE_ERROR, absl::StrCat("Authlete failed: ", summary));
+      default:
+        // An unknown action, or a success action of another operation:
+        // Authlete processed something we cannot interpret, so treat it as
+        // its failure.
+        return make(v1::ERROR_REASON_UPSTREAM_BAD_RESPONSE,
+                    absl::StrCat("Authlete answered the ", api::Name(operation),
+                                 " request with unexpected action \"", action_text.substr(0, 64),
+                                 "\""));
+    }
+  }();
+  failure.set_upstream_http_status(http_status);
+  failure.set_result(std::move(response.result_code), std::move(response.result_message));
+  failure.set_end_client_error(std::move(error), std::move(description), std::move(uri));
+  failure.set_response_content(std::move(response.response_content));
+  return failure;
 }
 
 }  // namespace
@@ -194,91 +212,22 @@ v1::Action ParseAction(absl::string_view action) {
   return parsed;
 }
 
-int HttpStatusForAction(v1::Action action) {
-  switch (action) {
-    case v1::ACTION_CREATED:
-      return 201;
-    case v1::ACTION_OK:
-    case v1::ACTION_UPDATED:
-      return 200;
-    case v1::ACTION_DELETED:
-      return 204;
-    case v1::ACTION_BAD_REQUEST:
-      return 400;
-    case v1::ACTION_UNAUTHORIZED:
-      return 401;
-    default:
-      return 500;
-  }
-}
-
-absl::StatusOr<DcrResponse> InterpretHttpResult(Operation operation,
-                                                http::HttpResult result) {
+core::DcrResult InterpretHttpResult(Operation operation, http::HttpResult result) {
   if (!result.transport.ok()) return TransportFailure(operation, result);
   if (result.status != 200) return Refusal(result);
 
   absl::optional<Envelope> envelope = ParseEnvelope(result.body);
   if (!envelope.has_value()) {
-    return Failure(absl::StatusCode::kInternal, v1::ERROR_REASON_UPSTREAM_BAD_RESPONSE,
-                   500, "Authlete's answer is not a JSON object", result, true);
+    return Failure(v1::ERROR_REASON_UPSTREAM_BAD_RESPONSE,
+                   "Authlete's answer is not a JSON object", result);
   }
-  DcrResponse response;
+  core::DcrResponse response;
   response.result_code = std::move(envelope->result_code);
   response.result_message = std::move(envelope->result_message);
   response.response_content = std::move(envelope->response_content);
-  const std::string action_text = std::move(envelope->action);
-  response.action = ParseAction(action_text);
-
-  if (response.action == SuccessAction(operation)) return response;
-
-  RegistrationError detail;
-  detail.set_action(response.action);
-  detail.set_http_status(HttpStatusForAction(response.action));
-  detail.set_upstream_http_status(result.status);
-  detail.set_result_code(response.result_code);
-  detail.set_result_message(response.result_message);
-  detail.set_response_content(response.response_content);
-  // RFC 7591 §3.2.2 error fields, for callers that only want those.
-  const nlohmann::json content =
-      nlohmann::json::parse(response.response_content, nullptr, false);
-  if (content.is_object()) {
-    detail.set_error(StringMember(content, "error"));
-    detail.set_error_description(StringMember(content, "error_description"));
-    detail.set_error_uri(StringMember(content, "error_uri"));
-  }
-  const std::string summary =
-      !detail.error().empty()
-          ? absl::StrCat(detail.error(), ": ", detail.error_description())
-          : response.result_message;
-  switch (response.action) {
-    case v1::ACTION_BAD_REQUEST:
-      detail.set_reason(v1::ERROR_REASON_REGISTRATION_REJECTED);
-      return errors::MakeStatus(absl::StatusCode::kInvalidArgument,
-                                absl::StrCat("Authlete rejected the ", OperationName(operation),
-                                             " request: ", summary),
-                                detail);
-    case v1::ACTION_UNAUTHORIZED:
-      detail.set_reason(v1::ERROR_REASON_REGISTRATION_REJECTED);
-      return errors::MakeStatus(
-          absl::StatusCode::kUnauthenticated,
-          absl::StrCat("Authlete rejected the registration access token: ", summary),
-          detail);
-    case v1::ACTION_INTERNAL_SERVER_ERROR:
-      detail.set_reason(v1::ERROR_REASON_AUTHLETE_ERROR);
-      return errors::MakeStatus(absl::StatusCode::kInternal,
-                                absl::StrCat("Authlete failed: ", summary), detail);
-    default:
-      // An unknown action, or a success action of another operation: Authlete
-      // processed something we cannot interpret, so treat it as its failure.
-      detail.set_reason(v1::ERROR_REASON_UPSTREAM_BAD_RESPONSE);
-      detail.set_http_status(500);
-      detail.set_may_have_been_processed(true);
-      return errors::MakeStatus(
-          absl::StatusCode::kInternal,
-          absl::StrCat("Authlete answered the ", OperationName(operation),
-                       " request with unexpected action \"", action_text.substr(0, 64), "\""),
-          detail);
-  }
+  response.action = ParseAction(envelope->action);
+  if (response.action == api::Traits(operation).success_action) return response;
+  return ActionFailure(operation, envelope->action, std::move(response), result.status);
 }
 
 }  // namespace dcr::authlete

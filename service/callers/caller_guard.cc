@@ -8,36 +8,37 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
-#include "service/errors/registration_error_status.h"
+
 
 namespace dcr::callers {
 namespace {
 
-using authlete::Operation;
+using api::Operation;
+using core::Error;
 
-absl::Status Refuse(absl::StatusCode code, v1::ErrorReason reason, absl::string_view message,
-                    absl::optional<absl::Duration> retry_after = absl::nullopt) {
-  v1::RegistrationError detail;
-  detail.set_reason(reason);
-  detail.set_http_status(code == absl::StatusCode::kResourceExhausted ? 429 : 403);
-  if (retry_after.has_value()) errors::SetRetryAfter(*retry_after, detail);
-  return errors::MakeStatus(code, message, detail);
+Error Unauthenticated(std::string message) {
+  return Error(v1::ERROR_REASON_CALLER_UNAUTHENTICATED, std::move(message));
 }
 
-absl::Status Unauthenticated(absl::string_view message) {
-  return Refuse(absl::StatusCode::kUnauthenticated, v1::ERROR_REASON_CALLER_UNAUTHENTICATED,
-                message);
+Error NotPermitted(const Caller& caller, absl::string_view what) {
+  return Error(v1::ERROR_REASON_CALLER_NOT_PERMITTED,
+               absl::StrCat("caller ", caller.name, " may not ", what));
 }
 
-absl::Status NotPermitted(const Caller& caller, absl::string_view what) {
-  return Refuse(absl::StatusCode::kPermissionDenied, v1::ERROR_REASON_CALLER_NOT_PERMITTED,
-                absl::StrCat("caller ", caller.name, " may not ", what));
+CallerPolicy AllowEverything() {
+  CallerPolicy policy;
+  policy.name = "anonymous";
+  policy.rpcs.fill(true);
+  policy.service_ids.any = true;
+  policy.any_redirect_uri = true;
+  policy.grant_types.any = true;
+  return policy;
 }
 
 // The top-level members of a metadata document, refusing a document whose
 // top level repeats a key: Authlete might read the other copy than the one
 // checked here.
-absl::StatusOr<nlohmann::json> ParseMetadata(const std::string& text) {
+core::ErrorOr<nlohmann::json> ParseMetadata(const std::string& text) {
   bool duplicate = false;
   absl::flat_hash_set<std::string> keys;
   nlohmann::json::parser_callback_t check = [&](int depth, nlohmann::json::parse_event_t event,
@@ -50,16 +51,16 @@ absl::StatusOr<nlohmann::json> ParseMetadata(const std::string& text) {
   };
   nlohmann::json doc = nlohmann::json::parse(text, check, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) {
-    return errors::InvalidRequest("client metadata must be a JSON object");
+    return Error::InvalidRequest("client metadata must be a JSON object");
   }
-  if (duplicate) return errors::InvalidRequest("client metadata repeats a member name");
+  if (duplicate) return Error::InvalidRequest("client metadata repeats a member name");
   return doc;
 }
 
 }  // namespace
 
 CallerGuard::CallerGuard(absl::optional<std::vector<CallerPolicy>> callers, Clock clock)
-    : callers_(std::move(callers)), clock_(std::move(clock)) {
+    : callers_(std::move(callers)), allow_all_(AllowEverything()), clock_(std::move(clock)) {
   if (!callers_.has_value()) return;
   const absl::Time now = clock_();
   absl::MutexLock lock(&mu_);
@@ -68,12 +69,13 @@ CallerGuard::CallerGuard(absl::optional<std::vector<CallerPolicy>> callers, Cloc
   }
 }
 
-absl::StatusOr<Caller> CallerGuard::Authenticate(const CallerCredentials& credentials) const {
+core::ErrorOr<Caller> CallerGuard::Authenticate(const CallerCredentials& credentials) const {
   if (!callers_.has_value()) {
     Caller open;
     open.name = credentials.certificate_identities.empty()
-                    ? "anonymous"
+                    ? allow_all_.name
                     : credentials.certificate_identities.front();
+    open.policy = &allow_all_;
     return open;
   }
   const std::vector<CallerPolicy>& callers = *callers_;
@@ -111,12 +113,11 @@ absl::StatusOr<Caller> CallerGuard::Authenticate(const CallerCredentials& creden
       "credentials required: an API key (authorization: Bearer <key>) or a client certificate");
 }
 
-absl::Status CallerGuard::Admit(const Caller& caller, Operation operation) {
-  if (caller.policy == nullptr) return absl::OkStatus();
+core::Refusal CallerGuard::Admit(const Caller& caller, Operation operation) {
   if (!caller.policy->MayCall(operation)) {
-    return NotPermitted(caller, absl::StrCat("call ", RpcName(operation)));
+    return NotPermitted(caller, absl::StrCat("call ", api::Name(operation)));
   }
-  if (!caller.policy->rate_limit.has_value()) return absl::OkStatus();
+  if (!caller.policy->rate_limit.has_value()) return absl::nullopt;
   const RateLimit& limit = *caller.policy->rate_limit;
   const absl::Time now = clock_();
   absl::MutexLock lock(&mu_);
@@ -126,33 +127,32 @@ absl::Status CallerGuard::Admit(const Caller& caller, Operation operation) {
   bucket.last = std::max(bucket.last, now);
   if (bucket.tokens >= 1) {
     bucket.tokens -= 1;
-    return absl::OkStatus();
+    return absl::nullopt;
   }
   const absl::Duration wait = absl::Seconds((1 - bucket.tokens) / limit.requests_per_second);
-  return Refuse(absl::StatusCode::kResourceExhausted, v1::ERROR_REASON_CALLER_RATE_LIMITED,
+  Error limited(v1::ERROR_REASON_CALLER_RATE_LIMITED,
                 absl::StrCat("caller ", caller.name, " is over its rate limit of ",
-                             limit.requests_per_second, " calls/s"),
-                wait);
+                             limit.requests_per_second, " calls/s"));
+  limited.set_retry_after(wait);
+  return limited;
 }
 
-absl::Status CallerGuard::CheckCall(const Caller& caller, const authlete::DcrCall& call) const {
+core::Refusal CallerGuard::CheckCall(const Caller& caller, const core::DcrCall& call) const {
   const CallerPolicy* policy = caller.policy;
-  if (policy == nullptr) return absl::OkStatus();
   if (!policy->service_ids.Contains(call.service_id)) {
     return NotPermitted(caller, absl::StrCat("use service ", call.service_id));
   }
-  const bool has_metadata =
-      call.operation == Operation::kRegister || call.operation == Operation::kUpdate;
-  if (!has_metadata || (policy->any_redirect_uri && policy->grant_types.any)) {
-    return absl::OkStatus();
+  if (!api::Traits(call.operation).sends_metadata ||
+      (policy->any_redirect_uri && policy->grant_types.any)) {
+    return absl::nullopt;
   }
-  absl::StatusOr<nlohmann::json> doc = ParseMetadata(call.json);
-  if (!doc.ok()) return doc.status();
+  core::ErrorOr<nlohmann::json> doc = ParseMetadata(call.json);
+  if (!doc.ok()) return doc.error();
   if (!policy->any_redirect_uri) {
     if (auto it = doc->find("redirect_uris"); it != doc->end() && !it->is_null()) {
-      if (!it->is_array()) return errors::InvalidRequest("redirect_uris must be an array");
+      if (!it->is_array()) return Error::InvalidRequest("redirect_uris must be an array");
       for (const nlohmann::json& uri : *it) {
-        if (!uri.is_string()) return errors::InvalidRequest("redirect_uris must hold strings");
+        if (!uri.is_string()) return Error::InvalidRequest("redirect_uris must hold strings");
         if (!policy->MayUseRedirectUri(uri.get_ref<const std::string&>())) {
           return NotPermitted(caller, absl::StrCat("register redirect URI ",
                                                    uri.get_ref<const std::string&>()));
@@ -168,9 +168,9 @@ absl::Status CallerGuard::CheckCall(const Caller& caller, const authlete::DcrCal
         return NotPermitted(caller, "register the default grant type authorization_code");
       }
     } else {
-      if (!it->is_array()) return errors::InvalidRequest("grant_types must be an array");
+      if (!it->is_array()) return Error::InvalidRequest("grant_types must be an array");
       for (const nlohmann::json& grant : *it) {
-        if (!grant.is_string()) return errors::InvalidRequest("grant_types must hold strings");
+        if (!grant.is_string()) return Error::InvalidRequest("grant_types must hold strings");
         if (!policy->grant_types.Contains(grant.get<std::string>())) {
           return NotPermitted(caller,
                               absl::StrCat("register grant type ", grant.get<std::string>()));
@@ -178,7 +178,7 @@ absl::Status CallerGuard::CheckCall(const Caller& caller, const authlete::DcrCal
       }
     }
   }
-  return absl::OkStatus();
+  return absl::nullopt;
 }
 
 }  // namespace dcr::callers

@@ -1,9 +1,12 @@
 // The gate every ClientRegistrationService call passes before anything is
 // sent to Authlete: who is calling (API key or client certificate), whether
 // its policy allows this RPC, service id, redirect URIs and grant types, and
-// whether it is within its rate limit. Every refusal carries a
-// dcr.v1.RegistrationError (CALLER_UNAUTHENTICATED, CALLER_NOT_PERMITTED,
-// CALLER_RATE_LIMITED).
+// whether it is within its rate limit. Every refusal is a core::Error
+// (CALLER_UNAUTHENTICATED, CALLER_NOT_PERMITTED, CALLER_RATE_LIMITED, or
+// INVALID_REQUEST for a metadata document it cannot read).
+//
+// Open mode (no callers file) is one thing only: every caller gets a policy
+// that allows everything.
 #ifndef DCR_SERVICE_CALLERS_CALLER_GUARD_H_
 #define DCR_SERVICE_CALLERS_CALLER_GUARD_H_
 
@@ -13,12 +16,13 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
-#include "service/authlete/authlete_request.h"
+#include "proto/api/operation.h"
 #include "service/callers/caller_policy.h"
+#include "service/core/call.h"
+#include "service/core/error.h"
 
 namespace dcr::callers {
 
@@ -35,7 +39,7 @@ struct Caller {
   // The policy's name, or without a callers file the certificate identity
   // or "anonymous". Safe to log.
   std::string name;
-  // Null when the gateway runs without a callers file: everything allowed.
+  // Never null: in open mode, the guard's allow-everything policy.
   const CallerPolicy* policy = nullptr;
   std::size_t index = 0;
 };
@@ -49,18 +53,15 @@ class CallerGuard {
   explicit CallerGuard(absl::optional<std::vector<CallerPolicy>> callers,
                        Clock clock = &absl::Now);
 
-  absl::StatusOr<Caller> Authenticate(const CallerCredentials& credentials) const;
+  core::ErrorOr<Caller> Authenticate(const CallerCredentials& credentials) const;
 
   // The RPC is in the caller's policy and the caller within its rate limit
   // (which this call then uses up a token of).
-  absl::Status Admit(const Caller& caller, authlete::Operation operation)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  core::Refusal Admit(const Caller& caller, api::Operation operation) ABSL_LOCKS_EXCLUDED(mu_);
 
   // The call's service id, and for Register/Update the redirect URIs and
   // grant types of its metadata, are within the caller's policy.
-  absl::Status CheckCall(const Caller& caller, const authlete::DcrCall& call) const;
-
-  bool open() const { return !callers_.has_value(); }
+  core::Refusal CheckCall(const Caller& caller, const core::DcrCall& call) const;
 
  private:
   struct Bucket {
@@ -69,6 +70,8 @@ class CallerGuard {
   };
 
   const absl::optional<std::vector<CallerPolicy>> callers_;
+  // What every caller may do in open mode.
+  const CallerPolicy allow_all_;
   const Clock clock_;
   absl::Mutex mu_;
   std::vector<Bucket> buckets_ ABSL_GUARDED_BY(mu_);

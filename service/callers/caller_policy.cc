@@ -16,10 +16,7 @@ namespace dcr::callers {
 namespace {
 
 using nlohmann::json;
-using authlete::Operation;
-
-constexpr std::array<Operation, 4> kOperations = {Operation::kRegister, Operation::kGet,
-                                                  Operation::kUpdate, Operation::kDelete};
+using api::Operation;
 
 absl::Status Bad(const std::string& where, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("callers file: ", where, ": ", why));
@@ -110,16 +107,16 @@ absl::StatusOr<CallerPolicy> ParseCaller(const json& entry, std::size_t index) {
   if (!rpcs.ok()) return rpcs.status();
   for (const std::string& rpc : *rpcs) {
     bool known = false;
-    for (Operation op : kOperations) {
-      if (rpc == "*" || rpc == RpcName(op)) {
-        policy.rpcs[static_cast<std::size_t>(op)] = true;
+    for (Operation op : api::kOperations) {
+      if (rpc == "*" || rpc == api::Name(op)) {
+        policy.rpcs[api::Index(op)] = true;
         known = true;
       }
     }
     if (!known) {
-      return Bad(where, absl::StrCat("unknown RPC \"", rpc,
-                                     "\" (RegisterClient, GetClient, UpdateClient, "
-                                     "DeleteClient or *)"));
+      std::string names;
+      for (Operation op : api::kOperations) absl::StrAppend(&names, api::Name(op), ", ");
+      return Bad(where, absl::StrCat("unknown RPC \"", rpc, "\" (", names, "or *)"));
     }
   }
   absl::StatusOr<Allowed> services = AllowedSet(entry, "service_ids", where);
@@ -184,16 +181,6 @@ bool CallerPolicy::MayUseRedirectUri(absl::string_view uri) const {
     if (pattern.Matches(uri)) return true;
   }
   return false;
-}
-
-absl::string_view RpcName(Operation operation) {
-  switch (operation) {
-    case Operation::kRegister: return "RegisterClient";
-    case Operation::kGet: return "GetClient";
-    case Operation::kUpdate: return "UpdateClient";
-    case Operation::kDelete: return "DeleteClient";
-  }
-  return "";
 }
 
 Sha256 HashApiKey(absl::string_view key) {

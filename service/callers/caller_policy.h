@@ -27,7 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
-#include "service/authlete/authlete_options.h"
+#include "proto/api/operation.h"
 #include "service/callers/redirect_uri_pattern.h"
 
 namespace dcr::callers {
@@ -50,16 +50,16 @@ struct CallerPolicy {
   std::string name;
   std::vector<Sha256> api_key_sha256;
   std::vector<std::string> certificate_identities;
-  // Indexed by authlete::Operation.
-  std::array<bool, 4> rpcs{};
+  // Indexed by api::Index(operation).
+  api::PerOperation<bool> rpcs{};
   Allowed service_ids;
   bool any_redirect_uri = false;
   std::vector<RedirectUriPattern> redirect_uri_patterns;
   Allowed grant_types;
   absl::optional<RateLimit> rate_limit;
 
-  bool MayCall(authlete::Operation operation) const {
-    return rpcs[static_cast<std::size_t>(operation)];
+  bool MayCall(api::Operation operation) const {
+    return rpcs[api::Index(operation)];
   }
   bool MayUseRedirectUri(absl::string_view uri) const;
 };
@@ -69,9 +69,6 @@ absl::StatusOr<std::vector<CallerPolicy>> LoadCallersFile(const std::string& pat
 
 // SHA-256 of `key` (how API keys are stored and compared).
 Sha256 HashApiKey(absl::string_view key);
-
-// The RPC's name as in the proto and the callers file ("RegisterClient").
-absl::string_view RpcName(authlete::Operation operation);
 
 }  // namespace dcr::callers
 

@@ -3,30 +3,25 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "service/errors/registration_error_status.h"
+#include "proto/api/error_rules.h"
 
 namespace dcr::resilience {
 namespace {
 
-using authlete::DcrCall;
-using authlete::DcrResponse;
-using authlete::Operation;
-
-constexpr std::array<Operation, 4> kOperations = {Operation::kRegister, Operation::kGet,
-                                                  Operation::kUpdate, Operation::kDelete};
-
-std::size_t Index(Operation operation) { return static_cast<std::size_t>(operation); }
+using api::Index;
+using api::Operation;
+using core::DcrCall;
+using core::DcrResult;
+using core::Error;
 
 // A retry is pointless with less time than this left: it could not finish.
 constexpr absl::Duration kMinAttemptTime = absl::Milliseconds(20);
 
 // What an attempt's outcome says about Authlete's health.
-CallOutcome OutcomeOf(const absl::Status& status, absl::Duration attempt_timeout,
+CallOutcome OutcomeOf(const DcrResult& result, absl::Duration attempt_timeout,
                       absl::Duration min_timeout_counted) {
-  if (status.ok()) return CallOutcome::kSuccess;
-  const absl::optional<v1::RegistrationError> error = errors::GetRegistrationError(status);
-  if (!error.has_value()) return CallOutcome::kNeutral;
-  switch (error->reason()) {
+  if (result.ok()) return CallOutcome::kSuccess;
+  switch (result.error().reason()) {
     case v1::ERROR_REASON_UPSTREAM_TIMEOUT:
       return attempt_timeout >= min_timeout_counted ? CallOutcome::kFailure
                                                     : CallOutcome::kNeutral;
@@ -37,6 +32,7 @@ CallOutcome OutcomeOf(const absl::Status& status, absl::Duration attempt_timeout
     case v1::ERROR_REASON_AUTHLETE_ERROR:
       return CallOutcome::kFailure;
     case v1::ERROR_REASON_GATEWAY_UNAVAILABLE:
+    case v1::ERROR_REASON_UNSPECIFIED:
       return CallOutcome::kNeutral;
     default:
       // Authlete answered, if only to refuse the request: it is up.
@@ -44,78 +40,30 @@ CallOutcome OutcomeOf(const absl::Status& status, absl::Duration attempt_timeout
   }
 }
 
-// `status` with its detail's upstream_attempts set.
-absl::Status WithAttempts(const absl::Status& status, int attempts) {
-  absl::optional<v1::RegistrationError> error = errors::GetRegistrationError(status);
-  if (!error.has_value()) return status;
-  error->set_upstream_attempts(attempts);
-  return errors::MakeStatus(status.code(), status.message(), *error);
-}
-
 }  // namespace
-
-bool RetryIsSafe(Operation operation, const v1::RegistrationError& error) {
-  const v1::ErrorReason reason = error.reason();
-  const bool upstream_failure = reason == v1::ERROR_REASON_UPSTREAM_UNREACHABLE ||
-                                reason == v1::ERROR_REASON_UPSTREAM_TIMEOUT ||
-                                reason == v1::ERROR_REASON_UPSTREAM_FAILED;
-  // Nothing reached Authlete (connection refused, connect timeout): no
-  // operation can have taken effect.
-  if (upstream_failure && !error.may_have_been_processed()) return true;
-  switch (operation) {
-    case Operation::kGet:
-      return upstream_failure || reason == v1::ERROR_REASON_UPSTREAM_RATE_LIMITED ||
-             reason == v1::ERROR_REASON_UPSTREAM_BAD_RESPONSE ||
-             reason == v1::ERROR_REASON_AUTHLETE_ERROR;
-    case Operation::kUpdate:
-    case Operation::kDelete:
-      // Update replaces the whole client and a repeated Delete only finds
-      // the client gone: both are repeatable when Authlete said to retry.
-      return reason == v1::ERROR_REASON_UPSTREAM_RATE_LIMITED ||
-             (reason == v1::ERROR_REASON_UPSTREAM_FAILED && error.upstream_http_status() >= 500);
-    case Operation::kRegister:
-      // No idempotency key exists: a second attempt may create a second
-      // client. Even a 429 is left to the caller, who knows its intent.
-      return false;
-  }
-  return false;
-}
 
 struct ResilientAuthleteConnection::PendingCall {
   DcrCall call;
+  absl::Time start;
   absl::Time deadline;
   Callback done;
   int attempts = 0;
   // The failure of the last attempt, while waiting to retry.
-  absl::Status last_error;
+  absl::optional<Error> last_error;
 };
 
 ResilientAuthleteConnection::ResilientAuthleteConnection(
     ResilienceOptions options, std::shared_ptr<authlete::AuthleteConnection> inner,
     metrics::Registry* registry, CircuitBreaker::Clock clock)
     : options_(options), inner_(std::move(inner)) {
-  for (Operation op : kOperations) {
+  for (Operation op : api::kOperations) {
     breakers_[Index(op)] = std::make_unique<CircuitBreaker>(options_.circuit_breaker, clock);
   }
-  if (registry == nullptr) return;
-  metrics::Family& state = registry->Add(
-      "dcr_gateway_upstream_circuit_state",
-      "Circuit breaker per operation: 0 closed, 1 open (failing fast), 2 half-open (probing).",
-      metrics::Type::kGauge, {"rpc"});
-  metrics::Family& retries = registry->Add(
-      "dcr_gateway_upstream_retries_total",
-      "Calls to Authlete sent again after a failed attempt.", metrics::Type::kCounter, {"rpc"});
-  metrics::Family& rejected = registry->Add(
-      "dcr_gateway_upstream_rejected_total",
-      "Calls refused without calling Authlete: circuit open, or too many calls in flight.",
-      metrics::Type::kCounter, {"rpc", "reason"});
-  for (Operation op : kOperations) {
-    const std::string rpc(authlete::OperationName(op));
-    circuit_state_[Index(op)] = &state.With({rpc});
-    retries_[Index(op)] = &retries.With({rpc});
-    rejected_open_[Index(op)] = &rejected.With({rpc, "circuit_open"});
-    rejected_overload_[Index(op)] = &rejected.With({rpc, "overloaded"});
+  if (registry == nullptr) {
+    own_registry_ = std::make_unique<metrics::Registry>();
+    registry = own_registry_.get();
   }
+  metrics_ = std::make_unique<UpstreamMetrics>(*registry);
 }
 
 ResilientAuthleteConnection::~ResilientAuthleteConnection() { CancelAll(); }
@@ -130,10 +78,7 @@ CircuitState ResilientAuthleteConnection::circuit_state(Operation operation) con
 }
 
 void ResilientAuthleteConnection::PublishState(Operation operation) {
-  metrics::Series* series = circuit_state_[Index(operation)];
-  if (series != nullptr) {
-    series->Set(static_cast<double>(breakers_[Index(operation)]->state()));
-  }
+  metrics_->CircuitStateIs(operation, breakers_[Index(operation)]->state());
 }
 
 absl::Duration ResilientAuthleteConnection::NextDelay(
@@ -144,24 +89,20 @@ absl::Duration ResilientAuthleteConnection::NextDelay(
 
 void ResilientAuthleteConnection::Call(const DcrCall& call, absl::Duration timeout,
                                        Callback done) {
-  const std::size_t op = Index(call.operation);
   const int before = in_flight_.fetch_add(1, std::memory_order_relaxed);
   if (options_.max_in_flight > 0 && before >= options_.max_in_flight) {
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
-    if (rejected_overload_[op] != nullptr) rejected_overload_[op]->Add();
-    v1::RegistrationError detail;
-    detail.set_reason(v1::ERROR_REASON_GATEWAY_OVERLOADED);
-    detail.set_http_status(503);
-    std::move(done)(errors::MakeStatus(
-        absl::StatusCode::kResourceExhausted,
-        absl::StrCat("the gateway already has ", options_.max_in_flight,
-                     " calls in flight to Authlete"),
-        detail));
+    metrics_->RejectedOverloaded(call.operation);
+    std::move(done)(Error(v1::ERROR_REASON_GATEWAY_OVERLOADED,
+                          absl::StrCat("the gateway already has ", options_.max_in_flight,
+                                       " calls in flight to Authlete")));
     return;
   }
+  metrics_->CallStarted();
   auto pending = std::make_shared<PendingCall>();
   pending->call = call;
-  pending->deadline = absl::Now() + timeout;
+  pending->start = absl::Now();
+  pending->deadline = pending->start + timeout;
   pending->done = std::move(done);
   StartAttempt(std::move(pending));
 }
@@ -171,30 +112,27 @@ void ResilientAuthleteConnection::StartAttempt(std::shared_ptr<PendingCall> pend
   CircuitBreaker& breaker = *breakers_[Index(operation)];
   const CircuitBreaker::Admission admission = breaker.Admit();
   PublishState(operation);
-  if (!admission.allowed && pending->attempts > 0) {
+  if (!admission.allowed && pending->last_error.has_value()) {
     // The circuit opened while this call waited to retry: its own failure
     // says more than "circuit open".
-    absl::Status last = pending->last_error;
+    Error last = *std::move(pending->last_error);
     Finish(std::move(pending), std::move(last));
     return;
   }
   if (!admission.allowed) {
-    if (rejected_open_[Index(operation)] != nullptr) rejected_open_[Index(operation)]->Add();
-    v1::RegistrationError detail;
-    detail.set_reason(v1::ERROR_REASON_UPSTREAM_CIRCUIT_OPEN);
-    detail.set_http_status(503);
-    errors::SetRetryAfter(admission.retry_after, detail);
-    Finish(std::move(pending),
-           errors::MakeStatus(absl::StatusCode::kUnavailable,
-                              absl::StrCat("recent ", authlete::OperationName(operation),
-                                           " calls to Authlete failed; not calling it for ",
-                                           absl::FormatDuration(admission.retry_after)),
-                              detail));
+    metrics_->RejectedCircuitOpen(operation);
+    Error open(v1::ERROR_REASON_UPSTREAM_CIRCUIT_OPEN,
+               absl::StrCat("recent ", api::Name(operation),
+                            " calls to Authlete failed; not calling it for ",
+                            absl::FormatDuration(admission.retry_after)));
+    open.set_retry_after(admission.retry_after);
+    Finish(std::move(pending), std::move(open));
     return;
   }
-  const absl::Duration left = pending->deadline - absl::Now();
+  const absl::Time attempt_start = absl::Now();
+  const absl::Duration left = pending->deadline - attempt_start;
   absl::Duration attempt_timeout = left;
-  if (operation == Operation::kGet && pending->attempts + 1 < options_.max_attempts) {
+  if (api::Traits(operation).read_only && pending->attempts + 1 < options_.max_attempts) {
     attempt_timeout = std::min(left, options_.get_attempt_timeout);
   }
   ++pending->attempts;
@@ -202,9 +140,9 @@ void ResilientAuthleteConnection::StartAttempt(std::shared_ptr<PendingCall> pend
   // any, starts from there or from the timer thread, never blocking.
   const DcrCall& call = pending->call;
   inner_->Call(call, attempt_timeout,
-               [this, pending, admission, attempt_timeout](
-                   absl::StatusOr<DcrResponse> result) mutable {
-                 OnAttemptDone(std::move(pending), admission, attempt_timeout,
+               [this, pending, admission, attempt_timeout, attempt_start](
+                   DcrResult result) mutable {
+                 OnAttemptDone(std::move(pending), admission, attempt_timeout, attempt_start,
                                std::move(result));
                });
 }
@@ -212,34 +150,30 @@ void ResilientAuthleteConnection::StartAttempt(std::shared_ptr<PendingCall> pend
 void ResilientAuthleteConnection::OnAttemptDone(std::shared_ptr<PendingCall> pending,
                                                 CircuitBreaker::Admission admission,
                                                 absl::Duration attempt_timeout,
-                                                absl::StatusOr<DcrResponse> result) {
+                                                absl::Time attempt_start, DcrResult result) {
   const Operation operation = pending->call.operation;
+  metrics_->AttemptEnded(operation, result.ok() ? nullptr : &result.error(),
+                         absl::Now() - attempt_start);
   breakers_[Index(operation)]->Record(
-      admission, OutcomeOf(result.status(), attempt_timeout, options_.min_timeout_counted));
+      admission, OutcomeOf(result, attempt_timeout, options_.min_timeout_counted));
   PublishState(operation);
-  if (result.ok()) {
+  if (result.ok() || pending->attempts >= options_.max_attempts || cancelled_.load() ||
+      !api::GatewayRetries(operation, result.error().detail())) {
     Finish(std::move(pending), std::move(result));
     return;
   }
-  const absl::optional<v1::RegistrationError> error =
-      errors::GetRegistrationError(result.status());
-  if (!error.has_value() || pending->attempts >= options_.max_attempts ||
-      cancelled_.load() || !RetryIsSafe(operation, *error)) {
-    Finish(std::move(pending), std::move(result));
-    return;
-  }
-  const absl::Duration delay = NextDelay(pending->attempts - 1, errors::GetRetryAfter(*error));
+  const absl::Duration delay = NextDelay(pending->attempts - 1, result.error().retry_after());
   const absl::Time when = absl::Now() + delay;
   if (pending->deadline - when < kMinAttemptTime) {
     // Authlete asked for a longer wait than the call has left.
     Finish(std::move(pending), std::move(result));
     return;
   }
-  if (retries_[Index(operation)] != nullptr) retries_[Index(operation)]->Add();
-  pending->last_error = result.status();
+  metrics_->Retried(operation);
+  pending->last_error = std::move(result).error();
   timers_.Schedule(when, [this, pending = std::move(pending)](bool cancelled) mutable {
     if (cancelled || cancelled_.load()) {
-      absl::Status last = pending->last_error;
+      Error last = *std::move(pending->last_error);
       Finish(std::move(pending), std::move(last));
     } else {
       StartAttempt(std::move(pending));
@@ -248,14 +182,17 @@ void ResilientAuthleteConnection::OnAttemptDone(std::shared_ptr<PendingCall> pen
 }
 
 void ResilientAuthleteConnection::Finish(std::shared_ptr<PendingCall> pending,
-                                         absl::StatusOr<DcrResponse> result) {
+                                         DcrResult result) {
   in_flight_.fetch_sub(1, std::memory_order_relaxed);
+  metrics_->CallEnded(pending->call.operation, absl::Now() - pending->start);
   Callback done = std::move(pending->done);
   if (result.ok()) {
     std::move(done)(std::move(result));
-  } else {
-    std::move(done)(WithAttempts(result.status(), pending->attempts));
+    return;
   }
+  Error error = std::move(result).error();
+  error.set_upstream_attempts(pending->attempts);
+  std::move(done)(std::move(error));
 }
 
 }  // namespace dcr::resilience

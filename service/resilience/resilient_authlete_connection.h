@@ -3,12 +3,13 @@
 //   - a bound on calls in flight to Authlete (excess: RESOURCE_EXHAUSTED);
 //   - a circuit breaker per operation (open: UNAVAILABLE at once);
 //   - retries with exponential backoff and jitter, honouring Retry-After,
-//     within the call's time budget, and only when RetryIsSafe says so:
-//     Register is never retried once its request may have reached Authlete.
+//     within the call's time budget, and only when the reason table says so
+//     (api::GatewayRetries): Register is never retried once its request may
+//     have reached Authlete;
+//   - the upstream metrics, per call and per attempt (UpstreamMetrics).
 #ifndef DCR_SERVICE_RESILIENCE_RESILIENT_AUTHLETE_CONNECTION_H_
 #define DCR_SERVICE_RESILIENCE_RESILIENT_AUTHLETE_CONNECTION_H_
 
-#include <array>
 #include <atomic>
 #include <memory>
 
@@ -16,12 +17,13 @@
 #include "absl/random/random.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "dcr/v1/registration_error.pb.h"
+#include "proto/api/operation.h"
 #include "service/authlete/authlete_connection.h"
 #include "service/metrics/metrics.h"
 #include "service/resilience/backoff.h"
 #include "service/resilience/circuit_breaker.h"
 #include "service/resilience/timer_queue.h"
+#include "service/resilience/upstream_metrics.h"
 
 namespace dcr::resilience {
 
@@ -40,20 +42,9 @@ struct ResilienceOptions {
   int max_in_flight = 1000;
 };
 
-// Whether `operation` may be sent again after it failed with `error`
-// (a RegistrationError detail). The rules of README "Resilience":
-//   - never sent (or refused before processing by a connect failure):
-//     every operation;
-//   - Get: any upstream failure (5xx, 429, timeout, broken connection, an
-//     unusable answer, Authlete's INTERNAL_SERVER_ERROR);
-//   - Update, Delete: HTTP 429, or an HTTP 5xx answer;
-//   - Register: nothing else.
-bool RetryIsSafe(authlete::Operation operation, const v1::RegistrationError& error);
-
 class ResilientAuthleteConnection final : public authlete::AuthleteConnection {
  public:
-  // `registry` (may be null) receives the retry, rejection and circuit
-  // state metrics.
+  // `registry` (may be null: tests) receives the upstream metrics.
   ResilientAuthleteConnection(ResilienceOptions options,
                               std::shared_ptr<authlete::AuthleteConnection> inner,
                               metrics::Registry* registry,
@@ -61,39 +52,38 @@ class ResilientAuthleteConnection final : public authlete::AuthleteConnection {
   // Waits between retries end at once (see CancelAll) before the timers go.
   ~ResilientAuthleteConnection() override;
 
-  void Call(const authlete::DcrCall& call, absl::Duration timeout, Callback done) override;
+  void Call(const core::DcrCall& call, absl::Duration timeout, Callback done) override;
 
   // Calls waiting to be retried fail now with the error of their last
   // attempt, and no call starts another attempt (graceful shutdown).
   void CancelAll();
 
-  CircuitState circuit_state(authlete::Operation operation) const;
+  CircuitState circuit_state(api::Operation operation) const;
   int in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
 
  private:
   struct PendingCall;
   void StartAttempt(std::shared_ptr<PendingCall> pending);
   void OnAttemptDone(std::shared_ptr<PendingCall> pending, CircuitBreaker::Admission admission,
-                     absl::Duration attempt_timeout, absl::StatusOr<authlete::DcrResponse> result);
-  void Finish(std::shared_ptr<PendingCall> pending, absl::StatusOr<authlete::DcrResponse> result);
-  void PublishState(authlete::Operation operation);
+                     absl::Duration attempt_timeout, absl::Time attempt_start,
+                     core::DcrResult result);
+  void Finish(std::shared_ptr<PendingCall> pending, core::DcrResult result);
+  void PublishState(api::Operation operation);
   absl::Duration NextDelay(int retry, absl::optional<absl::Duration> retry_after)
       ABSL_LOCKS_EXCLUDED(random_mu_);
 
   const ResilienceOptions options_;
   const std::shared_ptr<authlete::AuthleteConnection> inner_;
-  std::array<std::unique_ptr<CircuitBreaker>, 4> breakers_;
+  api::PerOperation<std::unique_ptr<CircuitBreaker>> breakers_;
   std::atomic<int> in_flight_{0};
   std::atomic<bool> cancelled_{false};
 
   absl::Mutex random_mu_;
   absl::BitGen random_ ABSL_GUARDED_BY(random_mu_);
 
-  // Per operation; null without a registry.
-  std::array<metrics::Series*, 4> circuit_state_{};
-  std::array<metrics::Series*, 4> retries_{};
-  std::array<metrics::Series*, 4> rejected_open_{};
-  std::array<metrics::Series*, 4> rejected_overload_{};
+  // Where the metrics go when the caller gave no registry.
+  std::unique_ptr<metrics::Registry> own_registry_;
+  std::unique_ptr<UpstreamMetrics> metrics_;
 
   // Last: its destructor runs pending callbacks, which use the members above.
   TimerQueue timers_;

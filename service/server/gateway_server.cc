@@ -16,10 +16,14 @@
 #include "service/authlete/authlete_client.h"
 #include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
-#include "service/server/descriptor_set_bytes.h"
+#include "service/reflection/descriptor_set_bytes.h"
+#include "service/callers/caller_guard.h"
 
 namespace dcr::server {
 namespace {
+
+using config::CallerTlsConfig;
+using config::GatewayConfig;
 
 using BioPtr = std::unique_ptr<BIO, decltype(&BIO_free)>;
 
@@ -89,7 +93,7 @@ constexpr std::size_t kRequestOverheadBytes = 16 * 1024;
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     const GatewayConfig& config) {
-  if (absl::Status valid = ValidateConfig(config); !valid.ok()) return valid;
+  if (absl::Status valid = config::ValidateConfig(config); !valid.ok()) return valid;
   if (!config.insecure_plaintext) {
     if (absl::Status tls = CheckTlsFiles(config.tls); !tls.ok()) return tls;
   }
@@ -102,7 +106,6 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   }
 
   std::unique_ptr<GatewayServer> gateway(new GatewayServer());
-  gateway->metrics_ = std::make_shared<GatewayMetrics>(gateway->registry_);
   gateway->registry_.AddCollector(&metrics::AppendProcessMetrics);
   http::CurlOptions curl;
   curl.connect_timeout = config.upstream_connect_timeout;
@@ -117,26 +120,26 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       config.resilience, std::make_shared<authlete::AuthleteClient>(config.authlete, gateway->http_),
       &gateway->registry_);
 
-  ClientRegistrationService::Options options;
-  options.default_service_id = config.default_service_id;
-  options.allowed_service_ids = config.allowed_service_ids;
+  registration::ClientRegistrationService::Options options;
+  options.call.default_service_id = config.default_service_id;
+  options.call.allowed_service_ids = config.allowed_service_ids;
+  options.call.max_metadata_bytes = config.max_metadata_bytes;
+  options.observe.log_requests = config.log_requests;
+  options.observe.audit_reads = config.audit_reads;
   options.max_upstream_timeout = config.max_upstream_timeout;
-  options.max_metadata_bytes = config.max_metadata_bytes;
-  options.log_requests = config.log_requests;
-  options.metrics = gateway->metrics_;
-  options.audit_reads = config.audit_reads;
-  options.guard = std::make_shared<callers::CallerGuard>(std::move(callers));
   gateway->drain_delay_ = config.drain_delay;
-  gateway->service_ = std::make_unique<ClientRegistrationService>(options, gateway->authlete_);
+  gateway->service_ = std::make_unique<registration::ClientRegistrationService>(
+      options, std::make_shared<callers::CallerGuard>(std::move(callers)), gateway->authlete_,
+      &gateway->registry_);
 
   // Health (grpc.health.v1, our own so that reflection can describe it) and
   // reflection, so grpcurl and Kubernetes' native gRPC probes just work.
-  gateway->health_ = std::make_unique<HealthService>(
+  gateway->health_ = std::make_unique<health::HealthService>(
       std::vector<std::string>{v1::ClientRegistrationService::service_full_name()});
   // Our own reflection, answering from the descriptors with comments so that
   // `grpcurl describe` shows each field's documentation.
-  absl::StatusOr<std::unique_ptr<ReflectionService>> reflection = ReflectionService::Create(
-      DescriptorSetBytes(),
+  absl::StatusOr<std::unique_ptr<reflection::ReflectionService>> reflection =
+      reflection::ReflectionService::Create(reflection::DescriptorSetBytes(),
       {v1::ClientRegistrationService::service_full_name(),
        grpc::health::v1::Health::service_full_name(),
        grpc::reflection::v1::ServerReflection::service_full_name(),

@@ -9,22 +9,21 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "service/config/gateway_config.h"
+#include "service/health/health_service.h"
 #include "service/http/curl_multi_http_client.h"
-#include "service/resilience/resilient_authlete_connection.h"
-#include "service/server/client_registration_service.h"
 #include "service/metrics/admin_server.h"
 #include "service/metrics/metrics.h"
-#include "service/server/gateway_config.h"
-#include "service/server/gateway_metrics.h"
-#include "service/server/health_service.h"
-#include "service/server/reflection_service.h"
+#include "service/reflection/reflection_service.h"
+#include "service/registration/client_registration_service.h"
+#include "service/resilience/resilient_authlete_connection.h"
 
 namespace dcr::server {
 
 class GatewayServer {
  public:
   // Validates `config`, binds the listen address and starts serving.
-  static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(const GatewayConfig& config);
+  static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(const config::GatewayConfig& config);
 
   // Shuts down with no grace if Shutdown() was not called.
   ~GatewayServer();
@@ -44,12 +43,11 @@ class GatewayServer {
   GatewayServer() = default;
 
   metrics::Registry registry_;
-  std::shared_ptr<GatewayMetrics> metrics_;
   std::shared_ptr<http::CurlMultiHttpClient> http_;
   std::shared_ptr<resilience::ResilientAuthleteConnection> authlete_;
-  std::unique_ptr<ClientRegistrationService> service_;
-  std::unique_ptr<HealthService> health_;
-  std::unique_ptr<ReflectionService> reflection_;
+  std::unique_ptr<registration::ClientRegistrationService> service_;
+  std::unique_ptr<health::HealthService> health_;
+  std::unique_ptr<reflection::ReflectionService> reflection_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool stopped_ = false;

@@ -14,16 +14,16 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "service/server/gateway_config.h"
+#include "service/config/gateway_config.h"
 #include "service/server/gateway_server.h"
-#include "service/server/logging.h"
+#include "service/telemetry/logging.h"
 
 ABSL_DECLARE_FLAG(std::string, port_file);
 
 namespace {
 
-using dcr::server::Log;
-using dcr::server::LogLevel;
+using dcr::telemetry::Log;
+using dcr::telemetry::LogLevel;
 
 // Each call waiting on Authlete holds a socket: allow as many as the hard
 // limit permits.
@@ -49,10 +49,10 @@ bool WritePortFile(const std::string& path, int port) {
 
 int main(int argc, char** argv) {
   // absl's --help lists the flags of files named like the program; the
-  // gateway's flags live in service/server/gateway_config.cc.
+  // gateway's flags live in service/config/gateway_config.cc.
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "service/server/");
+    return absl::StrContains(file, "service/config/");
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
       "Every flag may also be set as an environment variable DCR_<FLAG_NAME>;\n"
       "the Authlete credential comes from --authlete_credential_file or\n"
       "DCR_AUTHLETE_CREDENTIAL.\n\nUsage: dcr-gateway --authlete_service_id=ID [flags]");
-  if (absl::Status env = dcr::server::ApplyEnvironmentToFlags(); !env.ok()) {
+  if (absl::Status env = dcr::config::ApplyEnvironmentToFlags(); !env.ok()) {
     std::fprintf(stderr, "dcr-gateway: %s\n", std::string(env.message()).c_str());
     return 2;
   }
@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   // and a point of contention on every call. The tests keep it on.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
-  absl::StatusOr<dcr::server::GatewayConfig> config = dcr::server::ConfigFromFlags();
+  absl::StatusOr<dcr::config::GatewayConfig> config = dcr::config::ConfigFromFlags();
   if (!config.ok()) {
     std::fprintf(stderr, "dcr-gateway: %s\n", std::string(config.status().message()).c_str());
     return 2;

@@ -32,7 +32,7 @@ class DirectTarget final : public Target {
   bool blocking() const override { return true; }
 
   void Start(const CallSpec& spec, Done done) override {
-    authlete::DcrCall call;
+    core::DcrCall call;
     call.operation = spec.operation;
     call.service_id = service_id_;
     call.client_id = spec.client.client_id;

@@ -14,11 +14,12 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/optional.h"
+#include "proto/api/operation.h"
 #include "service/authlete/authlete_options.h"
 
 namespace dcr::bench {
 
-using authlete::Operation;
+using api::Operation;
 
 // A registered client: what RFC 7592 calls need.
 struct ClientRef {

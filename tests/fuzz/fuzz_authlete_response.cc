@@ -10,7 +10,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 4) return 0;
   dcr::http::HttpResult result;
   result.status = (data[0] << 8 | data[1]) % 1000;
-  const auto operation = static_cast<dcr::authlete::Operation>(data[2] % 4);
+  const auto operation = static_cast<dcr::api::Operation>(data[2] % dcr::api::kOperationCount);
   switch (data[3] % 8) {
     case 0: result.transport = absl::UnavailableError("reset"); break;
     case 1: result.transport = absl::DeadlineExceededError("slow"); break;

@@ -47,8 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       credentials.certificate_identities = {"spiffe://corp/portal"};
       auto caller = Guard().Authenticate(credentials);
       if (!caller.ok()) abort();
-      dcr::authlete::DcrCall call;
-      call.operation = dcr::authlete::Operation::kRegister;
+      dcr::core::DcrCall call;
+      call.operation = dcr::api::Operation::kRegister;
       call.service_id = "1";
       call.json = std::string(text);
       (void)Guard().CheckCall(*caller, call);

@@ -3,7 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "service/server/trace_context.h"
+#include "service/telemetry/trace_context.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view text(reinterpret_cast<const char*>(data), size);
@@ -12,8 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::optional<absl::string_view> tracestate =
       newline == absl::string_view::npos ? absl::nullopt
                                          : absl::optional<absl::string_view>(text.substr(newline + 1));
-  (void)dcr::server::ParseTraceparent(traceparent);
-  const dcr::server::TraceContext trace = dcr::server::StartSpan(traceparent, tracestate);
+  (void)dcr::telemetry::ParseTraceparent(traceparent);
+  const dcr::telemetry::TraceContext trace = dcr::telemetry::StartSpan(traceparent, tracestate);
   (void)trace.TraceparentHeader();
   return 0;
 }

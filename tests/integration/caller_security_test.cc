@@ -97,7 +97,7 @@ class CallerSecurityTest : public ::testing::Test {
     return spec;
   }
 
-  void Start(std::function<void(server::GatewayConfig&)> tweak) {
+  void Start(std::function<void(config::GatewayConfig&)> tweak) {
     auto env = GatewayTestEnv::Start(TweakGateway(std::move(tweak)));
     ASSERT_TRUE(env.ok()) << env.status();
     env_ = *std::move(env);
@@ -106,7 +106,7 @@ class CallerSecurityTest : public ::testing::Test {
   // A TLS gateway with the test CA's certificate; mutual TLS when `mtls`.
   void StartTls(bool mtls, bool require_client_certificate = true) {
     ASSERT_NO_FATAL_FAILURE(Issue(*pki_, Server(), "server"));
-    Start([this, mtls, require_client_certificate](server::GatewayConfig& c) {
+    Start([this, mtls, require_client_certificate](config::GatewayConfig& c) {
       c.insecure_plaintext = false;
       c.tls.cert_file = Path("server.pem");
       c.tls.key_file = Path("server.key");
@@ -156,12 +156,12 @@ class CallerSecurityTest : public ::testing::Test {
 
 TEST_F(CallerSecurityTest, StartRefusesNeitherTlsNorPlaintextAndBadTlsFiles) {
   auto no_choice = GatewayTestEnv::Start(
-      TweakGateway([](server::GatewayConfig& c) { c.insecure_plaintext = false; }));
+      TweakGateway([](config::GatewayConfig& c) { c.insecure_plaintext = false; }));
   ASSERT_FALSE(no_choice.ok());
   EXPECT_THAT(std::string(no_choice.status().message()), ::testing::HasSubstr("insecure_plaintext"));
   ASSERT_NO_FATAL_FAILURE(Issue(*pki_, Server(), "server"));
   ASSERT_NO_FATAL_FAILURE(Issue(*pki_, Server(), "another"));
-  auto mismatched = GatewayTestEnv::Start(TweakGateway([this](server::GatewayConfig& c) {
+  auto mismatched = GatewayTestEnv::Start(TweakGateway([this](config::GatewayConfig& c) {
     c.insecure_plaintext = false;
     c.tls.cert_file = Path("server.pem");
     c.tls.key_file = Path("another.key");
@@ -231,7 +231,7 @@ TEST_F(CallerSecurityTest, OptionalClientCertificateLetsApiKeysIn) {
 }
 
 TEST_F(CallerSecurityTest, ApiKeysAndPolicyRefuseWithoutCallingAuthlete) {
-  ASSERT_NO_FATAL_FAILURE(Start([this](server::GatewayConfig& c) {
+  ASSERT_NO_FATAL_FAILURE(Start([this](config::GatewayConfig& c) {
     c.callers_file = Path("callers.json");
     c.allowed_service_ids = {kSecondServiceId};
   }));

@@ -258,7 +258,7 @@ INSTANTIATE_TEST_SUITE_P(JwksAndJwksUri, EveryNameTest, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "jwks" : "jwks_uri"; });
 
 TEST_F(LifecycleTest, ServiceOverrideReachesTheAllowedService) {
-  auto env = GatewayTestEnv::Start(TweakGateway([](server::GatewayConfig& config) {
+  auto env = GatewayTestEnv::Start(TweakGateway([](config::GatewayConfig& config) {
     config.authlete.credential = kOrganizationToken;
     config.allowed_service_ids = {kSecondServiceId};
   }));

@@ -34,8 +34,8 @@ class CurlMultiHttpClientTest : public ::testing::Test {
     authlete::AuthleteOptions options;
     options.base_url = emulator_->base_url();
     options.credential = emulator::kDefaultServiceToken;
-    authlete::DcrCall call;
-    call.operation = authlete::Operation::kRegister;
+    core::DcrCall call;
+    call.operation = api::Operation::kRegister;
     call.service_id = emulator::kDefaultServiceId;
     call.json = R"({"redirect_uris":["https://app.example.com/cb"]})";
     return authlete::BuildHttpRequest(options, call, timeout);

@@ -130,7 +130,7 @@ TEST_F(ErrorMappingTest, InternalServerErrorActionIsInternal) {
 
 TEST_F(ErrorMappingTest, WrongGatewayCredentialIsFailedPrecondition) {
   Start(TweakGateway(
-      [](server::GatewayConfig& config) { config.authlete.credential = "wrong-token"; }));
+      [](config::GatewayConfig& config) { config.authlete.credential = "wrong-token"; }));
   grpc::Status status = Call(emulator::Operation::kRegister, {});
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   auto detail = DetailOf(status);
@@ -142,7 +142,7 @@ TEST_F(ErrorMappingTest, WrongGatewayCredentialIsFailedPrecondition) {
 }
 
 TEST_F(ErrorMappingTest, ServiceUnknownToAuthleteIsFailedPrecondition) {
-  Start(TweakGateway([](server::GatewayConfig& config) {
+  Start(TweakGateway([](config::GatewayConfig& config) {
     config.authlete.credential = kOrganizationToken;
     config.allowed_service_ids = {"99999999999999"};
   }));
@@ -391,7 +391,7 @@ TEST_F(ErrorMappingTest, RegisterIsNeverResentAfterTheConnectionDrops) {
 }
 
 TEST_F(ErrorMappingTest, GatewayMaximumTimeoutWinsOverALongDeadline) {
-  Start(TweakGateway([](server::GatewayConfig& config) {
+  Start(TweakGateway([](config::GatewayConfig& config) {
     config.max_upstream_timeout = absl::Milliseconds(300);
   }));
   FaultRule rule = Rule(FaultKind::kLatency);

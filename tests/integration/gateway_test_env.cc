@@ -25,7 +25,7 @@ absl::StatusOr<std::unique_ptr<GatewayTestEnv>> GatewayTestEnv::Start(EnvOptions
   if (!emulator.ok()) return emulator.status();
   env->emulator_ = *std::move(emulator);
 
-  server::GatewayConfig& config = env->config_;
+  config::GatewayConfig& config = env->config_;
   config.listen_address = "127.0.0.1:0";
   config.insecure_plaintext = true;  // tests that need TLS turn it on in TweakGateway
   config.authlete.base_url = env->emulator_->base_url();

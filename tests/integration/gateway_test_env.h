@@ -29,13 +29,13 @@ inline constexpr char kOrganizationToken[] = "emulator-organization-token";
 struct EnvOptions {
   authlete::ApiVersion api_version = authlete::ApiVersion::kV3;
   // Applied to the gateway config after the defaults.
-  std::function<void(server::GatewayConfig&)> tweak_gateway;
+  std::function<void(config::GatewayConfig&)> tweak_gateway;
   // Applied to the emulator options after the defaults.
   std::function<void(emulator::EmulatorOptions&)> tweak_emulator;
 };
 
 // Default options but for `tweak` applied to the gateway config.
-inline EnvOptions TweakGateway(std::function<void(server::GatewayConfig&)> tweak) {
+inline EnvOptions TweakGateway(std::function<void(config::GatewayConfig&)> tweak) {
   EnvOptions options;
   options.tweak_gateway = std::move(tweak);
   return options;
@@ -50,12 +50,12 @@ class GatewayTestEnv {
   server::GatewayServer& gateway() { return *gateway_; }
   v1::ClientRegistrationService::Stub& stub() { return *stub_; }
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
-  const server::GatewayConfig& config() const { return config_; }
+  const config::GatewayConfig& config() const { return config_; }
 
  private:
   GatewayTestEnv() = default;
   std::unique_ptr<emulator::Emulator> emulator_;
-  server::GatewayConfig config_;
+  config::GatewayConfig config_;
   std::unique_ptr<server::GatewayServer> gateway_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ClientRegistrationService::Stub> stub_;

@@ -48,7 +48,7 @@ class MetricsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto env = GatewayTestEnv::Start(
-        TweakGateway([](server::GatewayConfig& c) { c.admin_listen_address = "127.0.0.1:0"; }));
+        TweakGateway([](config::GatewayConfig& c) { c.admin_listen_address = "127.0.0.1:0"; }));
     ASSERT_TRUE(env.ok()) << env.status();
     env_ = *std::move(env);
     ASSERT_GT(env_->gateway().admin_port(), 0);
@@ -142,7 +142,7 @@ namespace {
 // ready (gRPC health and /readyz, for probes that cannot speak gRPC over
 // TLS) while it still serves calls; then it stops.
 TEST(DrainDelayTest, NotReadyButStillServingDuringTheDrainDelay) {
-  auto env = GatewayTestEnv::Start(TweakGateway([](server::GatewayConfig& c) {
+  auto env = GatewayTestEnv::Start(TweakGateway([](config::GatewayConfig& c) {
     c.admin_listen_address = "127.0.0.1:0";
     c.drain_delay = absl::Seconds(2);
   }));

@@ -18,7 +18,7 @@
 #include "gateway_test_env.h"
 #include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
-#include "service/server/descriptor_set_bytes.h"
+#include "service/reflection/descriptor_set_bytes.h"
 
 namespace dcr::testing {
 namespace {
@@ -112,7 +112,7 @@ std::map<std::string, pb::FileDescriptorProto> FilesOf(const Response& response)
 // rather than the google/protobuf imports.
 std::vector<pb::FileDescriptorProto> OurFiles() {
   pb::FileDescriptorSet set;
-  absl::string_view bytes = server::DescriptorSetBytes();
+  absl::string_view bytes = reflection::DescriptorSetBytes();
   EXPECT_TRUE(set.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())));
   std::vector<pb::FileDescriptorProto> files;
   for (const pb::FileDescriptorProto& file : set.file()) {

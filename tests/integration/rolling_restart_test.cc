@@ -21,7 +21,7 @@
 namespace dcr::testing {
 namespace {
 
-absl::StatusOr<std::unique_ptr<server::GatewayServer>> StartOnPort(server::GatewayConfig config,
+absl::StatusOr<std::unique_ptr<server::GatewayServer>> StartOnPort(config::GatewayConfig config,
                                                                    int port) {
   config.listen_address = absl::StrCat("127.0.0.1:", port);
   // The old process's port may take a moment to be released.
@@ -37,12 +37,12 @@ absl::StatusOr<std::unique_ptr<server::GatewayServer>> StartOnPort(server::Gatew
 TEST(RollingRestartTest, NoCallFailsWhileReplicasRestartOneAtATime) {
   // The environment provides the emulator and the gateway config; its own
   // gateway is not among the three replicas.
-  auto env = GatewayTestEnv::Start(TweakGateway([](server::GatewayConfig& c) {
+  auto env = GatewayTestEnv::Start(TweakGateway([](config::GatewayConfig& c) {
     c.drain_delay = absl::Milliseconds(600);
     c.shutdown_grace = absl::Seconds(5);
   }));
   ASSERT_TRUE(env.ok()) << env.status();
-  const server::GatewayConfig config = (*env)->config();
+  const config::GatewayConfig config = (*env)->config();
 
   std::vector<std::unique_ptr<server::GatewayServer>> replicas;
   std::vector<std::string> addresses;

@@ -45,7 +45,7 @@ class UpstreamTlsTest : public ::testing::Test {
     ASSERT_TRUE(WriteFileAtomically(cert, leaf->cert_pem).ok());
     ASSERT_TRUE(WriteFileAtomically(key, leaf->key_pem).ok());
     EnvOptions options = TweakGateway(
-        [gateway_ca_file](server::GatewayConfig& c) { c.authlete_ca_file = gateway_ca_file; });
+        [gateway_ca_file](config::GatewayConfig& c) { c.authlete_ca_file = gateway_ca_file; });
     options.tweak_emulator = [cert, key](emulator::EmulatorOptions& o) {
       o.tls_cert_file = cert;
       o.tls_key_file = key;

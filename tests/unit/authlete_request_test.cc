@@ -15,6 +15,9 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
 
+using api::Operation;
+using core::DcrCall;
+
 AuthleteOptions V3() {
   return AuthleteOptions{"https://us.authlete.com", ApiVersion::kV3, "service-token"};
 }

@@ -6,10 +6,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
-#include "service/errors/registration_error_status.h"
 
 namespace dcr::authlete {
 namespace {
+
+using api::Operation;
+using core::DcrResponse;
+using core::HttpStatusForAction;
+
+absl::optional<v1::RegistrationError> DetailOf(const core::DcrResult& result) {
+  if (result.ok()) return absl::nullopt;
+  return result.error().detail();
+}
 
 http::HttpResult Answer(int status, std::string body) {
   http::HttpResult result;
@@ -38,7 +46,7 @@ TEST(InterpretTest, SuccessActionPerOperation) {
                {Operation::kUpdate, "UPDATED", v1::ACTION_UPDATED, 200},
                {Operation::kDelete, "DELETED", v1::ACTION_DELETED, 204}};
   for (const auto& c : cases) {
-    absl::StatusOr<DcrResponse> r =
+    core::DcrResult r =
         InterpretHttpResult(c.op, Answer(200, DcrBody(c.action, R"({"client_id":"1"})")));
     ASSERT_TRUE(r.ok()) << c.action << ": " << r.status();
     EXPECT_EQ(r->action, c.expected);
@@ -52,40 +60,40 @@ TEST(InterpretTest, SuccessActionPerOperation) {
 // refuses: both must agree on every input.
 TEST(InterpretTest, EnvelopeReadingIsLenientAndConsistent) {
   // A numeric resultCode (one published example has one) is printed.
-  absl::StatusOr<DcrResponse> numeric = InterpretHttpResult(
+  core::DcrResult numeric = InterpretHttpResult(
       Operation::kGet,
       Answer(200, R"({"resultCode":12345,"action":"OK","responseContent":"{}"})"));
   ASSERT_TRUE(numeric.ok()) << numeric.status();
   EXPECT_EQ(numeric->result_code, "12345");
   // Large unsigned integers print as themselves.
-  absl::StatusOr<DcrResponse> unsigned_code = InterpretHttpResult(
+  core::DcrResult unsigned_code = InterpretHttpResult(
       Operation::kGet,
       Answer(200, R"({"resultCode":18446744073709551615,"action":"OK","responseContent":""})"));
   ASSERT_TRUE(unsigned_code.ok()) << unsigned_code.status();
   EXPECT_EQ(unsigned_code->result_code, "18446744073709551615");
   // An integer beyond 64 bits elsewhere (simdjson refuses it) still parses.
-  absl::StatusOr<DcrResponse> big = InterpretHttpResult(
+  core::DcrResult big = InterpretHttpResult(
       Operation::kGet,
       Answer(200,
              R"({"x":123456789012345678901234567890,"action":"OK","responseContent":"{\"a\":1}"})"));
   ASSERT_TRUE(big.ok()) << big.status();
   EXPECT_EQ(big->response_content, R"({"a":1})");
   // A repeated name keeps its last value; other types read as empty.
-  absl::StatusOr<DcrResponse> repeated = InterpretHttpResult(
+  core::DcrResult repeated = InterpretHttpResult(
       Operation::kGet,
       Answer(200, R"({"action":"BAD_REQUEST","action":"OK","resultMessage":[1],"responseContent":"c"})"));
   ASSERT_TRUE(repeated.ok()) << repeated.status();
   EXPECT_EQ(repeated->result_message, "");
   EXPECT_EQ(repeated->response_content, "c");
   // Escapes and non-ASCII text in responseContent come out decoded.
-  absl::StatusOr<DcrResponse> escaped = InterpretHttpResult(
+  core::DcrResult escaped = InterpretHttpResult(
       Operation::kGet,
       Answer(200, R"({"action":"OK","responseContent":"{\"client_name\":\"caf\u00e9 \u65e5\"}"})"));
   ASSERT_TRUE(escaped.ok()) << escaped.status();
   EXPECT_EQ(escaped->response_content, "{\"client_name\":\"caf\xc3\xa9 \xe6\x97\xa5\"}");
   // Neither a JSON array nor invalid JSON nor invalid UTF-8 is an envelope.
   for (const char* body : {"[1,2]", "{\"action\":", "{\"action\":\"\xff\"}"}) {
-    absl::StatusOr<DcrResponse> bad = InterpretHttpResult(Operation::kGet, Answer(200, body));
+    core::DcrResult bad = InterpretHttpResult(Operation::kGet, Answer(200, body));
     EXPECT_EQ(bad.status().code(), absl::StatusCode::kInternal) << body;
   }
 }
@@ -176,10 +184,10 @@ class ErrorMappingTest : public ::testing::TestWithParam<ErrorCase> {};
 
 TEST_P(ErrorMappingTest, MapsToDocumentedStatus) {
   const ErrorCase& c = GetParam();
-  absl::StatusOr<DcrResponse> r = InterpretHttpResult(c.op, c.result);
+  core::DcrResult r = InterpretHttpResult(c.op, c.result);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), c.code) << r.status();
-  absl::optional<v1::RegistrationError> detail = errors::GetRegistrationError(r.status());
+  absl::optional<v1::RegistrationError> detail = DetailOf(r);
   ASSERT_TRUE(detail.has_value());
   EXPECT_EQ(detail->reason(), c.reason) << v1::ErrorReason_Name(detail->reason());
   EXPECT_EQ(detail->http_status(), c.http_status);
@@ -192,10 +200,10 @@ INSTANTIATE_TEST_SUITE_P(AllOutcomes, ErrorMappingTest, ::testing::ValuesIn(Erro
 TEST(InterpretTest, RejectionCarriesRfc7591ErrorVerbatim) {
   const std::string content =
       R"({"error":"invalid_redirect_uri","error_description":"[A0] bad","error_uri":"https://docs.authlete.com/#A0"})";
-  absl::StatusOr<DcrResponse> r =
+  core::DcrResult r =
       InterpretHttpResult(Operation::kRegister, Answer(200, DcrBody("BAD_REQUEST", content)));
   ASSERT_FALSE(r.ok());
-  v1::RegistrationError detail = *errors::GetRegistrationError(r.status());
+  v1::RegistrationError detail = r.error().detail();
   EXPECT_EQ(detail.action(), v1::ACTION_BAD_REQUEST);
   EXPECT_EQ(detail.error(), "invalid_redirect_uri");
   EXPECT_EQ(detail.error_description(), "[A0] bad");
@@ -208,22 +216,20 @@ TEST(InterpretTest, RejectionCarriesRfc7591ErrorVerbatim) {
 TEST(InterpretTest, RefusalKeepsResultCodeAndRetryAfter) {
   http::HttpResult refused =
       Answer(401, R"({"resultCode":"A001202","resultMessage":"[A001202] missing"})");
-  v1::RegistrationError detail = *errors::GetRegistrationError(
-      InterpretHttpResult(Operation::kGet, refused).status());
+  v1::RegistrationError detail = InterpretHttpResult(Operation::kGet, refused).error().detail();
   EXPECT_EQ(detail.result_code(), "A001202");
   EXPECT_EQ(detail.result_message(), "[A001202] missing");
   EXPECT_EQ(detail.upstream_http_status(), 401);
 
   http::HttpResult limited = Answer(429, "");
   limited.retry_after = absl::Milliseconds(2500);
-  detail = *errors::GetRegistrationError(
-      InterpretHttpResult(Operation::kGet, limited).status());
+  detail = InterpretHttpResult(Operation::kGet, limited).error().detail();
   EXPECT_EQ(detail.retry_after().seconds(), 2);
   EXPECT_EQ(detail.retry_after().nanos(), 500000000);
 }
 
 TEST(InterpretTest, NumericResultCodeIsReadLeniently) {
-  absl::StatusOr<DcrResponse> r = InterpretHttpResult(
+  core::DcrResult r = InterpretHttpResult(
       Operation::kGet,
       Answer(200, R"({"resultCode":217001,"action":"OK","responseContent":"{}"})"));
   ASSERT_TRUE(r.ok());

@@ -7,13 +7,20 @@
 #include "service/callers/caller_guard.h"
 #include "service/callers/caller_policy.h"
 #include "service/callers/redirect_uri_pattern.h"
-#include "service/errors/registration_error_status.h"
 
 namespace dcr::callers {
 namespace {
 
-using authlete::DcrCall;
-using authlete::Operation;
+using api::Operation;
+using core::DcrCall;
+
+// A guard's verdict, as the tests read it.
+struct Verdict {
+  core::Refusal error;
+  bool ok() const { return !error.has_value(); }
+  absl::StatusCode code() const { return error ? error->code() : absl::StatusCode::kOk; }
+};
+Verdict V(core::Refusal refusal) { return Verdict{std::move(refusal)}; }
 
 // --- Redirect URI patterns ----------------------------------------------------
 
@@ -147,9 +154,11 @@ class CallerGuardTest : public ::testing::Test {
     return caller.ok() ? *caller : Caller{};
   }
 
-  static v1::ErrorReason Reason(const absl::Status& status) {
-    auto detail = errors::GetRegistrationError(status);
-    return detail ? detail->reason() : v1::ERROR_REASON_UNSPECIFIED;
+  static v1::ErrorReason Reason(const Verdict& verdict) {
+    return verdict.error ? verdict.error->reason() : v1::ERROR_REASON_UNSPECIFIED;
+  }
+  static v1::ErrorReason Reason(const core::ErrorOr<Caller>& caller) {
+    return caller.ok() ? v1::ERROR_REASON_UNSPECIFIED : caller.error().reason();
   }
 
   static DcrCall Register(std::string json, std::string service = "111") {
@@ -177,7 +186,7 @@ TEST_F(CallerGuardTest, RecognisesApiKeysAndCertificates) {
     auto caller = guard_->Authenticate(refused);
     ASSERT_FALSE(caller.ok());
     EXPECT_EQ(caller.status().code(), absl::StatusCode::kUnauthenticated);
-    EXPECT_EQ(Reason(caller.status()), v1::ERROR_REASON_CALLER_UNAUTHENTICATED);
+    EXPECT_EQ(Reason(caller), v1::ERROR_REASON_CALLER_UNAUTHENTICATED);
     // The message never repeats the presented key.
     EXPECT_THAT(std::string(caller.status().message()), ::testing::Not(::testing::HasSubstr("portal-key")));
   }
@@ -188,58 +197,58 @@ TEST_F(CallerGuardTest, WithoutACallersFileEveryoneIsLetIn) {
   auto caller = open.Authenticate({});
   ASSERT_TRUE(caller.ok());
   EXPECT_EQ(caller->name, "anonymous");
-  EXPECT_TRUE(open.Admit(*caller, Operation::kDelete).ok());
-  EXPECT_TRUE(open.CheckCall(*caller, Register(R"({"redirect_uris":["http://x"]})", "9")).ok());
+  EXPECT_TRUE(V(open.Admit(*caller, Operation::kDelete)).ok());
+  EXPECT_TRUE(V(open.CheckCall(*caller, Register(R"({"redirect_uris":["http://x"]})", "9"))).ok());
 }
 
 TEST_F(CallerGuardTest, RpcAndServiceIdComeFromThePolicy) {
   const Caller portal = Authenticated({std::string("portal-key-1"), {}});
-  EXPECT_EQ(Reason(guard_->Admit(portal, Operation::kDelete)),
+  EXPECT_EQ(Reason(V(guard_->Admit(portal, Operation::kDelete))),
             v1::ERROR_REASON_CALLER_NOT_PERMITTED);
-  EXPECT_EQ(guard_->Admit(portal, Operation::kDelete).code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(Reason(guard_->CheckCall(portal, Register("{}", "222"))),
+  EXPECT_EQ(V(guard_->Admit(portal, Operation::kDelete)).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Reason(V(guard_->CheckCall(portal, Register("{}", "222")))),
             v1::ERROR_REASON_CALLER_NOT_PERMITTED);
 }
 
 TEST_F(CallerGuardTest, MetadataMustStayWithinThePolicy) {
   const Caller portal = Authenticated({std::string("portal-key-1"), {}});
-  EXPECT_TRUE(guard_->CheckCall(portal, Register(
-      R"({"redirect_uris":["https://a.portal.example.com/cb"],"grant_types":["refresh_token"]})"))
+  EXPECT_TRUE(V(guard_->CheckCall(portal, Register(
+      R"({"redirect_uris":["https://a.portal.example.com/cb"],"grant_types":["refresh_token"]})")))
                   .ok());
   // Omitted grant_types means authorization_code (RFC 7591), which is allowed.
-  EXPECT_TRUE(guard_->CheckCall(portal, Register(R"({"client_name":"x"})")).ok());
-  EXPECT_EQ(Reason(guard_->CheckCall(portal, Register(
-                R"({"redirect_uris":["https://a.portal.example.com/cb","https://evil.example/cb"]})"))),
+  EXPECT_TRUE(V(guard_->CheckCall(portal, Register(R"({"client_name":"x"})"))).ok());
+  EXPECT_EQ(Reason(V(guard_->CheckCall(portal, Register(
+                R"({"redirect_uris":["https://a.portal.example.com/cb","https://evil.example/cb"]})")))),
             v1::ERROR_REASON_CALLER_NOT_PERMITTED);
-  EXPECT_EQ(Reason(guard_->CheckCall(portal, Register(R"({"grant_types":["client_credentials"]})"))),
+  EXPECT_EQ(Reason(V(guard_->CheckCall(portal, Register(R"({"grant_types":["client_credentials"]})")))),
             v1::ERROR_REASON_CALLER_NOT_PERMITTED);
   // A repeated member could be read differently by Authlete: refused.
-  EXPECT_EQ(guard_->CheckCall(portal, Register(
-                R"({"redirect_uris":["https://a.portal.example.com/cb"],"redirect_uris":["https://evil.example/cb"]})"))
+  EXPECT_EQ(V(guard_->CheckCall(portal, Register(
+                R"({"redirect_uris":["https://a.portal.example.com/cb"],"redirect_uris":["https://evil.example/cb"]})")))
                 .code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(guard_->CheckCall(portal, Register("[1]")).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(guard_->CheckCall(portal, Register(R"({"redirect_uris":"https://a.portal.example.com/cb"})"))
+  EXPECT_EQ(V(guard_->CheckCall(portal, Register("[1]"))).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(V(guard_->CheckCall(portal, Register(R"({"redirect_uris":"https://a.portal.example.com/cb"})")))
                 .code(),
             absl::StatusCode::kInvalidArgument);
   // Nested repeated names are Authlete's to judge, not a policy bypass.
-  EXPECT_TRUE(guard_->CheckCall(portal, Register(R"({"jwks":{"a":1,"a":2}})")).ok());
+  EXPECT_TRUE(V(guard_->CheckCall(portal, Register(R"({"jwks":{"a":1,"a":2}})"))).ok());
 }
 
 TEST_F(CallerGuardTest, RateLimitIsATokenBucketPerCaller) {
   const Caller portal = Authenticated({std::string("portal-key-1"), {}});
   const Caller ops = Authenticated({absl::nullopt, {"spiffe://corp/ops"}});
-  EXPECT_TRUE(guard_->Admit(portal, Operation::kGet).ok());
-  EXPECT_TRUE(guard_->Admit(portal, Operation::kGet).ok());  // burst 2
-  absl::Status limited = guard_->Admit(portal, Operation::kGet);
+  EXPECT_TRUE(V(guard_->Admit(portal, Operation::kGet)).ok());
+  EXPECT_TRUE(V(guard_->Admit(portal, Operation::kGet)).ok());  // burst 2
+  Verdict limited = V(guard_->Admit(portal, Operation::kGet));
   EXPECT_EQ(limited.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(Reason(limited), v1::ERROR_REASON_CALLER_RATE_LIMITED);
-  EXPECT_EQ(errors::GetRegistrationError(limited)->retry_after().seconds(), 1);
-  for (int i = 0; i < 100; ++i) EXPECT_TRUE(guard_->Admit(ops, Operation::kGet).ok());  // no limit
+  EXPECT_EQ(limited.error->detail().retry_after().seconds(), 1);
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(V(guard_->Admit(ops, Operation::kGet)).ok());  // no limit
   now_ += absl::Milliseconds(999);
-  EXPECT_FALSE(guard_->Admit(portal, Operation::kGet).ok());
+  EXPECT_FALSE(V(guard_->Admit(portal, Operation::kGet)).ok());
   now_ += absl::Milliseconds(1);
-  EXPECT_TRUE(guard_->Admit(portal, Operation::kGet).ok());  // 1 per second
+  EXPECT_TRUE(V(guard_->Admit(portal, Operation::kGet)).ok());  // 1 per second
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 
 #include "absl/random/random.h"
 #include "absl/synchronization/notification.h"
-#include "service/errors/registration_error_status.h"
+#include "proto/api/error_rules.h"
 #include "service/metrics/metrics.h"
 #include "service/resilience/backoff.h"
 #include "service/resilience/circuit_breaker.h"
@@ -19,9 +19,10 @@
 namespace dcr::resilience {
 namespace {
 
-using authlete::DcrCall;
-using authlete::DcrResponse;
-using authlete::Operation;
+using api::Operation;
+using core::DcrCall;
+using core::DcrResponse;
+using core::DcrResult;
 using ::testing::_;
 using ::testing::StrictMock;
 
@@ -164,14 +165,19 @@ class MockConnection : public authlete::AuthleteConnection {
               (override));
 };
 
-absl::Status Upstream(v1::ErrorReason reason, int upstream_http_status, bool maybe_processed,
-                      absl::optional<absl::Duration> retry_after = absl::nullopt) {
-  v1::RegistrationError detail;
-  detail.set_reason(reason);
-  detail.set_upstream_http_status(upstream_http_status);
-  detail.set_may_have_been_processed(maybe_processed);
-  if (retry_after) detail.mutable_retry_after()->set_seconds(absl::ToInt64Seconds(*retry_after));
-  return errors::MakeStatus(absl::StatusCode::kUnavailable, "upstream", detail);
+core::Error Upstream(v1::ErrorReason reason, int upstream_http_status, bool maybe_processed,
+                     absl::optional<absl::Duration> retry_after = absl::nullopt) {
+  core::Error error(reason, "upstream", maybe_processed ? core::Sent::kMaybe : core::Sent::kNo);
+  error.set_upstream_http_status(upstream_http_status);
+  if (retry_after) error.set_retry_after(*retry_after);
+  // The table decides what was processed; the cases here agree with it.
+  EXPECT_EQ(error.detail().may_have_been_processed(), maybe_processed) << reason;
+  return error;
+}
+
+absl::optional<v1::RegistrationError> DetailOf(const DcrResult& result) {
+  if (result.ok()) return absl::nullopt;
+  return result.error().detail();
 }
 
 DcrResponse Ok() {
@@ -180,9 +186,9 @@ DcrResponse Ok() {
   return r;
 }
 
-TEST(RetryIsSafeTest, FollowsTheDocumentedRules) {
+TEST(GatewayRetriesTest, FollowsTheDocumentedRules) {
   auto error = [](v1::ErrorReason reason, int http, bool processed) {
-    return *errors::GetRegistrationError(Upstream(reason, http, processed));
+    return Upstream(reason, http, processed).detail();
   };
   const auto never_sent = error(v1::ERROR_REASON_UPSTREAM_UNREACHABLE, 0, false);
   const auto http_503 = error(v1::ERROR_REASON_UPSTREAM_FAILED, 503, true);
@@ -192,20 +198,20 @@ TEST(RetryIsSafeTest, FollowsTheDocumentedRules) {
   const auto rejected = error(v1::ERROR_REASON_REGISTRATION_REJECTED, 200, false);
   for (Operation op : {Operation::kRegister, Operation::kGet, Operation::kUpdate,
                        Operation::kDelete}) {
-    EXPECT_TRUE(RetryIsSafe(op, never_sent));
-    EXPECT_FALSE(RetryIsSafe(op, rejected));
+    EXPECT_TRUE(api::GatewayRetries(op, never_sent));
+    EXPECT_FALSE(api::GatewayRetries(op, rejected));
   }
-  EXPECT_FALSE(RetryIsSafe(Operation::kRegister, http_503));
-  EXPECT_FALSE(RetryIsSafe(Operation::kRegister, dropped));
-  EXPECT_FALSE(RetryIsSafe(Operation::kRegister, too_many));
-  EXPECT_FALSE(RetryIsSafe(Operation::kRegister, garbled));
-  EXPECT_TRUE(RetryIsSafe(Operation::kGet, dropped));
-  EXPECT_TRUE(RetryIsSafe(Operation::kGet, garbled));
+  EXPECT_FALSE(api::GatewayRetries(Operation::kRegister, http_503));
+  EXPECT_FALSE(api::GatewayRetries(Operation::kRegister, dropped));
+  EXPECT_FALSE(api::GatewayRetries(Operation::kRegister, too_many));
+  EXPECT_FALSE(api::GatewayRetries(Operation::kRegister, garbled));
+  EXPECT_TRUE(api::GatewayRetries(Operation::kGet, dropped));
+  EXPECT_TRUE(api::GatewayRetries(Operation::kGet, garbled));
   for (Operation op : {Operation::kUpdate, Operation::kDelete}) {
-    EXPECT_TRUE(RetryIsSafe(op, http_503));
-    EXPECT_TRUE(RetryIsSafe(op, too_many));
-    EXPECT_FALSE(RetryIsSafe(op, dropped));
-    EXPECT_FALSE(RetryIsSafe(op, garbled));
+    EXPECT_TRUE(api::GatewayRetries(op, http_503));
+    EXPECT_TRUE(api::GatewayRetries(op, too_many));
+    EXPECT_FALSE(api::GatewayRetries(op, dropped));
+    EXPECT_FALSE(api::GatewayRetries(op, garbled));
   }
 }
 
@@ -221,18 +227,19 @@ class ResilientConnectionTest : public ::testing::Test {
   }
 
   // Runs one call and waits for its result.
-  absl::StatusOr<DcrResponse> Run(ResilientAuthleteConnection& connection, Operation op,
+  DcrResult Run(ResilientAuthleteConnection& connection, Operation op,
                                   absl::Duration timeout = absl::Seconds(5)) {
     DcrCall call;
     call.operation = op;
     absl::Notification done;
-    absl::StatusOr<DcrResponse> out;
-    connection.Call(call, timeout, [&](absl::StatusOr<DcrResponse> r) {
-      out = std::move(r);
+    absl::optional<DcrResult> out;
+    connection.Call(call, timeout, [&](DcrResult r) {
+      out.emplace(std::move(r));
       done.Notify();
     });
     EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
-    return out;
+    if (!out.has_value()) return core::Error(v1::ERROR_REASON_UNSPECIFIED, "no result");
+    return *std::move(out);
   }
 
   std::shared_ptr<StrictMock<MockConnection>> inner_ =
@@ -263,7 +270,7 @@ TEST_F(ResilientConnectionTest, RegisterIsSentOnceWhenItMayHaveArrived) {
   });
   auto result = Run(connection, Operation::kRegister);
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(errors::GetRegistrationError(result.status())->upstream_attempts(), 1);
+  EXPECT_EQ(result.error().detail().upstream_attempts(), 1);
 }
 
 TEST_F(ResilientConnectionTest, RegisterIsRetriedWhenNothingWasSent) {
@@ -288,7 +295,7 @@ TEST_F(ResilientConnectionTest, GivesUpAfterMaxAttemptsWithTheLastError) {
   });
   auto result = Run(connection, Operation::kUpdate);
   ASSERT_FALSE(result.ok());
-  auto detail = errors::GetRegistrationError(result.status());
+  absl::optional<v1::RegistrationError> detail = DetailOf(result);
   EXPECT_EQ(detail->reason(), v1::ERROR_REASON_UPSTREAM_RATE_LIMITED);
   EXPECT_EQ(detail->upstream_attempts(), 3);
 }
@@ -302,7 +309,7 @@ TEST_F(ResilientConnectionTest, RetryAfterBeyondTheDeadlineEndsTheCallAtOnce) {
   const absl::Time start = absl::Now();
   auto result = Run(connection, Operation::kGet, absl::Seconds(2));
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
-  EXPECT_EQ(errors::GetRegistrationError(result.status())->reason(),
+  EXPECT_EQ(result.error().detail().reason(),
             v1::ERROR_REASON_UPSTREAM_RATE_LIMITED);
 }
 
@@ -329,7 +336,7 @@ TEST_F(ResilientConnectionTest, ACircuitOpeningMidCallEndsItWithItsOwnError) {
     std::move(done)(Upstream(v1::ERROR_REASON_UPSTREAM_FAILED, 503, true));
   });
   auto result = Run(connection, Operation::kGet);
-  auto detail = errors::GetRegistrationError(result.status());
+  absl::optional<v1::RegistrationError> detail = DetailOf(result);
   EXPECT_EQ(detail->reason(), v1::ERROR_REASON_UPSTREAM_FAILED);
   EXPECT_EQ(detail->upstream_attempts(), 2);
 }
@@ -351,7 +358,7 @@ TEST_F(ResilientConnectionTest, CircuitOpensPerOperationAndFailsFast) {
   auto fast = Run(connection, Operation::kGet);  // not sent: the mock allows 3 calls
   ASSERT_FALSE(fast.ok());
   EXPECT_EQ(fast.status().code(), absl::StatusCode::kUnavailable);
-  auto detail = errors::GetRegistrationError(fast.status());
+  absl::optional<v1::RegistrationError> detail = DetailOf(fast);
   EXPECT_EQ(detail->reason(), v1::ERROR_REASON_UPSTREAM_CIRCUIT_OPEN);
   EXPECT_EQ(detail->upstream_attempts(), 0);
   EXPECT_GT(detail->retry_after().seconds(), 0);
@@ -374,13 +381,13 @@ TEST_F(ResilientConnectionTest, CallsBeyondTheInFlightBoundAreRefused) {
   call.operation = Operation::kGet;
   int finished = 0;
   for (int i = 0; i < 2; ++i) {
-    connection.Call(call, absl::Seconds(5), [&](absl::StatusOr<DcrResponse>) { ++finished; });
+    connection.Call(call, absl::Seconds(5), [&](DcrResult) { ++finished; });
   }
   EXPECT_EQ(connection.in_flight(), 2);
   auto refused = Run(connection, Operation::kGet);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(errors::GetRegistrationError(refused.status())->reason(),
+  EXPECT_EQ(refused.error().detail().reason(),
             v1::ERROR_REASON_GATEWAY_OVERLOADED);
   for (auto& done : held) std::move(done)(Ok());
   EXPECT_EQ(finished, 2);
@@ -397,15 +404,17 @@ TEST_F(ResilientConnectionTest, CancelAllEndsWaitsBetweenRetries) {
   DcrCall call;
   call.operation = Operation::kGet;
   absl::Notification done;
-  absl::Status status;
-  connection.Call(call, absl::Seconds(60), [&](absl::StatusOr<DcrResponse> r) {
-    status = r.status();
+  absl::optional<DcrResult> result;
+  connection.Call(call, absl::Seconds(60), [&](DcrResult r) {
+    result.emplace(std::move(r));
     done.Notify();
   });
   EXPECT_FALSE(done.HasBeenNotified());
   connection.CancelAll();
   ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(5)));
-  EXPECT_EQ(errors::GetRegistrationError(status)->reason(), v1::ERROR_REASON_UPSTREAM_FAILED);
+  ASSERT_TRUE(result.has_value());
+  ASSERT_FALSE(result->ok());
+  EXPECT_EQ(result->error().reason(), v1::ERROR_REASON_UPSTREAM_FAILED);
 }
 
 }  // namespace

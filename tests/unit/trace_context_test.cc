@@ -1,10 +1,10 @@
 // W3C Trace Context: what the gateway accepts from callers and what it passes
 // on to Authlete.
-#include "service/server/trace_context.h"
+#include "service/telemetry/trace_context.h"
 
 #include <gtest/gtest.h>
 
-namespace dcr::server {
+namespace dcr::telemetry {
 namespace {
 
 constexpr char kValid[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -78,4 +78,4 @@ TEST(StartSpanTest, DropsAnUnusableTracestate) {
 }
 
 }  // namespace
-}  // namespace dcr::server
+}  // namespace dcr::telemetry

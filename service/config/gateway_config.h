@@ -1,7 +1,7 @@
 // Everything the gateway needs to run, and how it is read from flags,
 // environment variables and files.
-#ifndef DCR_SERVICE_SERVER_GATEWAY_CONFIG_H_
-#define DCR_SERVICE_SERVER_GATEWAY_CONFIG_H_
+#ifndef DCR_SERVICE_CONFIG_GATEWAY_CONFIG_H_
+#define DCR_SERVICE_CONFIG_GATEWAY_CONFIG_H_
 
 #include <cstddef>
 #include <string>
@@ -13,7 +13,7 @@
 #include "service/authlete/authlete_options.h"
 #include "service/resilience/resilient_authlete_connection.h"
 
-namespace dcr::server {
+namespace dcr::config {
 
 // TLS on the gRPC port. The files are watched and reloaded when they change,
 // so a rotated certificate (cert-manager, a Secret update) needs no restart.
@@ -89,6 +89,6 @@ absl::StatusOr<GatewayConfig> ConfigFromFlags();
 // Names of every flag the gateway defines, for --help and the environment.
 std::vector<std::string> GatewayFlagNames();
 
-}  // namespace dcr::server
+}  // namespace dcr::config
 
-#endif  // DCR_SERVICE_SERVER_GATEWAY_CONFIG_H_
+#endif  // DCR_SERVICE_CONFIG_GATEWAY_CONFIG_H_

@@ -2,8 +2,8 @@
 // them without regular expressions. Callers pass only non-secret fields; the
 // type of a field value keeps secrets out by convention: never pass a token,
 // a client secret or a credential here.
-#ifndef DCR_SERVICE_SERVER_LOGGING_H_
-#define DCR_SERVICE_SERVER_LOGGING_H_
+#ifndef DCR_SERVICE_TELEMETRY_LOGGING_H_
+#define DCR_SERVICE_TELEMETRY_LOGGING_H_
 
 #include <cstdint>
 #include <initializer_list>
@@ -13,7 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/variant.h"
 
-namespace dcr::server {
+namespace dcr::telemetry {
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
 
@@ -42,6 +42,6 @@ void SetMinLogLevel(LogLevel level);
 void Log(LogLevel level, absl::string_view message,
          std::initializer_list<LogField> fields = {});
 
-}  // namespace dcr::server
+}  // namespace dcr::telemetry
 
-#endif  // DCR_SERVICE_SERVER_LOGGING_H_
+#endif  // DCR_SERVICE_TELEMETRY_LOGGING_H_

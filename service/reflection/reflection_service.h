@@ -7,8 +7,8 @@
 // Each stream answers its requests in order, one write in flight at a time;
 // a stream stops reading while a few answers wait to be written, so a client
 // that never reads cannot make the server queue without bound.
-#ifndef DCR_SERVICE_SERVER_REFLECTION_SERVICE_H_
-#define DCR_SERVICE_SERVER_REFLECTION_SERVICE_H_
+#ifndef DCR_SERVICE_REFLECTION_REFLECTION_SERVICE_H_
+#define DCR_SERVICE_REFLECTION_REFLECTION_SERVICE_H_
 
 #include <memory>
 #include <string>
@@ -22,7 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
-namespace dcr::server {
+namespace dcr::reflection {
 
 // The descriptors reflection answers from; immutable once built, shared by
 // every stream. Defined in the .cc.
@@ -71,6 +71,6 @@ class ReflectionService {
   absl::flat_hash_set<ReflectionStream*> streams_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace dcr::server
+}  // namespace dcr::reflection
 
-#endif  // DCR_SERVICE_SERVER_REFLECTION_SERVICE_H_
+#endif  // DCR_SERVICE_REFLECTION_REFLECTION_SERVICE_H_

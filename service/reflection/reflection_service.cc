@@ -1,4 +1,4 @@
-#include "service/server/reflection_service.h"
+#include "service/reflection/reflection_service.h"
 
 #include <deque>
 #include <utility>
@@ -12,7 +12,7 @@
 #include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 
-namespace dcr::server {
+namespace dcr::reflection {
 
 namespace pb = google::protobuf;
 
@@ -396,4 +396,4 @@ void ReflectionService::Forget(ReflectionStream* stream) {
   streams_.erase(stream);
 }
 
-}  // namespace dcr::server
+}  // namespace dcr::reflection

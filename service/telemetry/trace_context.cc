@@ -1,4 +1,4 @@
-#include "service/server/trace_context.h"
+#include "service/telemetry/trace_context.h"
 
 #include <cstdint>
 #include <vector>
@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
-namespace dcr::server {
+namespace dcr::telemetry {
 namespace {
 
 // The specification's limit for tracestate, which gateways may truncate.
@@ -90,4 +90,4 @@ TraceContext StartSpan(absl::optional<absl::string_view> traceparent,
   return context;
 }
 
-}  // namespace dcr::server
+}  // namespace dcr::telemetry

@@ -1,10 +1,10 @@
-#include "service/server/health_service.h"
+#include "service/health/health_service.h"
 
 #include <utility>
 
 #include "absl/types/optional.h"
 
-namespace dcr::server {
+namespace dcr::health {
 
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
@@ -150,4 +150,4 @@ grpc::ServerWriteReactor<HealthCheckResponse>* HealthService::Watch(
   return watcher;
 }
 
-}  // namespace dcr::server
+}  // namespace dcr::health

@@ -3,15 +3,15 @@
 // gateway's own that is passed on to Authlete; a new trace when the caller
 // sent none, or one that does not parse. Header values are untrusted input:
 // anything malformed is dropped, never echoed.
-#ifndef DCR_SERVICE_SERVER_TRACE_CONTEXT_H_
-#define DCR_SERVICE_SERVER_TRACE_CONTEXT_H_
+#ifndef DCR_SERVICE_TELEMETRY_TRACE_CONTEXT_H_
+#define DCR_SERVICE_TELEMETRY_TRACE_CONTEXT_H_
 
 #include <string>
 
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
 
-namespace dcr::server {
+namespace dcr::telemetry {
 
 struct Traceparent {
   std::string trace_id;   // 32 lowercase hex digits, not all zero
@@ -39,6 +39,6 @@ struct TraceContext {
 TraceContext StartSpan(absl::optional<absl::string_view> traceparent,
                        absl::optional<absl::string_view> tracestate);
 
-}  // namespace dcr::server
+}  // namespace dcr::telemetry
 
-#endif  // DCR_SERVICE_SERVER_TRACE_CONTEXT_H_
+#endif  // DCR_SERVICE_TELEMETRY_TRACE_CONTEXT_H_

@@ -1,8 +1,8 @@
 // grpc.health.v1.Health, implemented here so that server reflection can
 // describe it (see proto/grpc/health/v1/health.proto). Reports one status for
 // the server ("") and each named service; drain turns it NOT_SERVING.
-#ifndef DCR_SERVICE_SERVER_HEALTH_SERVICE_H_
-#define DCR_SERVICE_SERVER_HEALTH_SERVICE_H_
+#ifndef DCR_SERVICE_HEALTH_HEALTH_SERVICE_H_
+#define DCR_SERVICE_HEALTH_HEALTH_SERVICE_H_
 
 #include <string>
 #include <vector>
@@ -12,7 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
-namespace dcr::server {
+namespace dcr::health {
 
 class HealthService final : public grpc::health::v1::Health::CallbackService {
  public:
@@ -49,6 +49,6 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
   absl::flat_hash_set<Watcher*> watchers_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace dcr::server
+}  // namespace dcr::health
 
-#endif  // DCR_SERVICE_SERVER_HEALTH_SERVICE_H_
+#endif  // DCR_SERVICE_HEALTH_HEALTH_SERVICE_H_

@@ -1,4 +1,4 @@
-#include "service/server/logging.h"
+#include "service/telemetry/logging.h"
 
 #include <unistd.h>
 
@@ -11,7 +11,7 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 
-namespace dcr::server {
+namespace dcr::telemetry {
 namespace {
 
 std::atomic<int> min_level{static_cast<int>(LogLevel::kInfo)};
@@ -59,4 +59,4 @@ void Log(LogLevel level, absl::string_view message, std::initializer_list<LogFie
   }
 }
 
-}  // namespace dcr::server
+}  // namespace dcr::telemetry

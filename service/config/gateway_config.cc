@@ -1,4 +1,4 @@
-#include "service/server/gateway_config.h"
+#include "service/config/gateway_config.h"
 
 #include <cstdlib>
 #include <fstream>
@@ -84,7 +84,7 @@ ABSL_FLAG(std::string, admin_listen, "0.0.0.0:9090",
           "host:port of the admin HTTP port serving GET /metrics (Prometheus) and "
           "/healthz; empty: no admin port");
 
-namespace dcr::server {
+namespace dcr::config {
 namespace {
 
 constexpr char kCredentialEnv[] = "DCR_AUTHLETE_CREDENTIAL";
@@ -291,4 +291,4 @@ absl::StatusOr<GatewayConfig> ConfigFromFlags() {
   return config;
 }
 
-}  // namespace dcr::server
+}  // namespace dcr::config

@@ -1,0 +1,48 @@
+// One DCR call as the gateway makes it, and Authlete's successful answer:
+// what the registration pipeline hands to the upstream connection and gets
+// back. Knows neither gRPC, HTTP nor Authlete's wire format.
+#ifndef DCR_SERVICE_CORE_CALL_H_
+#define DCR_SERVICE_CORE_CALL_H_
+
+#include <string>
+
+#include "dcr/v1/action.pb.h"
+#include "proto/api/operation.h"
+#include "service/core/error.h"
+
+namespace dcr::core {
+
+struct DcrCall {
+  api::Operation operation = api::Operation::kRegister;
+  // The Authlete service's numeric API key.
+  std::string service_id;
+  // get/update/delete: the client identifier.
+  std::string client_id;
+  // get/update/delete: the registration access token. A secret.
+  std::string token;
+  // register/update: the RFC 7591 metadata, a JSON object as text.
+  std::string json;
+  // W3C trace context passed on to Authlete when non-empty (validated: no CR
+  // or LF can reach a header line).
+  std::string traceparent;
+  std::string tracestate;
+};
+
+// Authlete's answer whose action is the operation's success (CREATED, OK,
+// UPDATED or DELETED).
+struct DcrResponse {
+  v1::Action action = v1::ACTION_UNSPECIFIED;
+  std::string result_code;
+  std::string result_message;
+  // Verbatim; empty for DELETED.
+  std::string response_content;
+};
+
+using DcrResult = ErrorOr<DcrResponse>;
+
+// The HTTP status the end client should get for `action` (contract §4).
+int HttpStatusForAction(v1::Action action);
+
+}  // namespace dcr::core
+
+#endif  // DCR_SERVICE_CORE_CALL_H_

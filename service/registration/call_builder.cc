@@ -1,0 +1,127 @@
+#include "service/registration/call_builder.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "service/config/gateway_config.h"
+#include "service/metadata/metadata_json.h"
+
+namespace dcr::registration {
+namespace {
+
+using api::Operation;
+using core::DcrCall;
+using core::Error;
+using core::ErrorOr;
+
+// Longest client id and registration access token passed on: far above what
+// Authlete issues, low enough to refuse abuse before any upstream call.
+constexpr std::size_t kMaxClientIdBytes = 256;
+constexpr std::size_t kMaxTokenBytes = 4096;
+
+core::Refusal CheckClientCredentials(const std::string& client_id, const std::string& token) {
+  if (client_id.empty()) return Error::InvalidRequest("client_id is required");
+  if (client_id.size() > kMaxClientIdBytes) {
+    return Error::InvalidRequest(
+        absl::StrCat("client_id is longer than ", kMaxClientIdBytes, " bytes"));
+  }
+  if (token.empty()) return Error::InvalidRequest("registration_access_token is required");
+  if (token.size() > kMaxTokenBytes) {
+    return Error::InvalidRequest(
+        absl::StrCat("registration_access_token is longer than ", kMaxTokenBytes, " bytes"));
+  }
+  return absl::nullopt;
+}
+
+// The request's metadata as the RFC 7591 document sent to Authlete.
+template <typename Request>
+ErrorOr<std::string> MetadataDocument(const Request& request, absl::string_view client_id,
+                                      std::size_t max_bytes) {
+  std::string document;
+  switch (request.metadata_source_case()) {
+    case Request::kMetadataJson:
+      // Passed on unchanged: Authlete judges the metadata, not the gateway.
+      document = request.metadata_json();
+      break;
+    case Request::kMetadata: {
+      absl::StatusOr<std::string> json =
+          metadata::MetadataToJsonString(request.metadata(), client_id);
+      if (!json.ok()) return Error::InvalidRequest(std::string(json.status().message()));
+      document = *std::move(json);
+      break;
+    }
+    default:
+      return Error::InvalidRequest(
+          "metadata or metadata_json is required (metadata_json \"{}\" sends an empty "
+          "document)");
+  }
+  if (document.size() > max_bytes) {
+    return Error::InvalidRequest(absl::StrCat("client metadata is ", document.size(),
+                                              " bytes; the limit is ", max_bytes));
+  }
+  return document;
+}
+
+}  // namespace
+
+ErrorOr<DcrCall> CallBuilder::NewCall(Operation operation, const std::string& service_id) const {
+  DcrCall call;
+  call.operation = operation;
+  if (service_id.empty() || service_id == options_.default_service_id) {
+    call.service_id = options_.default_service_id;
+    return call;
+  }
+  if (!config::IsValidServiceId(service_id)) {
+    return Error::InvalidRequest("service_id must be a numeric Authlete API key");
+  }
+  if (!options_.allowed_service_ids.contains(service_id)) {
+    return Error(v1::ERROR_REASON_SERVICE_NOT_ALLOWED,
+                 absl::StrCat("service_id ", service_id, " is not allowed on this gateway"));
+  }
+  call.service_id = service_id;
+  return call;
+}
+
+ErrorOr<DcrCall> CallBuilder::NewClientCall(Operation operation, const std::string& service_id,
+                                            const std::string& client_id,
+                                            const std::string& token) const {
+  ErrorOr<DcrCall> call = NewCall(operation, service_id);
+  if (!call.ok()) return call;
+  if (core::Refusal bad = CheckClientCredentials(client_id, token)) return *std::move(bad);
+  call->client_id = client_id;
+  call->token = token;
+  return call;
+}
+
+template <typename Request>
+ErrorOr<DcrCall> CallBuilder::WithMetadata(ErrorOr<DcrCall> call, const Request& request) const {
+  if (!call.ok()) return call;
+  // RFC 7592 §2.2: an update body carries the client_id (empty for register).
+  ErrorOr<std::string> json =
+      MetadataDocument(request, call->client_id, options_.max_metadata_bytes);
+  if (!json.ok()) return std::move(json).error();
+  call->json = *std::move(json);
+  return call;
+}
+
+ErrorOr<DcrCall> CallBuilder::Build(const v1::RegisterClientRequest& request) const {
+  return WithMetadata(NewCall(Operation::kRegister, request.service_id()), request);
+}
+
+ErrorOr<DcrCall> CallBuilder::Build(const v1::GetClientRequest& request) const {
+  return NewClientCall(Operation::kGet, request.service_id(), request.client_id(),
+                       request.registration_access_token());
+}
+
+ErrorOr<DcrCall> CallBuilder::Build(const v1::UpdateClientRequest& request) const {
+  return WithMetadata(NewClientCall(Operation::kUpdate, request.service_id(),
+                                    request.client_id(), request.registration_access_token()),
+                      request);
+}
+
+ErrorOr<DcrCall> CallBuilder::Build(const v1::DeleteClientRequest& request) const {
+  return NewClientCall(Operation::kDelete, request.service_id(), request.client_id(),
+                       request.registration_access_token());
+}
+
+}  // namespace dcr::registration

@@ -1,0 +1,48 @@
+// Stage 3: the DcrCall for a request, checked: the service id resolved
+// against the gateway's allow-list, the client's id and token present and
+// bounded, the metadata document present, serialized and within its limit.
+// Runs after admission, so that a refused caller costs no serialization.
+#ifndef DCR_SERVICE_REGISTRATION_CALL_BUILDER_H_
+#define DCR_SERVICE_REGISTRATION_CALL_BUILDER_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/container/flat_hash_set.h"
+#include "dcr/v1/client_registration_service.pb.h"
+#include "service/core/call.h"
+
+namespace dcr::registration {
+
+class CallBuilder {
+ public:
+  struct Options {
+    std::string default_service_id;
+    absl::flat_hash_set<std::string> allowed_service_ids;
+    std::size_t max_metadata_bytes = 64 * 1024;
+  };
+
+  explicit CallBuilder(Options options) : options_(std::move(options)) {}
+
+  core::ErrorOr<core::DcrCall> Build(const v1::RegisterClientRequest& request) const;
+  core::ErrorOr<core::DcrCall> Build(const v1::GetClientRequest& request) const;
+  core::ErrorOr<core::DcrCall> Build(const v1::UpdateClientRequest& request) const;
+  core::ErrorOr<core::DcrCall> Build(const v1::DeleteClientRequest& request) const;
+
+ private:
+  core::ErrorOr<core::DcrCall> NewCall(api::Operation operation,
+                                       const std::string& service_id) const;
+  core::ErrorOr<core::DcrCall> NewClientCall(api::Operation operation,
+                                             const std::string& service_id,
+                                             const std::string& client_id,
+                                             const std::string& token) const;
+  template <typename Request>
+  core::ErrorOr<core::DcrCall> WithMetadata(core::ErrorOr<core::DcrCall> call,
+                                            const Request& request) const;
+
+  const Options options_;
+};
+
+}  // namespace dcr::registration
+
+#endif  // DCR_SERVICE_REGISTRATION_CALL_BUILDER_H_

@@ -1,0 +1,60 @@
+// Stage 6: what the gateway tells the world of each call, in one place: the
+// log line (an "audit" line for every mutation, and for reads when asked;
+// never a token, the metadata or Authlete's answer) and the RPC metrics
+// (README "Metrics"; the upstream ones are resilience::UpstreamMetrics).
+#ifndef DCR_SERVICE_REGISTRATION_CALL_OBSERVER_H_
+#define DCR_SERVICE_REGISTRATION_CALL_OBSERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "dcr/v1/action.pb.h"
+#include "proto/api/operation.h"
+#include "service/core/error.h"
+#include "service/metrics/metrics.h"
+
+namespace dcr::registration {
+
+// One call as the log and the metrics see it; filled in as it goes.
+struct CallRecord {
+  api::Operation operation = api::Operation::kRegister;
+  absl::Time start;
+  std::string caller = "unauthenticated";
+  std::string peer;
+  std::string trace_id;
+  std::string service_id;
+  std::string client_id;
+  // Authlete's action and result code, when it answered.
+  v1::Action action = v1::ACTION_UNSPECIFIED;
+  std::string result_code;
+};
+
+class CallObserver {
+ public:
+  struct Options {
+    // One log line per call (mutations are always logged, as audit lines).
+    bool log_requests = true;
+    // Audit lines for GetClient too.
+    bool audit_reads = false;
+  };
+
+  // The RPC metrics go to `registry`; null (tests): to one of its own.
+  CallObserver(Options options, metrics::Registry* registry);
+
+  void Started(api::Operation operation);
+  // `error` is null when the call succeeded.
+  void Finished(const CallRecord& record, const core::Error* error);
+
+ private:
+  const Options options_;
+  std::unique_ptr<metrics::Registry> own_registry_;
+  metrics::Family* calls_ = nullptr;
+  // Per operation, found once: the hot path then touches only atomics.
+  api::PerOperation<metrics::Series*> duration_{};
+  api::PerOperation<metrics::Series*> in_flight_{};
+};
+
+}  // namespace dcr::registration
+
+#endif  // DCR_SERVICE_REGISTRATION_CALL_OBSERVER_H_

@@ -1,0 +1,70 @@
+// The gRPC face of the gateway: one callback service whose RPCs each run the
+// same pipeline of named stages (README "Follow one RPC"):
+//   1. identify the caller  (incoming_call.h, callers::CallerGuard::Authenticate)
+//   2. admit                (CallerGuard::Admit: the RPC in its policy, rate limit)
+//   3. build the call       (call_builder.h; metadata serialized only now)
+//   4. check the call       (CallerGuard::CheckCall: service, redirect URIs, grants)
+//   5. upstream             (authlete::AuthleteConnection: resilience, then HTTP)
+//   6. reply                (reply.h), observed (call_observer.h), and the
+//                           error, if any, turned into a gRPC status once.
+// No thread waits for Authlete: the reply is sent from the upstream callback.
+#ifndef DCR_SERVICE_REGISTRATION_CLIENT_REGISTRATION_SERVICE_H_
+#define DCR_SERVICE_REGISTRATION_CLIENT_REGISTRATION_SERVICE_H_
+
+#include <memory>
+
+#include "absl/time/time.h"
+#include "dcr/v1/client_registration_service.grpc.pb.h"
+#include "service/authlete/authlete_connection.h"
+#include "service/callers/caller_guard.h"
+#include "service/registration/call_builder.h"
+#include "service/registration/call_observer.h"
+
+namespace dcr::registration {
+
+class ClientRegistrationService final
+    : public v1::ClientRegistrationService::CallbackService {
+ public:
+  struct Options {
+    CallBuilder::Options call;
+    CallObserver::Options observe;
+    // Upper bound of the time given to Authlete; the caller's deadline may
+    // shorten it.
+    absl::Duration max_upstream_timeout = absl::Seconds(10);
+  };
+
+  // `guard` decides who may call (never null: CallerGuard without a callers
+  // file lets everyone in); `registry` (may be null) gets the RPC metrics.
+  ClientRegistrationService(Options options, std::shared_ptr<callers::CallerGuard> guard,
+                            std::shared_ptr<authlete::AuthleteConnection> authlete,
+                            metrics::Registry* registry);
+
+  grpc::ServerUnaryReactor* RegisterClient(grpc::CallbackServerContext* context,
+                                           const v1::RegisterClientRequest* request,
+                                           v1::RegisterClientResponse* response) override;
+  grpc::ServerUnaryReactor* GetClient(grpc::CallbackServerContext* context,
+                                      const v1::GetClientRequest* request,
+                                      v1::GetClientResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateClient(grpc::CallbackServerContext* context,
+                                         const v1::UpdateClientRequest* request,
+                                         v1::UpdateClientResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteClient(grpc::CallbackServerContext* context,
+                                         const v1::DeleteClientRequest* request,
+                                         v1::DeleteClientResponse* response) override;
+
+ private:
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* Handle(api::Operation operation,
+                                   grpc::CallbackServerContext* context, const Request& request,
+                                   Response* response);
+
+  const Options options_;
+  const std::shared_ptr<callers::CallerGuard> guard_;
+  const std::shared_ptr<authlete::AuthleteConnection> authlete_;
+  const CallBuilder builder_;
+  CallObserver observer_;
+};
+
+}  // namespace dcr::registration
+
+#endif  // DCR_SERVICE_REGISTRATION_CLIENT_REGISTRATION_SERVICE_H_

@@ -1,0 +1,311 @@
+// The registration pipeline, stage by stage, and ClientRegistrationService
+// as a whole against a StrictMock upstream connection: every refusal is
+// decided before anything reaches the connection, every answer is the one
+// the reason table gives.
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "dcr/v1/client_registration_service.grpc.pb.h"
+#include "proto/api/status_detail.h"
+#include "service/authlete/authlete_connection.h"
+#include "service/callers/caller_guard.h"
+#include "service/metrics/metrics.h"
+#include "service/registration/call_builder.h"
+#include "service/registration/call_observer.h"
+#include "service/registration/client_registration_service.h"
+#include "service/registration/incoming_call.h"
+#include "service/registration/reply.h"
+
+namespace dcr::registration {
+namespace {
+
+using ::testing::_;
+using ::testing::HasSubstr;
+using ::testing::StrictMock;
+using api::Operation;
+using core::DcrCall;
+using core::DcrResponse;
+using core::Error;
+
+CallBuilder Builder(std::size_t max_metadata_bytes = 1024) {
+  CallBuilder::Options options;
+  options.default_service_id = "111";
+  options.allowed_service_ids = {"222"};
+  options.max_metadata_bytes = max_metadata_bytes;
+  return CallBuilder(options);
+}
+
+v1::ErrorReason ReasonOf(const core::ErrorOr<DcrCall>& call) {
+  return call.ok() ? v1::ERROR_REASON_UNSPECIFIED : call.error().reason();
+}
+
+// --- Stage 1: the incoming call ------------------------------------------------
+
+TEST(IncomingCallTest, BearerTokenIsTakenFromTheAuthorizationHeader) {
+  EXPECT_EQ(BearerToken("Bearer abc"), "abc");
+  EXPECT_EQ(BearerToken("  bearer   abc  "), "abc");
+  EXPECT_EQ(BearerToken("Basic abc"), absl::nullopt);
+  EXPECT_EQ(BearerToken("Bearer"), absl::nullopt);
+  EXPECT_EQ(BearerToken(""), absl::nullopt);
+}
+
+// --- Stage 3: building the call ----------------------------------------------
+
+TEST(CallBuilderTest, ServiceIdIsTheDefaultOrAnAllowedOne) {
+  v1::GetClientRequest get;
+  get.set_client_id("c");
+  get.set_registration_access_token("t");
+  core::ErrorOr<DcrCall> call = Builder().Build(get);
+  ASSERT_TRUE(call.ok()) << call.status();
+  EXPECT_EQ(call->operation, Operation::kGet);
+  EXPECT_EQ(call->service_id, "111");
+  EXPECT_EQ(call->client_id, "c");
+  EXPECT_EQ(call->token, "t");
+
+  get.set_service_id("222");
+  EXPECT_EQ(Builder().Build(get)->service_id, "222");
+  get.set_service_id("333");
+  EXPECT_EQ(ReasonOf(Builder().Build(get)), v1::ERROR_REASON_SERVICE_NOT_ALLOWED);
+  EXPECT_EQ(Builder().Build(get).error().code(), absl::StatusCode::kPermissionDenied);
+  get.set_service_id("../admin");
+  EXPECT_EQ(ReasonOf(Builder().Build(get)), v1::ERROR_REASON_INVALID_REQUEST);
+}
+
+TEST(CallBuilderTest, ClientIdAndTokenArePresentAndBounded) {
+  v1::DeleteClientRequest del;
+  EXPECT_THAT(Builder().Build(del).error().message(), HasSubstr("client_id is required"));
+  del.set_client_id("c");
+  EXPECT_THAT(Builder().Build(del).error().message(),
+              HasSubstr("registration_access_token is required"));
+  del.set_registration_access_token(std::string(4097, 't'));
+  EXPECT_EQ(ReasonOf(Builder().Build(del)), v1::ERROR_REASON_INVALID_REQUEST);
+  del.set_registration_access_token("t");
+  del.set_client_id(std::string(257, 'c'));
+  EXPECT_EQ(ReasonOf(Builder().Build(del)), v1::ERROR_REASON_INVALID_REQUEST);
+  del.set_client_id("c");
+  EXPECT_TRUE(Builder().Build(del).ok());
+}
+
+TEST(CallBuilderTest, MetadataIsRequiredSerializedAndBounded) {
+  v1::RegisterClientRequest reg;
+  EXPECT_EQ(ReasonOf(Builder().Build(reg)), v1::ERROR_REASON_INVALID_REQUEST);
+  reg.set_metadata_json(R"({"a": 1})");
+  EXPECT_EQ(Builder().Build(reg)->json, R"({"a": 1})");  // verbatim
+  reg.mutable_metadata()->add_redirect_uris("https://app.example/cb");
+  EXPECT_EQ(Builder().Build(reg)->json, R"({"redirect_uris":["https://app.example/cb"]})");
+  reg.set_metadata_json(std::string(2000, ' ') + "{}");
+  core::ErrorOr<DcrCall> big = Builder().Build(reg);
+  ASSERT_FALSE(big.ok());
+  EXPECT_THAT(big.error().message(), HasSubstr("the limit is 1024"));
+
+  // RFC 7592 §2.2: an update's document carries the client id.
+  v1::UpdateClientRequest update;
+  update.set_client_id("c1");
+  update.set_registration_access_token("t");
+  update.mutable_metadata()->set_client_name("x");
+  core::ErrorOr<DcrCall> call = Builder().Build(update);
+  ASSERT_TRUE(call.ok()) << call.status();
+  EXPECT_THAT(call->json, HasSubstr(R"("client_id":"c1")"));
+}
+
+// --- Stage 5: the reply ----------------------------------------------------------
+
+TEST(ReplyTest, CarriesTheAnswerAndTheParsedClient) {
+  DcrResponse answer;
+  answer.action = v1::ACTION_CREATED;
+  answer.result_code = "A0001";
+  answer.result_message = "[A0001] ok";
+  answer.response_content = R"({"client_id":"42","client_secret":"s"})";
+  v1::RegisterClientResponse reply;
+  FillReply(answer, reply);
+  EXPECT_EQ(reply.action(), v1::ACTION_CREATED);
+  EXPECT_EQ(reply.http_status(), 201);
+  EXPECT_EQ(reply.result_code(), "A0001");
+  EXPECT_EQ(reply.response_content(), answer.response_content);
+  EXPECT_EQ(reply.client().client_id(), "42");
+  EXPECT_EQ(ClientIdOf(reply), "42");
+
+  answer.action = v1::ACTION_DELETED;
+  v1::DeleteClientResponse deleted;
+  FillReply(answer, deleted);
+  EXPECT_EQ(deleted.http_status(), 204);
+  EXPECT_EQ(ClientIdOf(deleted), "");
+}
+
+// --- Stage 6: the observer -----------------------------------------------------
+
+TEST(CallObserverTest, CountsCallsByRpcCodeAndAction) {
+  metrics::Registry registry;
+  CallObserver observer({/*log_requests=*/false, /*audit_reads=*/false}, &registry);
+  CallRecord record;
+  record.operation = Operation::kGet;
+  record.start = absl::Now();
+  record.action = v1::ACTION_OK;
+  observer.Started(Operation::kGet);
+  observer.Finished(record, nullptr);
+  observer.Started(Operation::kGet);
+  Error refused(v1::ERROR_REASON_CALLER_NOT_PERMITTED, "no");
+  observer.Finished(record, &refused);
+  const std::string text = registry.Render();
+  EXPECT_THAT(text, HasSubstr(
+      R"(dcr_gateway_rpc_calls_total{rpc="GetClient",code="OK",action="ACTION_OK"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(dcr_gateway_rpc_calls_total{rpc="GetClient",)"
+                              R"(code="PERMISSION_DENIED",action="ACTION_UNSPECIFIED"} 1)"));
+  EXPECT_THAT(text, HasSubstr("dcr_gateway_rpc_in_flight{rpc=\"GetClient\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("dcr_gateway_rpc_duration_seconds_count{rpc=\"GetClient\"} 2\n"));
+}
+
+// --- The service as a whole ----------------------------------------------------
+
+class MockConnection : public authlete::AuthleteConnection {
+ public:
+  MOCK_METHOD(void, Call, (const DcrCall& call, absl::Duration timeout, Callback done),
+              (override));
+};
+
+std::string Hex(const callers::Sha256& digest) {
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  // A service whose callers file names one caller, "portal", allowed to
+  // register and read with the key "portal-key".
+  void SetUp() override {
+    auto callers = callers::ParseCallersFile(absl::StrCat(
+        R"({"callers": [{"name": "portal", "api_key_sha256": [")",
+        Hex(callers::HashApiKey("portal-key")),
+        R"("], "rpcs": ["RegisterClient", "GetClient"], "service_ids": ["*"],)"
+        R"( "redirect_uri_patterns": ["https://*.portal.example/cb"], "grant_types": ["*"]}]})"));
+    ASSERT_TRUE(callers.ok()) << callers.status();
+    ClientRegistrationService::Options options;
+    options.call.default_service_id = "111";
+    options.observe.log_requests = false;
+    options.max_upstream_timeout = absl::Seconds(7);
+    service_ = std::make_unique<ClientRegistrationService>(
+        options, std::make_shared<callers::CallerGuard>(*std::move(callers)), upstream_,
+        &registry_);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    stub_ = v1::ClientRegistrationService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  }
+
+  std::unique_ptr<grpc::ClientContext> Context(bool with_key = true) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    if (with_key) context->AddMetadata("authorization", "Bearer portal-key");
+    return context;
+  }
+
+  static v1::RegisterClientRequest Register(const std::string& redirect_uri) {
+    v1::RegisterClientRequest request;
+    request.mutable_metadata()->add_redirect_uris(redirect_uri);
+    return request;
+  }
+
+  std::shared_ptr<StrictMock<MockConnection>> upstream_ =
+      std::make_shared<StrictMock<MockConnection>>();
+  metrics::Registry registry_;
+  std::unique_ptr<ClientRegistrationService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::ClientRegistrationService::Stub> stub_;
+  int port_ = 0;
+};
+
+TEST_F(ServiceTest, AnAdmittedCallReachesTheConnectionAndIsAnswered) {
+  EXPECT_CALL(*upstream_, Call(_, _, _))
+      .WillOnce([](const DcrCall& call, absl::Duration timeout, auto done) {
+        EXPECT_EQ(call.operation, Operation::kRegister);
+        EXPECT_EQ(call.service_id, "111");
+        EXPECT_EQ(call.json, R"({"redirect_uris":["https://a.portal.example/cb"]})");
+        // The caller's 5 s deadline, under the 7 s cap.
+        EXPECT_LE(timeout, absl::Seconds(5));
+        EXPECT_GT(timeout, absl::Seconds(3));
+        EXPECT_EQ(call.traceparent.size(), 55u);  // a new span: 00-<32>-<16>-<2>
+        DcrResponse answer;
+        answer.action = v1::ACTION_CREATED;
+        answer.response_content = R"({"client_id":"42"})";
+        std::move(done)(std::move(answer));
+      });
+  v1::RegisterClientResponse response;
+  grpc::Status status =
+      stub_->RegisterClient(Context().get(), Register("https://a.portal.example/cb"), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.http_status(), 201);
+  EXPECT_EQ(response.client().client_id(), "42");
+}
+
+TEST_F(ServiceTest, RefusalsNeverReachTheConnection) {
+  // StrictMock: any Call would fail the test.
+  v1::RegisterClientResponse response;
+  grpc::Status no_key =
+      stub_->RegisterClient(Context(false).get(), Register("https://a.portal.example/cb"), &response);
+  EXPECT_EQ(no_key.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(api::RegistrationErrorOf(no_key)->reason(), v1::ERROR_REASON_CALLER_UNAUTHENTICATED);
+
+  v1::DeleteClientRequest del;
+  del.set_client_id("c");
+  del.set_registration_access_token("t");
+  v1::DeleteClientResponse deleted;
+  grpc::Status not_allowed = stub_->DeleteClient(Context().get(), del, &deleted);
+  EXPECT_EQ(not_allowed.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(api::RegistrationErrorOf(not_allowed)->reason(),
+            v1::ERROR_REASON_CALLER_NOT_PERMITTED);
+
+  grpc::Status evil =
+      stub_->RegisterClient(Context().get(), Register("https://evil.example/cb"), &response);
+  EXPECT_EQ(evil.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  grpc::Status invalid =
+      stub_->RegisterClient(Context().get(), v1::RegisterClientRequest(), &response);
+  EXPECT_EQ(invalid.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  absl::optional<v1::RegistrationError> detail = api::RegistrationErrorOf(invalid);
+  ASSERT_TRUE(detail.has_value());
+  EXPECT_EQ(detail->reason(), v1::ERROR_REASON_INVALID_REQUEST);
+  EXPECT_EQ(detail->http_status(), 400);
+}
+
+TEST_F(ServiceTest, AnUpstreamErrorBecomesItsGrpcStatusWithTheDetail) {
+  EXPECT_CALL(*upstream_, Call(_, _, _)).WillOnce([](const DcrCall&, absl::Duration, auto done) {
+    Error rejected(v1::ERROR_REASON_REGISTRATION_REJECTED, "token refused");
+    rejected.set_action(v1::ACTION_UNAUTHORIZED);
+    rejected.set_response_content(R"({"error":"invalid_token"})");
+    rejected.set_upstream_attempts(1);
+    std::move(done)(std::move(rejected));
+  });
+  v1::GetClientRequest get;
+  get.set_client_id("c");
+  get.set_registration_access_token("wrong");
+  v1::GetClientResponse response;
+  grpc::Status status = stub_->GetClient(Context().get(), get, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(status.error_message(), "token refused");
+  absl::optional<v1::RegistrationError> detail = api::RegistrationErrorOf(status);
+  ASSERT_TRUE(detail.has_value());
+  EXPECT_EQ(detail->http_status(), 401);
+  EXPECT_EQ(detail->action(), v1::ACTION_UNAUTHORIZED);
+  EXPECT_EQ(detail->response_content(), R"({"error":"invalid_token"})");
+  EXPECT_EQ(detail->upstream_attempts(), 1);
+  EXPECT_THAT(registry_.Render(),
+              HasSubstr(R"(dcr_gateway_rpc_calls_total{rpc="GetClient",code="UNAUTHENTICATED",)"
+                        R"(action="ACTION_UNAUTHORIZED"} 1)"));
+}
+
+}  // namespace
+}  // namespace dcr::registration
