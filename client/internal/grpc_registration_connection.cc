@@ -36,44 +36,33 @@ class GrpcRegistrationConnection : public RegistrationConnection {
 
   absl::StatusOr<v1::RegisterClientResponse> RegisterClient(
       const v1::RegisterClientRequest& request, const CallOptions& options) override {
-    return Call<v1::RegisterClientResponse>(
-        api::Operation::kRegister, options,
-        [&](grpc::ClientContext* context, v1::RegisterClientResponse* response) {
-          return stub_->RegisterClient(context, request, response);
-        });
+    return Call(api::Operation::kRegister, &Stub::RegisterClient, request, options);
   }
-
   absl::StatusOr<v1::GetClientResponse> GetClient(const v1::GetClientRequest& request,
                                                   const CallOptions& options) override {
-    return Call<v1::GetClientResponse>(
-        api::Operation::kGet, options,
-        [&](grpc::ClientContext* context, v1::GetClientResponse* response) {
-          return stub_->GetClient(context, request, response);
-        });
+    return Call(api::Operation::kGet, &Stub::GetClient, request, options);
   }
-
   absl::StatusOr<v1::UpdateClientResponse> UpdateClient(
       const v1::UpdateClientRequest& request, const CallOptions& options) override {
-    return Call<v1::UpdateClientResponse>(
-        api::Operation::kUpdate, options,
-        [&](grpc::ClientContext* context, v1::UpdateClientResponse* response) {
-          return stub_->UpdateClient(context, request, response);
-        });
+    return Call(api::Operation::kUpdate, &Stub::UpdateClient, request, options);
   }
-
   absl::StatusOr<v1::DeleteClientResponse> DeleteClient(
       const v1::DeleteClientRequest& request, const CallOptions& options) override {
-    return Call<v1::DeleteClientResponse>(
-        api::Operation::kDelete, options,
-        [&](grpc::ClientContext* context, v1::DeleteClientResponse* response) {
-          return stub_->DeleteClient(context, request, response);
-        });
+    return Call(api::Operation::kDelete, &Stub::DeleteClient, request, options);
   }
 
  private:
-  template <typename Response, typename Attempt>
-  absl::StatusOr<Response> Call(api::Operation operation, const CallOptions& call_options,
-                                Attempt&& attempt) {
+  using Stub = v1::ClientRegistrationService::Stub;
+  // A blocking unary method of the stub.
+  template <typename Request, typename Response>
+  using Method = grpc::Status (Stub::*)(grpc::ClientContext*, const Request&, Response*);
+
+  // One call of `operation`: attempts of `method` until one succeeds, the
+  // failure is not the client's to resend (api::ClientRetries), or the
+  // attempts or the deadline run out.
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Call(api::Operation operation, Method<Request, Response> method,
+                                const Request& request, const CallOptions& call_options) {
     const absl::Time deadline =
         absl::Now() + call_options.timeout.value_or(options_.default_timeout);
     const int max_attempts = std::max(call_options.max_attempts.value_or(options_.max_attempts), 1);
@@ -83,7 +72,7 @@ class GrpcRegistrationConnection : public RegistrationConnection {
       grpc::ClientContext context;
       context.set_deadline(absl::ToChronoTime(deadline));
       Response response;
-      absl::Status status = FromGrpcStatus(attempt(&context, &response));
+      absl::Status status = FromGrpcStatus(((*stub_).*method)(&context, request, &response));
       if (status.ok()) return response;
       if (n >= max_attempts) return status;
       const absl::optional<v1::RegistrationError> detail = GetRegistrationError(status);
@@ -110,7 +99,7 @@ class GrpcRegistrationConnection : public RegistrationConnection {
     return cap * absl::Uniform(absl::IntervalClosed, bitgen_, 0.0, 1.0);
   }
 
-  std::unique_ptr<v1::ClientRegistrationService::Stub> stub_;
+  std::unique_ptr<Stub> stub_;
   const ConnectionOptions options_;
   std::mutex mu_;
   absl::BitGen bitgen_;  // guarded by mu_
