@@ -278,6 +278,13 @@ TEST_F(ClientGrpcConnection, DeleteRetriedOnCircuitOpen) {
   EXPECT_EQ(Calls(Rpc::kDelete), 2);
 }
 
+TEST_F(ClientGrpcConnection, DeleteRetriedOnGatewayUnavailableMaybeProcessed) {
+  // A repeated Delete finds the client gone at worst.
+  Script(Rpc::kDelete, {GatewayGoingAway(true)});
+  EXPECT_TRUE(Client().DeleteClient("1", "t").ok());
+  EXPECT_EQ(Calls(Rpc::kDelete), 2);
+}
+
 TEST_F(ClientGrpcConnection, DeleteNotRetriedOnUpstreamFailedOrUnreachable) {
   // Never sent to Authlete: the gateway resent it itself.
   Script(Rpc::kDelete, {Unavailable(v1::ERROR_REASON_UPSTREAM_FAILED, false),
