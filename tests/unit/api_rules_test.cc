@@ -347,5 +347,16 @@ TEST(ApiStatusDetail, SetRetryAfter) {
   EXPECT_EQ(RetryAfter(detail), absl::ZeroDuration());
 }
 
+TEST(ApiStatusDetail, SetRetryAfterWritesAValidDurationForAnyWait) {
+  // google.protobuf.Duration's range ends at 315,576,000,000 s.
+  for (absl::Duration wait : {absl::InfiniteDuration(), absl::Hours(1e9)}) {
+    RegistrationError detail;
+    SetRetryAfter(wait, detail);
+    EXPECT_EQ(detail.retry_after().nanos(), 0);
+    EXPECT_EQ(detail.retry_after().seconds(), 315576000000);
+    EXPECT_EQ(RetryAfter(detail), absl::Seconds(315576000000));
+  }
+}
+
 }  // namespace
 }  // namespace dcr::api
