@@ -1,21 +1,24 @@
 // The gRPC implementation of RegistrationConnection: deadlines, and retries
-// with exponential backoff and full jitter, decided per RPC.
+// with exponential backoff and full jitter.
 //
-// Retry rules (a call never exceeds its deadline nor max_attempts):
-//   GetClient, UpdateClient   idempotent (a read; a full replacement): retried
-//                             on UNAVAILABLE, with or without detail.
-//   RegisterClient,           not idempotent (a retry could create a second
-//   DeleteClient              client / fail on the deleted one): retried only
-//                             when the RegistrationError proves the request was
-//                             not processed: UNAVAILABLE with reason
-//                             UPSTREAM_UNREACHABLE, UPSTREAM_RATE_LIMITED or
-//                             GATEWAY_UNAVAILABLE and may_have_been_processed
-//                             false. Never on a bare UNAVAILABLE (the gateway
-//                             may have called Authlete before the connection
-//                             broke) nor on DEADLINE_EXCEEDED.
-// Every other code (INVALID_ARGUMENT, UNAUTHENTICATED, ...) is final.
-// A RegistrationError.retry_after is honoured as the minimum sleep; when it
-// would end past the deadline the error is returned at once.
+// Retry rules: one story with the gateway, in dcr::api::ClientRetries()
+// (proto/api/error_rules.h). The gateway retries Authlete itself; this
+// connection resends only what the gateway did not resend:
+//   UPSTREAM_RATE_LIMITED    RegisterClient (the gateway resent the others)
+//   UPSTREAM_CIRCUIT_OPEN    every RPC (another replica's circuit may be closed)
+//   GATEWAY_UNAVAILABLE      every RPC when may_have_been_processed is false,
+//                            else Get, Update and Delete only
+//   UNAVAILABLE, no detail   Get, Update and Delete (idempotent) only
+// Nothing else: no other code (DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ...),
+// and no other reason, which the gateway already retried as far as it could.
+// The bound: when a gateway answers, a client call causes at most the
+// gateway's --upstream_max_attempts Authlete requests; only a call whose
+// gateway answer never arrives (connection lost, replica gone) is resent
+// for idempotent RPCs.
+// A call never exceeds its deadline (which covers all attempts) nor
+// max_attempts. A RegistrationError.retry_after is honoured as the minimum
+// sleep; when the sleep would end past the deadline the error is returned at
+// once.
 #ifndef DCR_CLIENT_GRPC_REGISTRATION_CONNECTION_H_
 #define DCR_CLIENT_GRPC_REGISTRATION_CONNECTION_H_
 
@@ -23,7 +26,6 @@
 
 #include <grpcpp/channel.h>
 
-#include "absl/status/status.h"
 #include "client/options.h"
 #include "client/registration_connection.h"
 
@@ -32,12 +34,6 @@ namespace dcr::client {
 // A connection over `channel` (see MakeChannel() in client/channel.h).
 std::shared_ptr<RegistrationConnection> MakeGrpcRegistrationConnection(
     std::shared_ptr<grpc::Channel> channel, ConnectionOptions options = {});
-
-// Whether an RPC may safely run twice.
-enum class Idempotency { kIdempotent, kNonIdempotent };
-
-// The retry decision for a failed attempt, as described above.
-bool IsRetryable(Idempotency idempotency, const absl::Status& status);
 
 }  // namespace dcr::client
 

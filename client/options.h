@@ -22,7 +22,8 @@ struct ConnectionOptions {
   // Deadline of a call when CallOptions::timeout is unset.
   absl::Duration default_timeout = absl::Seconds(10);
   // Attempts per call, the first included. Which failures are retried
-  // depends on the RPC's idempotency (see grpc_registration_connection.h).
+  // depends on the RPC and on what the gateway retried itself (see
+  // grpc_registration_connection.h).
   int max_attempts = 3;
   // Exponential backoff with full jitter: the n-th retry sleeps a uniformly
   // random time in [0, min(max_backoff, initial_backoff * multiplier^(n-1))],

@@ -31,8 +31,8 @@ class RegistrationClient {
  public:
   explicit RegistrationClient(std::shared_ptr<RegistrationConnection> connection);
 
-  // RFC 7591 registration. Retried only when the gateway proves the request
-  // was not processed; see grpc_registration_connection.h.
+  // RFC 7591 registration. Resent only when the gateway says it was not
+  // processed and did not resend it itself; see grpc_registration_connection.h.
   absl::StatusOr<v1::RegisterClientResponse> RegisterClient(
       const v1::RegisterClientRequest& request, const CallOptions& options = {});
   // Registers typed metadata with the gateway's default service.

@@ -8,13 +8,13 @@
 #include "absl/status/status.h"
 #include "absl/types/optional.h"
 #include "dcr/v1/registration_error.pb.h"
+#include "proto/api/status_detail.h"
 
 namespace dcr::client {
 
 // The absl::Status payload type URL under which the detail is stored: the
-// same as its google.protobuf.Any type URL.
-inline constexpr char kRegistrationErrorTypeUrl[] =
-    "type.googleapis.com/dcr.v1.RegistrationError";
+// same as its google.protobuf.Any type URL (dcr::api's, not a copy).
+inline constexpr const auto& kRegistrationErrorTypeUrl = api::kRegistrationErrorTypeUrl;
 
 // The status with the same code and message; when `status.error_details()`
 // holds a google.rpc.Status with a dcr.v1.RegistrationError, the detail is

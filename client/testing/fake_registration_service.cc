@@ -8,7 +8,7 @@
 #include <grpcpp/server_builder.h>
 
 #include "absl/time/clock.h"
-#include "google/rpc/status.pb.h"
+#include "proto/api/status_detail.h"
 
 namespace dcr::client::testing {
 namespace {
@@ -35,11 +35,10 @@ Outcome Outcome::Ok(const google::protobuf::Message& response) {
 
 Outcome Outcome::Error(grpc::StatusCode code, const std::string& message,
                        const v1::RegistrationError& detail) {
-  google::rpc::Status rpc_status;
-  rpc_status.set_code(code);
-  rpc_status.set_message(message);
-  rpc_status.add_details()->PackFrom(detail);
-  return RawDetails(code, message, rpc_status.SerializeAsString());
+  // Packed as the gateway packs it.
+  Outcome o;
+  o.status = api::ToGrpcStatus(api::ToAbslCode(code), message, &detail);
+  return o;
 }
 
 Outcome Outcome::RawDetails(grpc::StatusCode code, const std::string& message,

@@ -17,7 +17,7 @@ emulator_port=${DCR_EMULATOR_PORT:-8787}
 build=$("$root/deploy/local/build.sh")
 emulator="$build/tests/emulator/authlete-emulator"
 gateway="$build/service/server/dcr-gateway"
-dcrctl="$build/client/dcrctl"
+dcrctl="$build/client/dcrctl/dcrctl"
 
 source "$root/deploy/local/processes.sh"
 work=$dcr_work

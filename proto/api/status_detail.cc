@@ -51,6 +51,11 @@ absl::optional<absl::Duration> RetryAfter(const v1::RegistrationError& detail) {
 
 void SetRetryAfter(absl::Duration wait, v1::RegistrationError& detail) {
   if (wait < absl::ZeroDuration()) wait = absl::ZeroDuration();
+  // google.protobuf.Duration ends at 10,000 years; an infinite wait would
+  // otherwise be written as INT64_MAX seconds and -1 nanos, which RetryAfter
+  // rejects.
+  constexpr int64_t kMaxDurationSeconds = 315576000000;
+  if (wait > absl::Seconds(kMaxDurationSeconds)) wait = absl::Seconds(kMaxDurationSeconds);
   const int64_t seconds = absl::ToInt64Seconds(wait);
   detail.mutable_retry_after()->set_seconds(seconds);
   detail.mutable_retry_after()->set_nanos(

@@ -34,6 +34,7 @@ absl::StatusCode ToAbslCode(grpc::StatusCode code);
 // `detail.retry_after` as a duration; nullopt when unset or malformed
 // (negative, or nanos out of range).
 absl::optional<absl::Duration> RetryAfter(const v1::RegistrationError& detail);
+// `wait` into `detail.retry_after`, clamped to [0, Duration's maximum].
 void SetRetryAfter(absl::Duration wait, v1::RegistrationError& detail);
 
 }  // namespace dcr::api

@@ -1,5 +1,7 @@
-// The gRPC connection against an in-process scripted gateway: retry
-// decisions per RPC, deadlines, retry_after, and error details end to end.
+// The gRPC connection against an in-process scripted gateway: the retry
+// rules per RPC (dcr::api::ClientRetries: the client resends only what the
+// gateway did not resend itself), deadlines, retry_after, and error details
+// end to end.
 #include "client/grpc_registration_connection.h"
 
 #include <gmock/gmock.h>
@@ -18,17 +20,29 @@ using ::dcr::client::testing::FakeGateway;
 using ::dcr::client::testing::Outcome;
 using ::dcr::client::testing::Rpc;
 
-v1::RegistrationError Detail(v1::ErrorReason reason, bool may_have_been_processed) {
+// `upstream_http_status` is Authlete's answer (0: none arrived).
+v1::RegistrationError Detail(v1::ErrorReason reason, bool may_have_been_processed,
+                             int upstream_http_status = 0) {
   v1::RegistrationError detail;
   detail.set_reason(reason);
   detail.set_http_status(503);
   detail.set_may_have_been_processed(may_have_been_processed);
+  detail.set_upstream_http_status(upstream_http_status);
   return detail;
 }
 
-Outcome Unavailable(v1::ErrorReason reason, bool may_have_been_processed) {
+Outcome Unavailable(v1::ErrorReason reason, bool may_have_been_processed,
+                    int upstream_http_status = 0) {
   return Outcome::Error(grpc::StatusCode::UNAVAILABLE, "unavailable",
-                        Detail(reason, may_have_been_processed));
+                        Detail(reason, may_have_been_processed, upstream_http_status));
+}
+
+// What the gateway answers after its own retries of a 429 and of a 5xx.
+Outcome RateLimited() { return Unavailable(v1::ERROR_REASON_UPSTREAM_RATE_LIMITED, false, 429); }
+Outcome UpstreamFailed() { return Unavailable(v1::ERROR_REASON_UPSTREAM_FAILED, true, 503); }
+Outcome CircuitOpen() { return Unavailable(v1::ERROR_REASON_UPSTREAM_CIRCUIT_OPEN, false); }
+Outcome GatewayGoingAway(bool may_have_been_processed) {
+  return Unavailable(v1::ERROR_REASON_GATEWAY_UNAVAILABLE, may_have_been_processed);
 }
 
 Outcome BareUnavailable() {
@@ -66,26 +80,17 @@ class ClientGrpcConnection : public ::testing::Test {
   ConnectionOptions options_;
 };
 
-// ---- RegisterClient: not idempotent ----
-
-TEST_F(ClientGrpcConnection, RegisterNotRetriedWhenMayHaveBeenProcessed) {
-  Script(Rpc::kRegister, {Unavailable(v1::ERROR_REASON_UPSTREAM_FAILED, true), Outcome()});
-  auto r = Client().RegisterClient(RegisterRequest());
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
-  ASSERT_TRUE(GetRegistrationError(r.status()).has_value());
-  EXPECT_TRUE(GetRegistrationError(r.status())->may_have_been_processed());
-  EXPECT_EQ(Calls(Rpc::kRegister), 1);
+v1::ClientMetadata SomeMetadata() {
+  v1::ClientMetadata metadata;
+  metadata.set_client_name("n");
+  return metadata;
 }
 
-TEST_F(ClientGrpcConnection, RegisterNotRetriedOnRetryableReasonMarkedProcessed) {
-  Script(Rpc::kRegister, {Unavailable(v1::ERROR_REASON_UPSTREAM_UNREACHABLE, true)});
-  EXPECT_FALSE(Client().RegisterClient(RegisterRequest()).ok());
-  EXPECT_EQ(Calls(Rpc::kRegister), 1);
-}
+// ---- RegisterClient: not idempotent; resent only where the gateway did not ----
 
-TEST_F(ClientGrpcConnection, RegisterRetriedOnUpstreamUnreachable) {
-  Script(Rpc::kRegister, {Unavailable(v1::ERROR_REASON_UPSTREAM_UNREACHABLE, false)});
+TEST_F(ClientGrpcConnection, RegisterRetriedOnUpstreamRateLimited) {
+  // The gateway leaves a rate-limited Register to the client.
+  Script(Rpc::kRegister, {RateLimited()});
   auto r = Client().RegisterClient(RegisterRequest());
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->action(), v1::ACTION_CREATED);
@@ -95,20 +100,48 @@ TEST_F(ClientGrpcConnection, RegisterRetriedOnUpstreamUnreachable) {
   EXPECT_EQ(calls[0].request, calls[1].request);
 }
 
-TEST_F(ClientGrpcConnection, RegisterRetriedOnRateLimitAndGatewayUnavailable) {
-  Script(Rpc::kRegister, {Unavailable(v1::ERROR_REASON_UPSTREAM_RATE_LIMITED, false),
-                          Unavailable(v1::ERROR_REASON_GATEWAY_UNAVAILABLE, false)});
+TEST_F(ClientGrpcConnection, RegisterRetriedOnCircuitOpen) {
+  Script(Rpc::kRegister, {CircuitOpen()});
   EXPECT_TRUE(Client().RegisterClient(RegisterRequest()).ok());
-  EXPECT_EQ(Calls(Rpc::kRegister), 3);
+  EXPECT_EQ(Calls(Rpc::kRegister), 2);
+}
+
+TEST_F(ClientGrpcConnection, RegisterRetriedOnGatewayUnavailableNeverSent) {
+  Script(Rpc::kRegister, {GatewayGoingAway(false)});
+  EXPECT_TRUE(Client().RegisterClient(RegisterRequest()).ok());
+  EXPECT_EQ(Calls(Rpc::kRegister), 2);
+}
+
+TEST_F(ClientGrpcConnection, RegisterNotRetriedOnGatewayUnavailableMaybeProcessed) {
+  Script(Rpc::kRegister, {GatewayGoingAway(true), Outcome()});
+  auto r = Client().RegisterClient(RegisterRequest());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(GetRegistrationError(r.status())->reason(), v1::ERROR_REASON_GATEWAY_UNAVAILABLE);
+  EXPECT_EQ(Calls(Rpc::kRegister), 1);
+}
+
+TEST_F(ClientGrpcConnection, RegisterNotRetriedWhenMayHaveBeenProcessed) {
+  Script(Rpc::kRegister, {UpstreamFailed(), Outcome()});
+  auto r = Client().RegisterClient(RegisterRequest());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(GetRegistrationError(r.status()).has_value());
+  EXPECT_TRUE(GetRegistrationError(r.status())->may_have_been_processed());
+  EXPECT_EQ(Calls(Rpc::kRegister), 1);
+}
+
+TEST_F(ClientGrpcConnection, RegisterNotRetriedOnUpstreamUnreachable) {
+  // Nothing reached Authlete, but the gateway has already resent it.
+  Script(Rpc::kRegister, {Unavailable(v1::ERROR_REASON_UPSTREAM_UNREACHABLE, false)});
+  EXPECT_FALSE(Client().RegisterClient(RegisterRequest()).ok());
+  EXPECT_EQ(Calls(Rpc::kRegister), 1);
 }
 
 TEST_F(ClientGrpcConnection, RegisterStopsAtMaxAttempts) {
-  for (int i = 0; i < 5; ++i) {
-    Script(Rpc::kRegister, {Unavailable(v1::ERROR_REASON_UPSTREAM_UNREACHABLE, false)});
-  }
+  for (int i = 0; i < 5; ++i) Script(Rpc::kRegister, {CircuitOpen()});
   auto r = Client().RegisterClient(RegisterRequest());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(GetRegistrationError(r.status())->reason(), v1::ERROR_REASON_UPSTREAM_UNREACHABLE);
+  EXPECT_EQ(GetRegistrationError(r.status())->reason(), v1::ERROR_REASON_UPSTREAM_CIRCUIT_OPEN);
   EXPECT_EQ(Calls(Rpc::kRegister), 3);
 }
 
@@ -149,29 +182,29 @@ TEST_F(ClientGrpcConnection, RegisterSendsMetadataJsonVerbatim) {
   EXPECT_EQ(seen.service_id(), "42");
 }
 
-// ---- DeleteClient: not idempotent either ----
+// ---- GetClient: a read; the gateway resends it on every Authlete failure ----
 
-TEST_F(ClientGrpcConnection, DeleteNotRetriedOnBareUnavailable) {
-  Script(Rpc::kDelete, {BareUnavailable()});
-  EXPECT_EQ(Client().DeleteClient("1", "t").status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(Calls(Rpc::kDelete), 1);
+TEST_F(ClientGrpcConnection, GetNotRetriedAfterUpstreamFailed) {
+  // The gateway already made its attempts: resending would multiply them.
+  Script(Rpc::kGet, {UpstreamFailed(), Outcome()});
+  EXPECT_EQ(Client().GetClient("1", "t").status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Calls(Rpc::kGet), 1);
 }
 
-TEST_F(ClientGrpcConnection, DeleteNotRetriedOnUpstreamFailed) {
-  Script(Rpc::kDelete, {Unavailable(v1::ERROR_REASON_UPSTREAM_FAILED, false)});
-  EXPECT_FALSE(Client().DeleteClient("1", "t").ok());
-  EXPECT_EQ(Calls(Rpc::kDelete), 1);
+TEST_F(ClientGrpcConnection, GetNotRetriedAfterUpstreamRateLimited) {
+  Script(Rpc::kGet, {RateLimited(), Outcome()});
+  EXPECT_FALSE(Client().GetClient("1", "t").ok());
+  EXPECT_EQ(Calls(Rpc::kGet), 1);
 }
 
-TEST_F(ClientGrpcConnection, DeleteRetriedWhenProvenUnprocessed) {
-  Script(Rpc::kDelete, {Unavailable(v1::ERROR_REASON_UPSTREAM_UNREACHABLE, false)});
-  auto r = Client().DeleteClient("1", "t");
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->action(), v1::ACTION_DELETED);
-  EXPECT_EQ(Calls(Rpc::kDelete), 2);
+TEST_F(ClientGrpcConnection, GetNotRetriedAfterUpstreamTimeoutOrLostConnection) {
+  Script(Rpc::kGet, {Unavailable(v1::ERROR_REASON_UPSTREAM_FAILED, true, 0)});
+  EXPECT_FALSE(Client().GetClient("1", "t").ok());
+  Script(Rpc::kGet, {Outcome::Error(grpc::StatusCode::DEADLINE_EXCEEDED, "slow",
+                                    Detail(v1::ERROR_REASON_UPSTREAM_TIMEOUT, true))});
+  EXPECT_FALSE(Client().GetClient("1", "t").ok());
+  EXPECT_EQ(Calls(Rpc::kGet), 2);
 }
-
-// ---- GetClient, UpdateClient: idempotent ----
 
 TEST_F(ClientGrpcConnection, GetRetriedOnBareUnavailableUpToMaxAttempts) {
   Script(Rpc::kGet, {BareUnavailable(), BareUnavailable(), BareUnavailable(), Outcome()});
@@ -181,7 +214,7 @@ TEST_F(ClientGrpcConnection, GetRetriedOnBareUnavailableUpToMaxAttempts) {
 }
 
 TEST_F(ClientGrpcConnection, GetRetriedUntilSuccess) {
-  Script(Rpc::kGet, {BareUnavailable(), Unavailable(v1::ERROR_REASON_UPSTREAM_FAILED, true)});
+  Script(Rpc::kGet, {BareUnavailable(), CircuitOpen()});
   auto r = Client().GetClient("1", "t");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->client().client_id(), "1");
@@ -189,17 +222,76 @@ TEST_F(ClientGrpcConnection, GetRetriedUntilSuccess) {
 }
 
 TEST_F(ClientGrpcConnection, GetRetriedOnGarbageDetails) {
+  // Unreadable details count as none: a bare UNAVAILABLE.
   Script(Rpc::kGet, {Outcome::RawDetails(grpc::StatusCode::UNAVAILABLE, "junk", "\xff\xff")});
   EXPECT_TRUE(Client().GetClient("1", "t").ok());
   EXPECT_EQ(Calls(Rpc::kGet), 2);
 }
 
-TEST_F(ClientGrpcConnection, UpdateRetriedEvenWhenMayHaveBeenProcessed) {
-  Script(Rpc::kUpdate, {Unavailable(v1::ERROR_REASON_UPSTREAM_FAILED, true)});
-  v1::ClientMetadata metadata;
-  metadata.set_client_name("n");
-  EXPECT_TRUE(Client().UpdateClient("1", "t", metadata).ok());
+TEST_F(ClientGrpcConnection, GetRetriedOnGatewayUnavailableMaybeProcessed) {
+  Script(Rpc::kGet, {GatewayGoingAway(true)});
+  EXPECT_TRUE(Client().GetClient("1", "t").ok());
+  EXPECT_EQ(Calls(Rpc::kGet), 2);
+}
+
+// ---- UpdateClient: idempotent (a full replacement) ----
+
+TEST_F(ClientGrpcConnection, UpdateRetriedOnBareUnavailable) {
+  Script(Rpc::kUpdate, {BareUnavailable()});
+  EXPECT_TRUE(Client().UpdateClient("1", "t", SomeMetadata()).ok());
   EXPECT_EQ(Calls(Rpc::kUpdate), 2);
+}
+
+TEST_F(ClientGrpcConnection, UpdateRetriedOnGatewayUnavailableMaybeProcessed) {
+  Script(Rpc::kUpdate, {GatewayGoingAway(true)});
+  EXPECT_TRUE(Client().UpdateClient("1", "t", SomeMetadata()).ok());
+  EXPECT_EQ(Calls(Rpc::kUpdate), 2);
+}
+
+TEST_F(ClientGrpcConnection, UpdateRetriedOnCircuitOpen) {
+  Script(Rpc::kUpdate, {CircuitOpen()});
+  EXPECT_TRUE(Client().UpdateClient("1", "t", SomeMetadata()).ok());
+  EXPECT_EQ(Calls(Rpc::kUpdate), 2);
+}
+
+TEST_F(ClientGrpcConnection, UpdateNotRetriedAfterUpstreamFailedOrRateLimited) {
+  // The gateway resent both to Authlete already.
+  Script(Rpc::kUpdate, {UpstreamFailed(), RateLimited(), Outcome()});
+  EXPECT_FALSE(Client().UpdateClient("1", "t", SomeMetadata()).ok());
+  EXPECT_FALSE(Client().UpdateClient("1", "t", SomeMetadata()).ok());
+  EXPECT_EQ(Calls(Rpc::kUpdate), 2);
+}
+
+// ---- DeleteClient: idempotent (a repeat finds the client gone) ----
+
+TEST_F(ClientGrpcConnection, DeleteRetriedOnBareUnavailable) {
+  Script(Rpc::kDelete, {BareUnavailable()});
+  auto r = Client().DeleteClient("1", "t");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->action(), v1::ACTION_DELETED);
+  EXPECT_EQ(Calls(Rpc::kDelete), 2);
+}
+
+TEST_F(ClientGrpcConnection, DeleteRetriedOnCircuitOpen) {
+  Script(Rpc::kDelete, {CircuitOpen()});
+  EXPECT_TRUE(Client().DeleteClient("1", "t").ok());
+  EXPECT_EQ(Calls(Rpc::kDelete), 2);
+}
+
+TEST_F(ClientGrpcConnection, DeleteRetriedOnGatewayUnavailableMaybeProcessed) {
+  // A repeated Delete finds the client gone at worst.
+  Script(Rpc::kDelete, {GatewayGoingAway(true)});
+  EXPECT_TRUE(Client().DeleteClient("1", "t").ok());
+  EXPECT_EQ(Calls(Rpc::kDelete), 2);
+}
+
+TEST_F(ClientGrpcConnection, DeleteNotRetriedOnUpstreamFailedOrUnreachable) {
+  // Never sent to Authlete: the gateway resent it itself.
+  Script(Rpc::kDelete, {Unavailable(v1::ERROR_REASON_UPSTREAM_FAILED, false),
+                        Unavailable(v1::ERROR_REASON_UPSTREAM_UNREACHABLE, false), Outcome()});
+  EXPECT_FALSE(Client().DeleteClient("1", "t").ok());
+  EXPECT_FALSE(Client().DeleteClient("1", "t").ok());
+  EXPECT_EQ(Calls(Rpc::kDelete), 2);
 }
 
 TEST_F(ClientGrpcConnection, CallOptionsMaxAttemptsOverrides) {
@@ -219,11 +311,12 @@ TEST_F(ClientGrpcConnection, NoRetryOnFinalCodes) {
   RegistrationClient client = Client();
   int expected_calls = 0;
   for (grpc::StatusCode code : finals) {
-    // Even a detail claiming a retryable reason does not make these retryable.
+    // Even a reason the client would resend on UNAVAILABLE does not make
+    // these retryable.
     Script(Rpc::kGet, {Outcome::Error(code, "final",
-                                      Detail(v1::ERROR_REASON_UPSTREAM_UNREACHABLE, false))});
+                                      Detail(v1::ERROR_REASON_UPSTREAM_CIRCUIT_OPEN, false))});
     Script(Rpc::kRegister, {Outcome::Error(code, "final",
-                                           Detail(v1::ERROR_REASON_UPSTREAM_UNREACHABLE, false))});
+                                           Detail(v1::ERROR_REASON_UPSTREAM_CIRCUIT_OPEN, false))});
     ++expected_calls;
     EXPECT_EQ(static_cast<int>(client.GetClient("1", "t").status().code()), code);
     EXPECT_EQ(static_cast<int>(client.RegisterClient(RegisterRequest()).status().code()), code);
@@ -269,7 +362,7 @@ TEST_F(ClientGrpcConnection, SlowServerHitsDeadlineWithoutRetry) {
 }
 
 TEST_F(ClientGrpcConnection, RetryAfterIsHonoured) {
-  v1::RegistrationError detail = Detail(v1::ERROR_REASON_UPSTREAM_RATE_LIMITED, false);
+  v1::RegistrationError detail = Detail(v1::ERROR_REASON_UPSTREAM_RATE_LIMITED, false, 429);
   detail.mutable_retry_after()->set_nanos(200 * 1000 * 1000);
   Script(Rpc::kRegister, {Outcome::Error(grpc::StatusCode::UNAVAILABLE, "429", detail)});
   const absl::Time start = absl::Now();
@@ -279,9 +372,9 @@ TEST_F(ClientGrpcConnection, RetryAfterIsHonoured) {
 }
 
 TEST_F(ClientGrpcConnection, RetryAfterBeyondDeadlineGivesUpAtOnce) {
-  v1::RegistrationError detail = Detail(v1::ERROR_REASON_UPSTREAM_RATE_LIMITED, false);
+  v1::RegistrationError detail = Detail(v1::ERROR_REASON_UPSTREAM_CIRCUIT_OPEN, false);
   detail.mutable_retry_after()->set_seconds(60);
-  Script(Rpc::kGet, {Outcome::Error(grpc::StatusCode::UNAVAILABLE, "429", detail)});
+  Script(Rpc::kGet, {Outcome::Error(grpc::StatusCode::UNAVAILABLE, "open", detail)});
   CallOptions options;
   options.timeout = absl::Seconds(2);
   const absl::Time start = absl::Now();
@@ -290,6 +383,18 @@ TEST_F(ClientGrpcConnection, RetryAfterBeyondDeadlineGivesUpAtOnce) {
   EXPECT_EQ(GetRegistrationError(r.status())->retry_after().seconds(), 60);
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
   EXPECT_EQ(Calls(Rpc::kGet), 1);
+}
+
+TEST_F(ClientGrpcConnection, MalformedRetryAfterIsIgnored) {
+  // A negative retry_after is no minimum sleep: the tiny backoff applies.
+  v1::RegistrationError detail = Detail(v1::ERROR_REASON_UPSTREAM_CIRCUIT_OPEN, false);
+  detail.mutable_retry_after()->set_seconds(-60);
+  detail.mutable_retry_after()->set_nanos(-1);
+  Script(Rpc::kDelete, {Outcome::Error(grpc::StatusCode::UNAVAILABLE, "open", detail)});
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE(Client().DeleteClient("1", "t").ok());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  EXPECT_EQ(Calls(Rpc::kDelete), 2);
 }
 
 TEST_F(ClientGrpcConnection, BackoffBoundedByDeadline) {
@@ -336,32 +441,6 @@ TEST_F(ClientGrpcConnection, SendsUserAgentPrefix) {
   ASSERT_TRUE(Client().GetClient("1", "t").ok());
   EXPECT_THAT(gateway_.service().Calls(Rpc::kGet)[0].user_agent,
               ::testing::HasSubstr("dcr-client/"));
-}
-
-TEST(ClientRetryPolicy, Decisions) {
-  auto with = [](absl::StatusCode code, absl::optional<v1::RegistrationError> detail) {
-    absl::Status s(code, "x");
-    if (detail) SetRegistrationError(s, *detail);
-    return s;
-  };
-  const auto kIdem = Idempotency::kIdempotent;
-  const auto kNon = Idempotency::kNonIdempotent;
-  const auto U = absl::StatusCode::kUnavailable;
-  EXPECT_TRUE(IsRetryable(kIdem, with(U, absl::nullopt)));
-  EXPECT_FALSE(IsRetryable(kNon, with(U, absl::nullopt)));
-  for (auto reason : {v1::ERROR_REASON_UPSTREAM_UNREACHABLE, v1::ERROR_REASON_UPSTREAM_RATE_LIMITED,
-                      v1::ERROR_REASON_GATEWAY_UNAVAILABLE}) {
-    EXPECT_TRUE(IsRetryable(kNon, with(U, Detail(reason, false)))) << reason;
-    EXPECT_FALSE(IsRetryable(kNon, with(U, Detail(reason, true)))) << reason;
-  }
-  for (auto reason : {v1::ERROR_REASON_UPSTREAM_FAILED, v1::ERROR_REASON_UNSPECIFIED,
-                      v1::ERROR_REASON_UPSTREAM_TIMEOUT}) {
-    EXPECT_FALSE(IsRetryable(kNon, with(U, Detail(reason, false)))) << reason;
-    EXPECT_TRUE(IsRetryable(kIdem, with(U, Detail(reason, true)))) << reason;
-  }
-  EXPECT_FALSE(IsRetryable(kIdem, with(absl::StatusCode::kDeadlineExceeded, absl::nullopt)));
-  EXPECT_FALSE(IsRetryable(kIdem, with(absl::StatusCode::kInvalidArgument, absl::nullopt)));
-  EXPECT_FALSE(IsRetryable(kIdem, absl::OkStatus()));
 }
 
 }  // namespace

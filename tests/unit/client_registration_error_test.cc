@@ -6,6 +6,7 @@
 
 #include "google/protobuf/duration.pb.h"
 #include "google/rpc/status.pb.h"
+#include "proto/api/status_detail.h"
 
 namespace dcr::client {
 namespace {
@@ -122,6 +123,24 @@ TEST(ClientRegistrationError, SetRegistrationErrorIgnoresOk) {
   SetRegistrationError(ok, SampleDetail());
   EXPECT_TRUE(ok.ok());
   EXPECT_FALSE(GetRegistrationError(ok).has_value());
+}
+
+TEST(ClientRegistrationError, TypeUrlIsTheApisOne) {
+  // One definition: the client's name refers to dcr::api's array.
+  EXPECT_EQ(&kRegistrationErrorTypeUrl, &api::kRegistrationErrorTypeUrl);
+  EXPECT_STREQ(kRegistrationErrorTypeUrl, "type.googleapis.com/dcr.v1.RegistrationError");
+}
+
+TEST(ClientRegistrationError, ToGrpcStatusPacksAsTheApiDoes) {
+  absl::Status s = absl::InvalidArgumentError("rejected");
+  SetRegistrationError(s, SampleDetail());
+  const v1::RegistrationError detail = SampleDetail();
+  grpc::Status expected =
+      api::ToGrpcStatus(absl::StatusCode::kInvalidArgument, "rejected", &detail);
+  grpc::Status got = ToGrpcStatus(s);
+  EXPECT_EQ(got.error_code(), expected.error_code());
+  EXPECT_EQ(got.error_message(), expected.error_message());
+  EXPECT_EQ(got.error_details(), expected.error_details());
 }
 
 }  // namespace

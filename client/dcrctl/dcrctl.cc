@@ -501,83 +501,93 @@ struct Context {
   bool json = false;
 };
 
-int Finish(const std::string& command, const absl::Status& status, const std::string& token) {
-  return ReportError(command, status, token);
+// A request to the --service_id service.
+template <typename Request>
+Request ServiceRequest() {
+  Request request;
+  request.set_service_id(absl::GetFlag(FLAGS_service_id));
+  return request;
+}
+
+// A request naming the --client_id client, with its token.
+template <typename Request>
+Request ClientRequest(const std::string& token) {
+  Request request = ServiceRequest<Request>();
+  request.set_client_id(absl::GetFlag(FLAGS_client_id));
+  request.set_registration_access_token(token);
+  return request;
+}
+
+// The metadata, verbatim JSON or typed, into a Register or Update request.
+template <typename Request>
+void SetMetadata(const Metadata& metadata, Request& request) {
+  if (metadata.json) {
+    request.set_metadata_json(*metadata.json);
+  } else {
+    *request.mutable_metadata() = metadata.typed;
+  }
+}
+
+// The command's end: the error on stderr, or the response on stdout as JSON
+// or as `print_text` writes it. The exit status.
+template <typename Response, typename PrintText>
+int Report(const Context& ctx, const std::string& command,
+           const absl::StatusOr<Response>& response, const std::string& token,
+           PrintText print_text) {
+  if (!response.ok()) return ReportError(command, response.status(), token);
+  if (ctx.json) {
+    std::cout << ToJson(*response);
+  } else {
+    print_text(*response);
+  }
+  return 0;
+}
+
+// A summary line "<what> <client id> (...)" and the client.
+template <typename Response>
+void PrintClientResponse(const std::string& what, const Response& response, bool new_client,
+                         const std::string& token) {
+  PrintSummaryLine(what + " " + response.client().client_id(), response, std::cout);
+  PrintClientText(response.client(), new_client, token, std::cout);
 }
 
 int RunRegister(Context& ctx, const Args& args) {
   absl::StatusOr<Metadata> metadata = LoadMetadata(args);
   if (!metadata.ok()) return UsageError(std::string(metadata.status().message()));
-  v1::RegisterClientRequest request;
-  request.set_service_id(absl::GetFlag(FLAGS_service_id));
-  if (metadata->json) {
-    request.set_metadata_json(*metadata->json);
-  } else {
-    *request.mutable_metadata() = metadata->typed;
-  }
-  auto response = ctx.client.RegisterClient(request, ctx.call_options);
-  if (!response.ok()) return Finish("register", response.status(), "");
-  if (ctx.json) {
-    std::cout << ToJson(*response);
-  } else {
-    PrintSummaryLine("Registered client " + response->client().client_id(), *response, std::cout);
-    PrintClientText(response->client(), /*new_client=*/true, "", std::cout);
-  }
-  return 0;
+  auto request = ServiceRequest<v1::RegisterClientRequest>();
+  SetMetadata(*metadata, request);
+  return Report(ctx, "register", ctx.client.RegisterClient(request, ctx.call_options), "",
+                [](const v1::RegisterClientResponse& response) {
+                  PrintClientResponse("Registered client", response, /*new_client=*/true, "");
+                });
 }
 
 int RunGet(Context& ctx, const std::string& token) {
-  v1::GetClientRequest request;
-  request.set_service_id(absl::GetFlag(FLAGS_service_id));
-  request.set_client_id(absl::GetFlag(FLAGS_client_id));
-  request.set_registration_access_token(token);
-  auto response = ctx.client.GetClient(request, ctx.call_options);
-  if (!response.ok()) return Finish("get", response.status(), token);
-  if (ctx.json) {
-    std::cout << ToJson(*response);
-  } else {
-    PrintSummaryLine("Client " + response->client().client_id(), *response, std::cout);
-    PrintClientText(response->client(), /*new_client=*/false, token, std::cout);
-  }
-  return 0;
+  const auto request = ClientRequest<v1::GetClientRequest>(token);
+  return Report(ctx, "get", ctx.client.GetClient(request, ctx.call_options), token,
+                [&](const v1::GetClientResponse& response) {
+                  PrintClientResponse("Client", response, /*new_client=*/false, token);
+                });
 }
 
 int RunUpdate(Context& ctx, const Args& args, const std::string& token) {
   absl::StatusOr<Metadata> metadata = LoadMetadata(args);
   if (!metadata.ok()) return UsageError(std::string(metadata.status().message()));
-  v1::UpdateClientRequest request;
-  request.set_service_id(absl::GetFlag(FLAGS_service_id));
-  request.set_client_id(absl::GetFlag(FLAGS_client_id));
-  request.set_registration_access_token(token);
-  if (metadata->json) {
-    request.set_metadata_json(*metadata->json);
-  } else {
-    *request.mutable_metadata() = metadata->typed;
-  }
-  auto response = ctx.client.UpdateClient(request, ctx.call_options);
-  if (!response.ok()) return Finish("update", response.status(), token);
-  if (ctx.json) {
-    std::cout << ToJson(*response);
-  } else {
-    PrintSummaryLine("Updated client " + response->client().client_id(), *response, std::cout);
-    PrintClientText(response->client(), /*new_client=*/false, token, std::cout);
-  }
-  return 0;
+  auto request = ClientRequest<v1::UpdateClientRequest>(token);
+  SetMetadata(*metadata, request);
+  return Report(ctx, "update", ctx.client.UpdateClient(request, ctx.call_options), token,
+                [&](const v1::UpdateClientResponse& response) {
+                  PrintClientResponse("Updated client", response, /*new_client=*/false, token);
+                });
 }
 
 int RunDelete(Context& ctx, const std::string& token) {
-  v1::DeleteClientRequest request;
-  request.set_service_id(absl::GetFlag(FLAGS_service_id));
-  request.set_client_id(absl::GetFlag(FLAGS_client_id));
-  request.set_registration_access_token(token);
-  auto response = ctx.client.DeleteClient(request, ctx.call_options);
-  if (!response.ok()) return Finish("delete", response.status(), token);
-  if (ctx.json) {
-    std::cout << ToJson(*response);
-  } else {
-    PrintSummaryLine("Deleted client " + absl::GetFlag(FLAGS_client_id), *response, std::cout);
-  }
-  return 0;
+  const auto request = ClientRequest<v1::DeleteClientRequest>(token);
+  return Report(ctx, "delete", ctx.client.DeleteClient(request, ctx.call_options), token,
+                [](const v1::DeleteClientResponse& response) {
+                  PrintSummaryLine("Deleted client " + absl::GetFlag(FLAGS_client_id), response,
+                                   std::cout);
+                });
 }
 
 int Main(int argc, char** argv) {

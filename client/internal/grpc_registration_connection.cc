@@ -11,6 +11,9 @@
 #include "absl/time/clock.h"
 #include "client/registration_error.h"
 #include "dcr/v1/client_registration_service.grpc.pb.h"
+#include "proto/api/error_rules.h"
+#include "proto/api/operation.h"
+#include "proto/api/status_detail.h"
 
 namespace dcr::client {
 namespace {
@@ -25,15 +28,6 @@ ConnectionOptions Sanitize(ConnectionOptions o) {
   return o;
 }
 
-// The server's retry_after, when present and well formed.
-absl::optional<absl::Duration> RetryAfter(const absl::Status& status) {
-  absl::optional<v1::RegistrationError> detail = GetRegistrationError(status);
-  if (!detail.has_value() || !detail->has_retry_after()) return absl::nullopt;
-  const google::protobuf::Duration& d = detail->retry_after();
-  if (d.seconds() < 0 || d.nanos() < 0 || d.nanos() > 999999999) return absl::nullopt;
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
 class GrpcRegistrationConnection : public RegistrationConnection {
  public:
   GrpcRegistrationConnection(std::shared_ptr<grpc::Channel> channel, ConnectionOptions options)
@@ -42,44 +36,33 @@ class GrpcRegistrationConnection : public RegistrationConnection {
 
   absl::StatusOr<v1::RegisterClientResponse> RegisterClient(
       const v1::RegisterClientRequest& request, const CallOptions& options) override {
-    return Call<v1::RegisterClientResponse>(
-        Idempotency::kNonIdempotent, options,
-        [&](grpc::ClientContext* context, v1::RegisterClientResponse* response) {
-          return stub_->RegisterClient(context, request, response);
-        });
+    return Call(api::Operation::kRegister, &Stub::RegisterClient, request, options);
   }
-
   absl::StatusOr<v1::GetClientResponse> GetClient(const v1::GetClientRequest& request,
                                                   const CallOptions& options) override {
-    return Call<v1::GetClientResponse>(
-        Idempotency::kIdempotent, options,
-        [&](grpc::ClientContext* context, v1::GetClientResponse* response) {
-          return stub_->GetClient(context, request, response);
-        });
+    return Call(api::Operation::kGet, &Stub::GetClient, request, options);
   }
-
   absl::StatusOr<v1::UpdateClientResponse> UpdateClient(
       const v1::UpdateClientRequest& request, const CallOptions& options) override {
-    return Call<v1::UpdateClientResponse>(
-        Idempotency::kIdempotent, options,
-        [&](grpc::ClientContext* context, v1::UpdateClientResponse* response) {
-          return stub_->UpdateClient(context, request, response);
-        });
+    return Call(api::Operation::kUpdate, &Stub::UpdateClient, request, options);
   }
-
   absl::StatusOr<v1::DeleteClientResponse> DeleteClient(
       const v1::DeleteClientRequest& request, const CallOptions& options) override {
-    return Call<v1::DeleteClientResponse>(
-        Idempotency::kNonIdempotent, options,
-        [&](grpc::ClientContext* context, v1::DeleteClientResponse* response) {
-          return stub_->DeleteClient(context, request, response);
-        });
+    return Call(api::Operation::kDelete, &Stub::DeleteClient, request, options);
   }
 
  private:
-  template <typename Response, typename Attempt>
-  absl::StatusOr<Response> Call(Idempotency idempotency, const CallOptions& call_options,
-                                Attempt&& attempt) {
+  using Stub = v1::ClientRegistrationService::Stub;
+  // A blocking unary method of the stub.
+  template <typename Request, typename Response>
+  using Method = grpc::Status (Stub::*)(grpc::ClientContext*, const Request&, Response*);
+
+  // One call of `operation`: attempts of `method` until one succeeds, the
+  // failure is not the client's to resend (api::ClientRetries), or the
+  // attempts or the deadline run out.
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Call(api::Operation operation, Method<Request, Response> method,
+                                const Request& request, const CallOptions& call_options) {
     const absl::Time deadline =
         absl::Now() + call_options.timeout.value_or(options_.default_timeout);
     const int max_attempts = std::max(call_options.max_attempts.value_or(options_.max_attempts), 1);
@@ -89,14 +72,19 @@ class GrpcRegistrationConnection : public RegistrationConnection {
       grpc::ClientContext context;
       context.set_deadline(absl::ToChronoTime(deadline));
       Response response;
-      absl::Status status = FromGrpcStatus(attempt(&context, &response));
+      absl::Status status = FromGrpcStatus(((*stub_).*method)(&context, request, &response));
       if (status.ok()) return response;
-      if (n >= max_attempts || !IsRetryable(idempotency, status)) return status;
+      if (n >= max_attempts) return status;
+      const absl::optional<v1::RegistrationError> detail = GetRegistrationError(status);
+      const v1::RegistrationError* error = detail.has_value() ? &*detail : nullptr;
+      if (!api::ClientRetries(operation, status.code(), error)) return status;
 
       absl::Duration sleep = Jitter(backoff);
       backoff = std::min(options_.max_backoff, backoff * options_.backoff_multiplier);
-      if (absl::optional<absl::Duration> retry_after = RetryAfter(status)) {
-        sleep = std::max(sleep, *retry_after);
+      if (error != nullptr) {
+        if (absl::optional<absl::Duration> retry_after = api::RetryAfter(*error)) {
+          sleep = std::max(sleep, *retry_after);
+        }
       }
       // Sleeping past the deadline would only turn this error into a less
       // informative DEADLINE_EXCEEDED.
@@ -111,35 +99,13 @@ class GrpcRegistrationConnection : public RegistrationConnection {
     return cap * absl::Uniform(absl::IntervalClosed, bitgen_, 0.0, 1.0);
   }
 
-  std::unique_ptr<v1::ClientRegistrationService::Stub> stub_;
+  std::unique_ptr<Stub> stub_;
   const ConnectionOptions options_;
   std::mutex mu_;
   absl::BitGen bitgen_;  // guarded by mu_
 };
 
-bool IsProvenUnprocessed(const absl::Status& status) {
-  absl::optional<v1::RegistrationError> detail = GetRegistrationError(status);
-  if (!detail.has_value() || detail->may_have_been_processed()) return false;
-  switch (detail->reason()) {
-    case v1::ERROR_REASON_UPSTREAM_UNREACHABLE:
-    case v1::ERROR_REASON_UPSTREAM_RATE_LIMITED:
-    case v1::ERROR_REASON_GATEWAY_UNAVAILABLE:
-    case v1::ERROR_REASON_UPSTREAM_CIRCUIT_OPEN:  // the gateway did not call Authlete
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace
-
-bool IsRetryable(Idempotency idempotency, const absl::Status& status) {
-  // DEADLINE_EXCEEDED is never retried: the call's deadline covers all
-  // attempts, so there is no time left; and the request may have run.
-  if (status.code() != absl::StatusCode::kUnavailable) return false;
-  if (idempotency == Idempotency::kIdempotent) return true;
-  return IsProvenUnprocessed(status);
-}
 
 std::shared_ptr<RegistrationConnection> MakeGrpcRegistrationConnection(
     std::shared_ptr<grpc::Channel> channel, ConnectionOptions options) {

@@ -10,6 +10,27 @@ absl::Status NoConnection() {
   return absl::FailedPreconditionError("RegistrationClient has no connection");
 }
 
+template <typename Request, typename Response>
+using ConnectionMethod = absl::StatusOr<Response> (RegistrationConnection::*)(const Request&,
+                                                                              const CallOptions&);
+
+template <typename Request, typename Response>
+absl::StatusOr<Response> Send(RegistrationConnection* connection,
+                              ConnectionMethod<Request, Response> method,
+                              const Request& request, const CallOptions& options) {
+  if (connection == nullptr) return NoConnection();
+  return (connection->*method)(request, options);
+}
+
+// A request that names an existing client (Get, Update, Delete).
+template <typename Request>
+Request NamingClient(std::string client_id, std::string registration_access_token) {
+  Request request;
+  request.set_client_id(std::move(client_id));
+  request.set_registration_access_token(std::move(registration_access_token));
+  return request;
+}
+
 }  // namespace
 
 RegistrationClient::RegistrationClient(std::shared_ptr<RegistrationConnection> connection)
@@ -17,8 +38,7 @@ RegistrationClient::RegistrationClient(std::shared_ptr<RegistrationConnection> c
 
 absl::StatusOr<v1::RegisterClientResponse> RegistrationClient::RegisterClient(
     const v1::RegisterClientRequest& request, const CallOptions& options) {
-  if (!connection_) return NoConnection();
-  return connection_->RegisterClient(request, options);
+  return Send(connection_.get(), &RegistrationConnection::RegisterClient, request, options);
 }
 
 absl::StatusOr<v1::RegisterClientResponse> RegistrationClient::RegisterClient(
@@ -30,46 +50,40 @@ absl::StatusOr<v1::RegisterClientResponse> RegistrationClient::RegisterClient(
 
 absl::StatusOr<v1::GetClientResponse> RegistrationClient::GetClient(
     const v1::GetClientRequest& request, const CallOptions& options) {
-  if (!connection_) return NoConnection();
-  return connection_->GetClient(request, options);
+  return Send(connection_.get(), &RegistrationConnection::GetClient, request, options);
 }
 
 absl::StatusOr<v1::GetClientResponse> RegistrationClient::GetClient(
     std::string client_id, std::string registration_access_token, const CallOptions& options) {
-  v1::GetClientRequest request;
-  request.set_client_id(std::move(client_id));
-  request.set_registration_access_token(std::move(registration_access_token));
-  return GetClient(request, options);
+  return GetClient(NamingClient<v1::GetClientRequest>(std::move(client_id),
+                                                      std::move(registration_access_token)),
+                   options);
 }
 
 absl::StatusOr<v1::UpdateClientResponse> RegistrationClient::UpdateClient(
     const v1::UpdateClientRequest& request, const CallOptions& options) {
-  if (!connection_) return NoConnection();
-  return connection_->UpdateClient(request, options);
+  return Send(connection_.get(), &RegistrationConnection::UpdateClient, request, options);
 }
 
 absl::StatusOr<v1::UpdateClientResponse> RegistrationClient::UpdateClient(
     std::string client_id, std::string registration_access_token,
     const v1::ClientMetadata& metadata, const CallOptions& options) {
-  v1::UpdateClientRequest request;
-  request.set_client_id(std::move(client_id));
-  request.set_registration_access_token(std::move(registration_access_token));
+  auto request = NamingClient<v1::UpdateClientRequest>(std::move(client_id),
+                                                        std::move(registration_access_token));
   *request.mutable_metadata() = metadata;
   return UpdateClient(request, options);
 }
 
 absl::StatusOr<v1::DeleteClientResponse> RegistrationClient::DeleteClient(
     const v1::DeleteClientRequest& request, const CallOptions& options) {
-  if (!connection_) return NoConnection();
-  return connection_->DeleteClient(request, options);
+  return Send(connection_.get(), &RegistrationConnection::DeleteClient, request, options);
 }
 
 absl::StatusOr<v1::DeleteClientResponse> RegistrationClient::DeleteClient(
     std::string client_id, std::string registration_access_token, const CallOptions& options) {
-  v1::DeleteClientRequest request;
-  request.set_client_id(std::move(client_id));
-  request.set_registration_access_token(std::move(registration_access_token));
-  return DeleteClient(request, options);
+  return DeleteClient(NamingClient<v1::DeleteClientRequest>(std::move(client_id),
+                                                            std::move(registration_access_token)),
+                      options);
 }
 
 }  // namespace dcr::client
