@@ -258,7 +258,7 @@ TEST_F(ResilientConnectionTest, GetIsRetriedUntilItSucceeds) {
     }
   });
   EXPECT_TRUE(Run(connection, Operation::kGet).ok());
-  EXPECT_NE(registry_.Render().find("dcr_gateway_upstream_retries_total{rpc=\"get\"} 1"),
+  EXPECT_NE(registry_.Render().find("dcr_gateway_upstream_retries_total{rpc=\"GetClient\"} 1"),
             std::string::npos)
       << registry_.Render();
 }
@@ -364,9 +364,9 @@ TEST_F(ResilientConnectionTest, CircuitOpensPerOperationAndFailsFast) {
   EXPECT_GT(detail->retry_after().seconds(), 0);
   EXPECT_TRUE(Run(connection, Operation::kRegister).ok());  // its own circuit
   const std::string page = registry_.Render();
-  EXPECT_NE(page.find("dcr_gateway_upstream_circuit_state{rpc=\"get\"} 1"), std::string::npos)
+  EXPECT_NE(page.find("dcr_gateway_upstream_circuit_state{rpc=\"GetClient\"} 1"), std::string::npos)
       << page;
-  EXPECT_NE(page.find("dcr_gateway_upstream_rejected_total{rpc=\"get\",reason=\"circuit_open\"} 1"),
+  EXPECT_NE(page.find("dcr_gateway_upstream_rejected_total{rpc=\"GetClient\",reason=\"circuit_open\"} 1"),
             std::string::npos)
       << page;
 }
