@@ -27,17 +27,24 @@ using config::GatewayConfig;
 
 using BioPtr = std::unique_ptr<BIO, decltype(&BIO_free)>;
 
+using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
+
+// The first PEM certificate of `path`; the error names the file, never its
+// content.
+absl::StatusOr<X509Ptr> ReadCertificate(const std::string& path) {
+  BioPtr bio(BIO_new_file(path.c_str(), "r"), &BIO_free);
+  if (bio == nullptr) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
+  if (cert == nullptr) return absl::InvalidArgumentError(absl::StrCat(path, ": no PEM certificate"));
+  return cert;
+}
+
 // The TLS files gRPC's file watcher will load, checked now: the watcher only
 // logs a bad file and fails every handshake, which is a poor way to learn of
 // a typo in a path.
 absl::Status CheckTlsFiles(const CallerTlsConfig& tls) {
-  BioPtr cert_bio(BIO_new_file(tls.cert_file.c_str(), "r"), &BIO_free);
-  if (cert_bio == nullptr) return absl::InvalidArgumentError(absl::StrCat("cannot read ", tls.cert_file));
-  std::unique_ptr<X509, decltype(&X509_free)> cert(
-      PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr), &X509_free);
-  if (cert == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(tls.cert_file, ": no PEM certificate"));
-  }
+  absl::StatusOr<X509Ptr> cert = ReadCertificate(tls.cert_file);
+  if (!cert.ok()) return cert.status();
   BioPtr key_bio(BIO_new_file(tls.key_file.c_str(), "r"), &BIO_free);
   if (key_bio == nullptr) return absl::InvalidArgumentError(absl::StrCat("cannot read ", tls.key_file));
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
@@ -46,19 +53,12 @@ absl::Status CheckTlsFiles(const CallerTlsConfig& tls) {
     // Never echo the file's content: it is a private key.
     return absl::InvalidArgumentError(absl::StrCat(tls.key_file, ": no PEM private key"));
   }
-  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+  if (X509_check_private_key(cert->get(), key.get()) != 1) {
     return absl::InvalidArgumentError(absl::StrCat(tls.key_file, " does not match ", tls.cert_file));
   }
   if (!tls.client_ca_file.empty()) {
-    BioPtr ca_bio(BIO_new_file(tls.client_ca_file.c_str(), "r"), &BIO_free);
-    if (ca_bio == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("cannot read ", tls.client_ca_file));
-    }
-    std::unique_ptr<X509, decltype(&X509_free)> ca(
-        PEM_read_bio_X509(ca_bio.get(), nullptr, nullptr, nullptr), &X509_free);
-    if (ca == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(tls.client_ca_file, ": no PEM certificate"));
-    }
+    absl::StatusOr<X509Ptr> ca = ReadCertificate(tls.client_ca_file);
+    if (!ca.ok()) return ca.status();
   }
   ERR_clear_error();
   return absl::OkStatus();
