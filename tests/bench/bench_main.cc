@@ -203,11 +203,11 @@ struct Report {
 
 int64_t Failed(const LatencyRecorder& recorder) { return recorder.Errors(); }
 
-std::array<int64_t, 4> Sum(std::array<int64_t, 4> a, const std::array<int64_t, 4>& b) {
-  for (int i = 0; i < 4; ++i) a[i] += b[i];
+api::PerOperation<int64_t> Sum(api::PerOperation<int64_t> a, const api::PerOperation<int64_t>& b) {
+  for (std::size_t i = 0; i < api::kOperationCount; ++i) a[i] += b[i];
   return a;
 }
-json ByOperation(const std::array<int64_t, 4>& n) {
+json ByOperation(const api::PerOperation<int64_t>& n) {
   return {{"register", n[0]}, {"get", n[1]}, {"update", n[2]}, {"delete", n[3]}};
 }
 
@@ -243,7 +243,7 @@ absl::StatusOr<Report> Overhead(const Mix& mix, const std::vector<std::string>& 
       return r.status();
     }
   }
-  std::array<int64_t, 4> by_operation{};
+  api::PerOperation<int64_t> by_operation{};
   for (int64_t i = 0; i < kBlocks; ++i) {
     absl::StatusOr<LoadResult> d = RunLoad(**direct, direct_work, block, direct_latency);
     if (!d.ok()) return d.status();

@@ -40,7 +40,7 @@ struct LoadResult {
   int64_t completed_in_window = 0;
   absl::Duration window;
   absl::Duration elapsed;  // until the last call ended
-  std::array<int64_t, 4> completed_by_operation{};  // indexed by Operation
+  api::PerOperation<int64_t> completed_by_operation{};  // indexed by Operation
   double Throughput() const {
     return window > absl::ZeroDuration()
                ? static_cast<double>(completed_in_window) / absl::ToDoubleSeconds(window)
