@@ -220,18 +220,10 @@ json BuildClientInformation(const StoredClient& c, const ServiceConfig& service,
   return info;
 }
 
-json BuildClientRecord(const StoredClient& c, const ServiceConfig& service) {
-  const json& md = c.metadata;
-  std::string method = AuthMethod(c);
-  json r = {{"clientId", c.client_id},
-            {"clientType", method == "none" ? "PUBLIC" : "CONFIDENTIAL"},
-            {"tokenAuthMethod", absl::AsciiStrToUpper(method)},
-            {"dynamicallyRegistered", true},
-            {"createdAt", c.created_at_ms},
-            {"modifiedAt", c.modified_at_ms},
-            {"registrationAccessTokenHash", c.registration_access_token_hash}};
-  if (!c.client_secret.empty()) r["clientSecret"] = c.client_secret;
-  // Same value, camelCase name.
+namespace {
+
+// Metadata names stored under a camelCase name with the same value.
+void CopyRenamedFields(const json& md, json* r) {
   static const std::pair<const char*, const char*> kCopied[] = {
       {"client_name", "clientName"},
       {"logo_uri", "logoUri"},
@@ -287,30 +279,38 @@ json BuildClientRecord(const StoredClient& c, const ServiceConfig& service) {
       {"backchannel_logout_session_required", "backchannelLogoutSessionRequired"},
   };
   for (const auto& [from, to] : kCopied) {
-    if (auto it = md.find(from); it != md.end()) r[to] = *it;
+    if (auto it = md.find(from); it != md.end()) (*r)[to] = *it;
   }
-  // Authlete keeps enum names in upper case.
+}
+
+// Authlete keeps enum names in upper case, grant and response types as enum
+// names, and jwks as JSON text.
+void AddEnumFields(const json& md, json* r) {
   if (auto it = md.find("application_type"); it != md.end()) {
-    r["applicationType"] = absl::AsciiStrToUpper(it->get<std::string>());
+    (*r)["applicationType"] = absl::AsciiStrToUpper(it->get<std::string>());
   }
   if (auto it = md.find("subject_type"); it != md.end()) {
-    r["subjectType"] = absl::AsciiStrToUpper(it->get<std::string>());
+    (*r)["subjectType"] = absl::AsciiStrToUpper(it->get<std::string>());
   }
   if (auto it = md.find("backchannel_token_delivery_mode"); it != md.end()) {
-    r["bcDeliveryMode"] = absl::AsciiStrToUpper(it->get<std::string>());
+    (*r)["bcDeliveryMode"] = absl::AsciiStrToUpper(it->get<std::string>());
   }
-  if (auto it = md.find("jwks"); it != md.end()) r["jwks"] = DumpJson(*it);
+  if (auto it = md.find("jwks"); it != md.end()) (*r)["jwks"] = DumpJson(*it);
   json grants = json::array();
   for (const json& g : md.value("grant_types", json::array())) {
     grants.push_back(GrantTypeEnum(g.get<std::string>()));
   }
-  r["grantTypes"] = grants;
+  (*r)["grantTypes"] = grants;
   json responses = json::array();
   for (const json& t : md.value("response_types", json::array())) {
     responses.push_back(ResponseTypeEnum(t.get<std::string>()));
   }
-  r["responseTypes"] = responses;
-  // Language-tagged values: clientNames, logoUris, ... as [{tag, value}].
+  (*r)["responseTypes"] = responses;
+}
+
+// Language-tagged values (clientNames, logoUris, ... as [{tag, value}]) and
+// the service's custom metadata (customMetadata, as JSON text).
+void AddTaggedAndCustomFields(const json& md, const ServiceConfig& service, json* r) {
   static const std::pair<const char*, const char*> kTagged[] = {
       {"client_name", "clientNames"}, {"logo_uri", "logoUris"},  {"client_uri", "clientUris"},
       {"policy_uri", "policyUris"},   {"tos_uri", "tosUris"},
@@ -323,7 +323,7 @@ json BuildClientRecord(const StoredClient& c, const ServiceConfig& service) {
     if (!base.empty()) {
       for (const auto& [name, plural] : kTagged) {
         if (base == name) {
-          r[plural].push_back(
+          (*r)[plural].push_back(
               json{{"tag", it.key().substr(base.size() + 1)}, {"value", *it}});
         }
       }
@@ -331,18 +331,40 @@ json BuildClientRecord(const StoredClient& c, const ServiceConfig& service) {
       custom[it.key()] = *it;
     }
   }
-  if (!custom.empty()) r["customMetadata"] = DumpJson(custom);
-  if (service.dcr_scope_used_as_requestable) {
-    json ext = {{"requestableScopesEnabled", false}};
-    if (auto it = md.find("scope"); it != md.end()) {
-      json scopes = json::array();
-      for (absl::string_view s : absl::StrSplit(it->get<std::string>(), ' ', absl::SkipEmpty())) {
-        scopes.push_back(std::string(s));
-      }
-      ext = {{"requestableScopesEnabled", true}, {"requestableScopes", scopes}};
+  if (!custom.empty()) (*r)["customMetadata"] = DumpJson(custom);
+}
+
+// dcrScopeUsedAsRequestable: `scope` becomes the client's requestable scopes.
+void AddRequestableScopes(const json& md, const ServiceConfig& service, json* r) {
+  if (!service.dcr_scope_used_as_requestable) return;
+  json ext = {{"requestableScopesEnabled", false}};
+  if (auto it = md.find("scope"); it != md.end()) {
+    json scopes = json::array();
+    for (absl::string_view s : absl::StrSplit(it->get<std::string>(), ' ', absl::SkipEmpty())) {
+      scopes.push_back(std::string(s));
     }
-    r["extension"] = ext;
+    ext = {{"requestableScopesEnabled", true}, {"requestableScopes", scopes}};
   }
+  (*r)["extension"] = ext;
+}
+
+}  // namespace
+
+json BuildClientRecord(const StoredClient& c, const ServiceConfig& service) {
+  const json& md = c.metadata;
+  std::string method = AuthMethod(c);
+  json r = {{"clientId", c.client_id},
+            {"clientType", method == "none" ? "PUBLIC" : "CONFIDENTIAL"},
+            {"tokenAuthMethod", absl::AsciiStrToUpper(method)},
+            {"dynamicallyRegistered", true},
+            {"createdAt", c.created_at_ms},
+            {"modifiedAt", c.modified_at_ms},
+            {"registrationAccessTokenHash", c.registration_access_token_hash}};
+  if (!c.client_secret.empty()) r["clientSecret"] = c.client_secret;
+  CopyRenamedFields(md, &r);
+  AddEnumFields(md, &r);
+  AddTaggedAndCustomFields(md, service, &r);
+  AddRequestableScopes(md, service, &r);
   return r;
 }
 
