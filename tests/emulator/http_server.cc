@@ -61,6 +61,50 @@ std::string SerializeHead(const http::response<http::string_body>& res) {
   return out;
 }
 
+// A request target without its query string.
+std::string PathOf(beast::string_view target) {
+  std::string path = ToStd(target);
+  return path.substr(0, path.find('?'));
+}
+
+// What the application sees of a request Beast has read.
+HttpRequest ToHttpRequest(http::request<http::string_body>& req) {
+  HttpRequest request;
+  request.method = ToStd(req.method_string());
+  request.target = ToStd(req.target());
+  for (const auto& field : req) {
+    request.headers.emplace_back(ToStd(field.name_string()), ToStd(field.value()));
+  }
+  request.body = std::move(req.body());
+  return request;
+}
+
+using BeastResponse = http::response<http::string_body>;
+
+// The application's answer as Beast writes it, with the status given.
+std::shared_ptr<BeastResponse> ToBeastResponse(HttpResponse r, int status, unsigned version,
+                                               bool keep_alive) {
+  auto res = std::make_shared<BeastResponse>();
+  res->version(version);
+  res->result(static_cast<unsigned>(status));
+  res->set(http::field::server, "authlete-emulator");
+  for (const auto& [name, value] : r.headers) res->set(name, value);
+  res->body() = std::move(r.body);
+  res->keep_alive(keep_alive);
+  res->prepare_payload();
+  return res;
+}
+
+// Method, path, status, action, latency: never headers or bodies (secrets).
+std::string RequestLogLine(absl::string_view method, absl::string_view path, int status,
+                           absl::string_view action, absl::Duration latency,
+                           absl::string_view fault) {
+  return absl::StrCat("authlete-emulator: ", method, " ", path, " ",
+                      status == 0 ? "-" : absl::StrCat(status), " ", action, " ",
+                      absl::ToInt64Milliseconds(latency), "ms",
+                      fault.empty() ? "" : absl::StrCat(" fault=", fault), "\n");
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -113,23 +157,25 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       // Bounded like an idle keep-alive connection: a client that connects
       // and never speaks TLS is dropped alike.
       transport().expires_after(absl::ToChronoMilliseconds(options().idle_timeout));
-      stream_.async_handshake(net::ssl::stream_base::server,
-                              [self = shared_from_this()](beast::error_code ec) {
-                                if (ec) {
-                                  // E.g. the client does not trust the certificate:
-                                  // worth a line, since no request will show.
-                                  if (self->options().log_requests) {
-                                    std::fprintf(stderr,
-                                                 "authlete-emulator: TLS handshake failed: %s\n",
-                                                 ec.message().c_str());
-                                  }
-                                  return self->Close();
-                                }
-                                self->ReadHeader();
-                              });
+      stream_.async_handshake(
+          net::ssl::stream_base::server,
+          beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
     } else {
       ReadHeader();
     }
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if (ec) {
+      // E.g. the client does not trust the certificate: worth a line, since
+      // no request will show.
+      if (options().log_requests) {
+        std::fprintf(stderr, "authlete-emulator: TLS handshake failed: %s\n",
+                     ec.message().c_str());
+      }
+      return Close();
+    }
+    ReadHeader();
   }
 
   void ReadHeader() {
@@ -145,27 +191,33 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void OnHeader(beast::error_code ec, size_t) {
     if (ec) return OnReadError(ec);
-    start_ = absl::Now();
-    const auto& head = parser_->get();
-    method_ = ToStd(head.method_string());
-    path_ = ToStd(head.target());
-    path_ = path_.substr(0, path_.find('?'));
+    NoteRequestLine();
     auto length = parser_->content_length();
     if (length && *length > options().max_body_bytes) {
       // Refuse before the body is sent; drain whatever the client sends anyway.
       return SendProtocolError(413);
     }
-    if (absl::EqualsIgnoreCase(ToStd(head[http::field::expect]), "100-continue")) {
-      // Without this, curl waits a second before sending bodies over 1 KiB.
-      auto interim = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
-      net::async_write(stream_, net::buffer(*interim),
-                       [self = shared_from_this(), interim](beast::error_code ec, size_t) {
-                         if (ec) return self->Close();
-                         self->ReadBody();
-                       });
-      return;
+    if (absl::EqualsIgnoreCase(ToStd(parser_->get()[http::field::expect]), "100-continue")) {
+      return SendContinue();
     }
     ReadBody();
+  }
+
+  // The request's start, method and path, for the log and protocol errors.
+  void NoteRequestLine() {
+    start_ = absl::Now();
+    method_ = ToStd(parser_->get().method_string());
+    path_ = PathOf(parser_->get().target());
+  }
+
+  // Without this, curl waits a second before sending bodies over 1 KiB.
+  void SendContinue() {
+    auto interim = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
+    net::async_write(stream_, net::buffer(*interim),
+                     [self = shared_from_this(), interim](beast::error_code ec, size_t) {
+                       if (ec) return self->Close();
+                       self->ReadBody();
+                     });
   }
 
   void ReadBody() {
@@ -177,12 +229,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (ec == http::error::end_of_stream) return GracefulClose();
     // Beast reports a too-large Content-Length while reading the header,
     // after the request line has been parsed.
-    if (parser_ && path_.empty()) {
-      start_ = absl::Now();
-      method_ = ToStd(parser_->get().method_string());
-      path_ = ToStd(parser_->get().target());
-      path_ = path_.substr(0, path_.find('?'));
-    }
+    if (parser_ && path_.empty()) NoteRequestLine();
     if (ec == http::error::body_limit) return SendProtocolError(413);
     if (ec.category() == beast::http::make_error_code(http::error::bad_target).category() &&
         ec != http::error::partial_message) {
@@ -197,13 +244,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     auto req = parser_->release();
     keep_alive_ = req.keep_alive();
     version_ = req.version();
-    request_.method = ToStd(req.method_string());
-    request_.target = ToStd(req.target());
-    request_.headers.clear();
-    for (const auto& field : req) {
-      request_.headers.emplace_back(ToStd(field.name_string()), ToStd(field.value()));
-    }
-    request_.body = std::move(req.body());
+    request_ = ToHttpRequest(req);
     plan_ = server_->app->Plan(request_);
     if (plan_.delay_ms > 0) {
       timer_.expires_after(std::chrono::milliseconds(plan_.delay_ms));
@@ -216,6 +257,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     Process();
   }
 
+  // Answers the request, or applies the transport fault the plan holds.
   void Process() {
     absl::optional<FaultKind> fault;
     if (plan_.fault) fault = plan_.fault->kind;
@@ -224,45 +266,42 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return Reset();
     }
     HttpResponse r = server_->app->Handle(request_, plan_);
-    response_ = std::make_shared<http::response<http::string_body>>();
-    response_->version(version_);
-    response_->result(static_cast<unsigned>(r.status));
-    response_->set(http::field::server, "authlete-emulator");
-    for (const auto& [name, value] : r.headers) response_->set(name, value);
-    response_->body() = std::move(r.body);
-    response_->keep_alive(keep_alive_);
-    response_->prepare_payload();
+    const int status = r.status;
     action_ = r.log_action.empty() ? "-" : r.log_action;
-
+    response_ = ToBeastResponse(std::move(r), status, version_, keep_alive_);
     if (fault == FaultKind::kResetAfterProcessing) {
-      Log(r.status, action_, "reset_after");
+      Log(status, action_, "reset_after");
       return Reset();
     }
-    if (fault == FaultKind::kTruncatedBody) {
-      const std::string& body = response_->body();
-      auto raw = std::make_shared<std::string>(SerializeHead(*response_) +
-                                               body.substr(0, body.size() / 2));
-      Log(r.status, action_, "truncated_body");
-      transport().expires_after(std::chrono::seconds(30));
-      net::async_write(stream_, net::buffer(*raw),
-                       [self = shared_from_this(), raw](beast::error_code, size_t) {
-                         self->GracefulClose();
-                       });
-      return;
-    }
-    if (fault == FaultKind::kSlowBody) {
-      Log(r.status, action_, "slow_body");
-      slow_head_ = std::make_shared<std::string>(SerializeHead(*response_));
-      slow_offset_ = 0;
-      transport().expires_after(std::chrono::seconds(30));
-      net::async_write(stream_, net::buffer(*slow_head_),
-                       [self = shared_from_this()](beast::error_code ec, size_t) {
-                         if (ec) return self->Close();
-                         self->WriteSlowChunk();
-                       });
-      return;
-    }
+    if (fault == FaultKind::kTruncatedBody) return WriteTruncatedBody(status);
+    if (fault == FaultKind::kSlowBody) return StartSlowBody(status);
     Write(fault.has_value() ? FaultKindName(*fault) : "");
+  }
+
+  // The head and half the body, then the end of the connection.
+  void WriteTruncatedBody(int status) {
+    const std::string& body = response_->body();
+    auto raw = std::make_shared<std::string>(SerializeHead(*response_) +
+                                             body.substr(0, body.size() / 2));
+    Log(status, action_, "truncated_body");
+    transport().expires_after(std::chrono::seconds(30));
+    net::async_write(stream_, net::buffer(*raw),
+                     [self = shared_from_this(), raw](beast::error_code, size_t) {
+                       self->GracefulClose();
+                     });
+  }
+
+  // The head now, then the body in timed chunks (WriteSlowChunk).
+  void StartSlowBody(int status) {
+    Log(status, action_, "slow_body");
+    slow_head_ = std::make_shared<std::string>(SerializeHead(*response_));
+    slow_offset_ = 0;
+    transport().expires_after(std::chrono::seconds(30));
+    net::async_write(stream_, net::buffer(*slow_head_),
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return self->Close();
+                       self->WriteSlowChunk();
+                     });
   }
 
   void WriteSlowChunk() {
@@ -305,14 +344,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void SendProtocolError(int status) {
     HttpResponse r = server_->app->ProtocolError(status, path_);
     if (path_.empty()) path_ = "-";
-    response_ = std::make_shared<http::response<http::string_body>>();
-    response_->version(11);
-    response_->result(static_cast<unsigned>(status));
-    response_->set(http::field::server, "authlete-emulator");
-    for (const auto& [name, value] : r.headers) response_->set(name, value);
-    response_->body() = std::move(r.body);
-    response_->keep_alive(false);
-    response_->prepare_payload();
+    response_ = ToBeastResponse(std::move(r), status, 11, /*keep_alive=*/false);
     if (method_.empty()) method_ = "-";
     if (start_ == absl::InfinitePast()) start_ = absl::Now();
     Log(status, "-", "");
@@ -379,11 +411,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void Log(int status, absl::string_view action, absl::string_view fault) {
     if (!options().log_requests) return;
-    // Method, path, status, action, latency: never headers or bodies (secrets).
-    std::string line = absl::StrCat(
-        "authlete-emulator: ", method_, " ", path_, " ", status == 0 ? "-" : absl::StrCat(status),
-        " ", action, " ", absl::ToInt64Milliseconds(absl::Now() - start_), "ms",
-        fault.empty() ? "" : absl::StrCat(" fault=", fault), "\n");
+    std::string line = RequestLogLine(method_, path_, status, action, absl::Now() - start_, fault);
     std::fwrite(line.data(), 1, line.size(), stderr);
   }
 
@@ -394,7 +422,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   absl::optional<http::request_parser<http::string_body>> parser_;
   HttpRequest request_;
   RequestPlan plan_;
-  std::shared_ptr<http::response<http::string_body>> response_;
+  std::shared_ptr<BeastResponse> response_;
   std::shared_ptr<std::string> slow_head_;
   size_t slow_offset_ = 0;
   std::vector<char> drain_buffer_;
