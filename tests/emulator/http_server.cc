@@ -122,18 +122,96 @@ struct HttpServer::Impl {
 
 namespace {
 
-// One connection. `Stream` is beast::tcp_stream (HTTP) or TlsStream (HTTPS);
-// everything above the byte stream, faults included, is shared.
+// A connection's byte stream and the ways it ends: closed, reset, closed
+// gracefully, or drained first. `Stream` is beast::tcp_stream (HTTP) or
+// TlsStream (HTTPS). Session builds the HTTP exchange on top.
 template <class Stream>
-class Session : public std::enable_shared_from_this<Session<Stream>> {
+class Connection : public std::enable_shared_from_this<Connection<Stream>> {
  public:
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
+ protected:
   // `stream_args` construct the stream: the accepted socket, then for TLS the
   // ssl::context.
   template <class... Args>
+  explicit Connection(size_t max_body_bytes, Args&&... stream_args)
+      : stream_(std::forward<Args>(stream_args)...), max_body_bytes_(max_body_bytes) {}
+
+  // Timeouts and the socket live on the TCP layer, under TLS if any.
+  beast::tcp_stream& transport() { return beast::get_lowest_layer(stream_); }
+
+  // Closing a socket with unread input makes the kernel send a reset, which
+  // could destroy the answer in flight: half-close, then read until EOF.
+  // Over TLS there is no half-close (a bare FIN reads as a cut, and
+  // close_notify would wait for the client's): the answer says
+  // Connection: close, so the client ends the connection itself.
+  void Drain() {
+    if constexpr (!kTls) {
+      beast::error_code ec;
+      transport().socket().shutdown(tcp::socket::shutdown_send, ec);
+      if (ec) return Close();
+    }
+    drain_buffer_.resize(64 * 1024);
+    DrainMore();
+  }
+
+  void DrainMore() {
+    // Bounded in bytes and time: a client that never stops sending is cut off.
+    if (drained_bytes_ > 16 * max_body_bytes_) return Close();
+    transport().expires_after(std::chrono::seconds(2));
+    stream_.async_read_some(net::buffer(drain_buffer_),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->Close();
+                              self->drained_bytes_ += n;
+                              self->DrainMore();
+                            });
+  }
+
+  void GracefulClose() {
+    if constexpr (kTls) {
+      // close_notify, so that the client can tell the end of the data from a
+      // cut: a truncated_body must read as short, not as an attack. Waits
+      // (briefly) for the client's close_notify in return.
+      transport().expires_after(std::chrono::seconds(2));
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->Close(); });
+      return;
+    }
+    beast::error_code ec;
+    transport().socket().shutdown(tcp::socket::shutdown_send, ec);
+    transport().socket().close(ec);
+  }
+
+  void Close() {
+    beast::error_code ec;
+    transport().socket().close(ec);
+  }
+
+  // SO_LINGER with a zero timeout: close() sends RST instead of FIN.
+  void Reset() {
+    beast::error_code ec;
+    transport().socket().set_option(net::socket_base::linger(true, 0), ec);
+    transport().socket().close(ec);
+  }
+
+  Stream stream_;
+
+ private:
+  size_t max_body_bytes_;
+  std::vector<char> drain_buffer_;
+  size_t drained_bytes_ = 0;
+};
+
+// One connection's HTTP exchanges; everything above the byte stream, faults
+// included, is shared by HTTP and HTTPS.
+template <class Stream>
+class Session : public Connection<Stream> {
+  using Base = Connection<Stream>;
+
+ public:
+  template <class... Args>
   explicit Session(HttpServer::Impl* server, Args&&... stream_args)
-      : stream_(std::forward<Args>(stream_args)...),
+      : Base(server->options.max_body_bytes, std::forward<Args>(stream_args)...),
         timer_(stream_.get_executor()),
         server_(server) {
     server_->app->OnConnectionOpened();
@@ -146,11 +224,20 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
  private:
-  using std::enable_shared_from_this<Session<Stream>>::shared_from_this;
+  using Base::Close;
+  using Base::Drain;
+  using Base::GracefulClose;
+  using Base::kTls;
+  using Base::Reset;
+  using Base::stream_;
+  using Base::transport;
+
+  // This Session, kept alive by the handlers it is bound to.
+  std::shared_ptr<Session> shared_from_this() {
+    return std::static_pointer_cast<Session>(Base::shared_from_this());
+  }
 
   const HttpServerOptions& options() const { return server_->options; }
-  // Timeouts and the socket live on the TCP layer, under TLS if any.
-  beast::tcp_stream& transport() { return beast::get_lowest_layer(stream_); }
 
   void Handshake() {
     if constexpr (kTls) {
@@ -356,66 +443,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                       });
   }
 
-  // Closing a socket with unread input makes the kernel send a reset, which
-  // could destroy the answer in flight: half-close, then read until EOF.
-  // Over TLS there is no half-close (a bare FIN reads as a cut, and
-  // close_notify would wait for the client's): the answer says
-  // Connection: close, so the client ends the connection itself.
-  void Drain() {
-    if constexpr (!kTls) {
-      beast::error_code ec;
-      transport().socket().shutdown(tcp::socket::shutdown_send, ec);
-      if (ec) return Close();
-    }
-    drain_buffer_.resize(64 * 1024);
-    DrainMore();
-  }
-
-  void DrainMore() {
-    // Bounded in bytes and time: a client that never stops sending is cut off.
-    if (drained_bytes_ > 16 * options().max_body_bytes) return Close();
-    transport().expires_after(std::chrono::seconds(2));
-    stream_.async_read_some(net::buffer(drain_buffer_),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              if (ec) return self->Close();
-                              self->drained_bytes_ += n;
-                              self->DrainMore();
-                            });
-  }
-
-  void GracefulClose() {
-    if constexpr (kTls) {
-      // close_notify, so that the client can tell the end of the data from a
-      // cut: a truncated_body must read as short, not as an attack. Waits
-      // (briefly) for the client's close_notify in return.
-      transport().expires_after(std::chrono::seconds(2));
-      stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->Close(); });
-      return;
-    }
-    beast::error_code ec;
-    transport().socket().shutdown(tcp::socket::shutdown_send, ec);
-    transport().socket().close(ec);
-  }
-
-  void Close() {
-    beast::error_code ec;
-    transport().socket().close(ec);
-  }
-
-  // SO_LINGER with a zero timeout: close() sends RST instead of FIN.
-  void Reset() {
-    beast::error_code ec;
-    transport().socket().set_option(net::socket_base::linger(true, 0), ec);
-    transport().socket().close(ec);
-  }
-
   void Log(int status, absl::string_view action, absl::string_view fault) {
     if (!options().log_requests) return;
     std::string line = RequestLogLine(method_, path_, status, action, absl::Now() - start_, fault);
     std::fwrite(line.data(), 1, line.size(), stderr);
   }
 
-  Stream stream_;
   net::steady_timer timer_;
   HttpServer::Impl* server_;
   beast::flat_buffer buffer_;
@@ -425,8 +458,6 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::shared_ptr<BeastResponse> response_;
   std::shared_ptr<std::string> slow_head_;
   size_t slow_offset_ = 0;
-  std::vector<char> drain_buffer_;
-  size_t drained_bytes_ = 0;
   bool keep_alive_ = true;
   unsigned version_ = 11;
   std::string method_, path_, action_;
