@@ -220,18 +220,10 @@ json BuildClientInformation(const StoredClient& c, const ServiceConfig& service,
   return info;
 }
 
-json BuildClientRecord(const StoredClient& c, const ServiceConfig& service) {
-  const json& md = c.metadata;
-  std::string method = AuthMethod(c);
-  json r = {{"clientId", c.client_id},
-            {"clientType", method == "none" ? "PUBLIC" : "CONFIDENTIAL"},
-            {"tokenAuthMethod", absl::AsciiStrToUpper(method)},
-            {"dynamicallyRegistered", true},
-            {"createdAt", c.created_at_ms},
-            {"modifiedAt", c.modified_at_ms},
-            {"registrationAccessTokenHash", c.registration_access_token_hash}};
-  if (!c.client_secret.empty()) r["clientSecret"] = c.client_secret;
-  // Same value, camelCase name.
+namespace {
+
+// Metadata names stored under a camelCase name with the same value.
+void CopyRenamedFields(const json& md, json* r) {
   static const std::pair<const char*, const char*> kCopied[] = {
       {"client_name", "clientName"},
       {"logo_uri", "logoUri"},
@@ -287,30 +279,38 @@ json BuildClientRecord(const StoredClient& c, const ServiceConfig& service) {
       {"backchannel_logout_session_required", "backchannelLogoutSessionRequired"},
   };
   for (const auto& [from, to] : kCopied) {
-    if (auto it = md.find(from); it != md.end()) r[to] = *it;
+    if (auto it = md.find(from); it != md.end()) (*r)[to] = *it;
   }
-  // Authlete keeps enum names in upper case.
+}
+
+// Authlete keeps enum names in upper case, grant and response types as enum
+// names, and jwks as JSON text.
+void AddEnumFields(const json& md, json* r) {
   if (auto it = md.find("application_type"); it != md.end()) {
-    r["applicationType"] = absl::AsciiStrToUpper(it->get<std::string>());
+    (*r)["applicationType"] = absl::AsciiStrToUpper(it->get<std::string>());
   }
   if (auto it = md.find("subject_type"); it != md.end()) {
-    r["subjectType"] = absl::AsciiStrToUpper(it->get<std::string>());
+    (*r)["subjectType"] = absl::AsciiStrToUpper(it->get<std::string>());
   }
   if (auto it = md.find("backchannel_token_delivery_mode"); it != md.end()) {
-    r["bcDeliveryMode"] = absl::AsciiStrToUpper(it->get<std::string>());
+    (*r)["bcDeliveryMode"] = absl::AsciiStrToUpper(it->get<std::string>());
   }
-  if (auto it = md.find("jwks"); it != md.end()) r["jwks"] = DumpJson(*it);
+  if (auto it = md.find("jwks"); it != md.end()) (*r)["jwks"] = DumpJson(*it);
   json grants = json::array();
   for (const json& g : md.value("grant_types", json::array())) {
     grants.push_back(GrantTypeEnum(g.get<std::string>()));
   }
-  r["grantTypes"] = grants;
+  (*r)["grantTypes"] = grants;
   json responses = json::array();
   for (const json& t : md.value("response_types", json::array())) {
     responses.push_back(ResponseTypeEnum(t.get<std::string>()));
   }
-  r["responseTypes"] = responses;
-  // Language-tagged values: clientNames, logoUris, ... as [{tag, value}].
+  (*r)["responseTypes"] = responses;
+}
+
+// Language-tagged values (clientNames, logoUris, ... as [{tag, value}]) and
+// the service's custom metadata (customMetadata, as JSON text).
+void AddTaggedAndCustomFields(const json& md, const ServiceConfig& service, json* r) {
   static const std::pair<const char*, const char*> kTagged[] = {
       {"client_name", "clientNames"}, {"logo_uri", "logoUris"},  {"client_uri", "clientUris"},
       {"policy_uri", "policyUris"},   {"tos_uri", "tosUris"},
@@ -323,7 +323,7 @@ json BuildClientRecord(const StoredClient& c, const ServiceConfig& service) {
     if (!base.empty()) {
       for (const auto& [name, plural] : kTagged) {
         if (base == name) {
-          r[plural].push_back(
+          (*r)[plural].push_back(
               json{{"tag", it.key().substr(base.size() + 1)}, {"value", *it}});
         }
       }
@@ -331,23 +331,107 @@ json BuildClientRecord(const StoredClient& c, const ServiceConfig& service) {
       custom[it.key()] = *it;
     }
   }
-  if (!custom.empty()) r["customMetadata"] = DumpJson(custom);
-  if (service.dcr_scope_used_as_requestable) {
-    json ext = {{"requestableScopesEnabled", false}};
-    if (auto it = md.find("scope"); it != md.end()) {
-      json scopes = json::array();
-      for (absl::string_view s : absl::StrSplit(it->get<std::string>(), ' ', absl::SkipEmpty())) {
-        scopes.push_back(std::string(s));
-      }
-      ext = {{"requestableScopesEnabled", true}, {"requestableScopes", scopes}};
+  if (!custom.empty()) (*r)["customMetadata"] = DumpJson(custom);
+}
+
+// dcrScopeUsedAsRequestable: `scope` becomes the client's requestable scopes.
+void AddRequestableScopes(const json& md, const ServiceConfig& service, json* r) {
+  if (!service.dcr_scope_used_as_requestable) return;
+  json ext = {{"requestableScopesEnabled", false}};
+  if (auto it = md.find("scope"); it != md.end()) {
+    json scopes = json::array();
+    for (absl::string_view s : absl::StrSplit(it->get<std::string>(), ' ', absl::SkipEmpty())) {
+      scopes.push_back(std::string(s));
     }
-    r["extension"] = ext;
+    ext = {{"requestableScopesEnabled", true}, {"requestableScopes", scopes}};
   }
+  (*r)["extension"] = ext;
+}
+
+}  // namespace
+
+json BuildClientRecord(const StoredClient& c, const ServiceConfig& service) {
+  const json& md = c.metadata;
+  std::string method = AuthMethod(c);
+  json r = {{"clientId", c.client_id},
+            {"clientType", method == "none" ? "PUBLIC" : "CONFIDENTIAL"},
+            {"tokenAuthMethod", absl::AsciiStrToUpper(method)},
+            {"dynamicallyRegistered", true},
+            {"createdAt", c.created_at_ms},
+            {"modifiedAt", c.modified_at_ms},
+            {"registrationAccessTokenHash", c.registration_access_token_hash}};
+  if (!c.client_secret.empty()) r["clientSecret"] = c.client_secret;
+  CopyRenamedFields(md, &r);
+  AddEnumFields(md, &r);
+  AddTaggedAndCustomFields(md, service, &r);
+  AddRequestableScopes(md, service, &r);
   return r;
 }
 
 DcrHandler::DcrHandler(EmulatorConfig config, ClientStore* store)
     : config_(std::move(config)), store_(store) {}
+
+namespace {
+
+ApiResponse BadCredentials() {
+  return MakeRefusal(401, kCodeBadCredentials, "The presented credentials are invalid.");
+}
+
+// API v2: HTTP Basic, base64(apiKey:apiSecret), the key being the service id.
+const ServiceConfig* AuthenticateBasic(const EmulatorConfig& config, absl::string_view credential,
+                                       ApiResponse* refusal) {
+  std::string decoded;
+  if (!absl::Base64Unescape(credential, &decoded) || decoded.find(':') == std::string::npos) {
+    *refusal = MakeRefusal(401, kCodeAuthMalformed,
+                           "The Authorization header is malformed; Basic credentials must "
+                           "be base64(apiKey:apiSecret).");
+    return nullptr;
+  }
+  std::string key = decoded.substr(0, decoded.find(':'));
+  std::string secret = decoded.substr(decoded.find(':') + 1);
+  const ServiceConfig* found = nullptr;
+  for (const ServiceConfig& s : config.services) {
+    if (s.service_id == key) found = &s;
+  }
+  // Compare even for unknown keys, so an unknown key costs the same time.
+  bool ok = SecretEquals(found ? found->api_secret : std::string("\x01unknown"), secret);
+  if (found == nullptr || found->api_secret.empty() || !ok) {
+    *refusal = BadCredentials();
+    return nullptr;
+  }
+  return found;
+}
+
+// API v3: a service access token or the organization token, for the service in the path.
+const ServiceConfig* AuthenticateBearer(const EmulatorConfig& config, const ApiRoute& route,
+                                        absl::string_view credential, ApiResponse* refusal) {
+  std::string token(credential);
+  bool org_ok = !config.organization_token.empty() &&
+                SecretEquals(config.organization_token, token);
+  const ServiceConfig* token_service = nullptr;
+  const ServiceConfig* path_service = nullptr;
+  for (const ServiceConfig& s : config.services) {  // no early exit: constant work
+    if (!s.service_token.empty() && SecretEquals(s.service_token, token)) token_service = &s;
+    if (s.service_id == route.service_id) path_service = &s;
+  }
+  if (!org_ok && token_service == nullptr) {
+    *refusal = BadCredentials();
+    return nullptr;
+  }
+  if (path_service == nullptr) {
+    *refusal = MakeRefusal(404, kCodeNoSuchService,
+                           absl::StrCat("The service '", route.service_id, "' was not found."));
+    return nullptr;
+  }
+  if (!org_ok && token_service != path_service) {
+    *refusal = MakeRefusal(403, kCodeServiceForbidden,
+                           "The access token does not grant access to the service.");
+    return nullptr;
+  }
+  return path_service;
+}
+
+}  // namespace
 
 const ServiceConfig* DcrHandler::Authenticate(const ApiRoute& route, const ApiRequest& request,
                                               ApiResponse* refusal) const {
@@ -368,57 +452,8 @@ const ServiceConfig* DcrHandler::Authenticate(const ApiRoute& route, const ApiRe
                      " expects '", expected_scheme, "' credentials."));
     return nullptr;
   }
-  ApiResponse bad_credentials =
-      MakeRefusal(401, kCodeBadCredentials, "The presented credentials are invalid.");
-
-  if (route.api_version == 2) {
-    std::string decoded;
-    if (!absl::Base64Unescape(credential, &decoded) || decoded.find(':') == std::string::npos) {
-      *refusal = MakeRefusal(401, kCodeAuthMalformed,
-                             "The Authorization header is malformed; Basic credentials must "
-                             "be base64(apiKey:apiSecret).");
-      return nullptr;
-    }
-    std::string key = decoded.substr(0, decoded.find(':'));
-    std::string secret = decoded.substr(decoded.find(':') + 1);
-    const ServiceConfig* found = nullptr;
-    for (const ServiceConfig& s : config_.services) {
-      if (s.service_id == key) found = &s;
-    }
-    // Compare even for unknown keys, so an unknown key costs the same time.
-    bool ok = SecretEquals(found ? found->api_secret : std::string("\x01unknown"), secret);
-    if (found == nullptr || found->api_secret.empty() || !ok) {
-      *refusal = bad_credentials;
-      return nullptr;
-    }
-    return found;
-  }
-
-  // v3: a service access token or the organization token.
-  std::string token(credential);
-  bool org_ok = !config_.organization_token.empty() &&
-                SecretEquals(config_.organization_token, token);
-  const ServiceConfig* token_service = nullptr;
-  const ServiceConfig* path_service = nullptr;
-  for (const ServiceConfig& s : config_.services) {  // no early exit: constant work
-    if (!s.service_token.empty() && SecretEquals(s.service_token, token)) token_service = &s;
-    if (s.service_id == route.service_id) path_service = &s;
-  }
-  if (!org_ok && token_service == nullptr) {
-    *refusal = bad_credentials;
-    return nullptr;
-  }
-  if (path_service == nullptr) {
-    *refusal = MakeRefusal(404, kCodeNoSuchService,
-                           absl::StrCat("The service '", route.service_id, "' was not found."));
-    return nullptr;
-  }
-  if (!org_ok && token_service != path_service) {
-    *refusal = MakeRefusal(403, kCodeServiceForbidden,
-                           "The access token does not grant access to the service.");
-    return nullptr;
-  }
-  return path_service;
+  if (route.api_version == 2) return AuthenticateBasic(config_, credential, refusal);
+  return AuthenticateBearer(config_, route, credential, refusal);
 }
 
 ApiResponse DcrHandler::Handle(const ApiRoute& route, const ApiRequest& request) const {
@@ -544,6 +579,47 @@ ApiResponse DcrHandler::Get(const ServiceConfig& service, const json& params) co
                    &content, &client);
 }
 
+namespace {
+
+// A client_id in an update's metadata must name the client being updated.
+bool PresentedClientIdMatches(const json& input, int64_t id) {
+  auto it = input.find("client_id");
+  if (it == input.end() || it->is_null()) return true;
+  return (it->is_string() && it->get<std::string>() == std::to_string(id)) ||
+         (it->is_number_integer() && it->get<int64_t>() == id);
+}
+
+// The client_secret an update presents, if any; a non-string never matches.
+absl::optional<std::string> PresentedClientSecret(const json& input) {
+  auto it = input.find("client_secret");
+  if (it == input.end() || it->is_null()) return absl::nullopt;
+  return it->is_string() ? it->get<std::string>() : std::string("\x01");
+}
+
+// The registration access token after an update, and a secret in case the
+// client becomes confidential; generated before the store is locked.
+struct UpdateCredentials {
+  std::string token;
+  std::string secret;
+};
+
+absl::StatusOr<UpdateCredentials> NewUpdateCredentials(const ServiceConfig& service,
+                                                       const std::string& token) {
+  UpdateCredentials out;
+  out.token = token;
+  if (service.rotate_registration_access_token_on_update) {
+    absl::StatusOr<std::string> t = NewRegistrationAccessToken();
+    if (!t.ok()) return t.status();
+    out.token = *t;
+  }
+  absl::StatusOr<std::string> s = RandomBase64Url(kClientSecretBytes);
+  if (!s.ok()) return s.status();
+  out.secret = *s;
+  return out;
+}
+
+}  // namespace
+
 ApiResponse DcrHandler::Update(const ServiceConfig& service, const json& params) const {
   constexpr Operation op = Operation::kUpdate;
   std::string token = params["token"].get<std::string>();
@@ -560,31 +636,16 @@ ApiResponse DcrHandler::Update(const ServiceConfig& service, const json& params)
   if (!metadata) return error;
   // RFC 7592 §2.2: client_id (and client_secret, if sent) must match the client.
   absl::StatusOr<json> input = ParseJson(params["json"].get<std::string>());
-  if (auto it = input->find("client_id"); it != input->end() && !it->is_null()) {
-    bool same = (it->is_string() && it->get<std::string>() == std::to_string(*id)) ||
-                (it->is_number_integer() && it->get<int64_t>() == *id);
-    if (!same) {
-      return DcrError("BAD_REQUEST", op, kClientIdMismatch, "invalid_client_metadata",
-                      "The value of 'client_id' does not match the client being updated.");
-    }
+  if (!PresentedClientIdMatches(*input, *id)) {
+    return DcrError("BAD_REQUEST", op, kClientIdMismatch, "invalid_client_metadata",
+                    "The value of 'client_id' does not match the client being updated.");
   }
-  absl::optional<std::string> presented_secret;
-  if (auto it = input->find("client_secret"); it != input->end() && !it->is_null()) {
-    presented_secret = it->is_string() ? it->get<std::string>() : std::string("\x01");
-  }
+  absl::optional<std::string> presented_secret = PresentedClientSecret(*input);
 
-  std::string new_token = token;
-  if (service.rotate_registration_access_token_on_update) {
-    absl::StatusOr<std::string> t = NewRegistrationAccessToken();
-    if (!t.ok()) return ServerError(op, t.status());
-    new_token = *t;
-  }
-  std::string new_secret;  // pre-generated in case the client becomes confidential
-  {
-    absl::StatusOr<std::string> s = RandomBase64Url(kClientSecretBytes);
-    if (!s.ok()) return ServerError(op, s.status());
-    new_secret = *s;
-  }
+  absl::StatusOr<UpdateCredentials> fresh = NewUpdateCredentials(service, token);
+  if (!fresh.ok()) return ServerError(op, fresh.status());
+  const std::string& new_token = fresh->token;
+  const std::string& new_secret = fresh->secret;
   bool secret_mismatch = false;
   absl::StatusOr<StoredClient> updated = store_->Update(
       service.service_id, *id, token_hash,

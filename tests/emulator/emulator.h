@@ -1,5 +1,5 @@
 // authlete-emulator: a local stand-in for Authlete's Dynamic Client
-// Registration API (see /work/shared/authlete-dcr-contract.md and README.md).
+// Registration API (see service/authlete/authlete_dcr_contract.md and README.md).
 //
 // Link `authlete_emulator_lib`; include "tests/emulator/emulator.h" (the
 // library's include directory is the repository root). Typical use in a test:

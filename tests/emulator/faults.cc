@@ -40,23 +40,27 @@ absl::Status ReadInt(const json& obj, const char* name, int64_t lo, int64_t hi, 
   return absl::OkStatus();
 }
 
-absl::StatusOr<FaultRule> ParseRule(const json& obj) {
+// Every member of a rule must be one this parser knows.
+absl::Status CheckRuleMembers(const json& obj) {
   static const char* const kKnown[] = {
       "kind",   "operation", "count",  "probability", "latencyMs", "jitterMs",
       "status", "body",      "retryAfterSeconds", "action", "chunkBytes", "chunkDelayMs"};
-  if (!obj.is_object()) return Err("a rule must be an object");
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     bool known = false;
     for (const char* k : kKnown) known = known || it.key() == k;
     if (!known) return Err(absl::StrCat("unknown rule member \"", it.key(), "\""));
   }
-  FaultRule rule;
+  return absl::OkStatus();
+}
+
+// "kind" (required) and "operation" (default: all).
+absl::Status ReadKindAndOperation(const json& obj, FaultRule* rule) {
   auto kind = obj.find("kind");
   if (kind == obj.end() || !kind->is_string()) return Err("\"kind\" (string) is required");
   bool found = false;
   for (const auto& [k, name] : kKindNames) {
     if (kind->get<std::string>() == name) {
-      rule.kind = k;
+      rule->kind = k;
       found = true;
     }
   }
@@ -65,45 +69,65 @@ absl::StatusOr<FaultRule> ParseRule(const json& obj) {
     if (!op->is_string()) return Err("\"operation\" must be a string");
     std::string name = op->get<std::string>();
     if (name != "all") {
-      rule.operation = OperationFromName(name);
-      if (!rule.operation.has_value()) {
+      rule->operation = OperationFromName(name);
+      if (!rule->operation.has_value()) {
         return Err(absl::StrCat("unknown operation \"", name,
                                 "\" (register, get, update, delete or all)"));
       }
     }
   }
+  return absl::OkStatus();
+}
+
+// How often the rule fires: "count" and "probability".
+absl::Status ReadCountAndProbability(const json& obj, FaultRule* rule) {
   if (auto c = obj.find("count"); c != obj.end()) {
     if (!c->is_number_integer() || (c->get<int64_t>() < 1 && c->get<int64_t>() != -1)) {
       return Err("\"count\" must be a positive integer, or -1 for until cleared");
     }
-    rule.count = c->get<int64_t>();
+    rule->count = c->get<int64_t>();
   }
   if (auto p = obj.find("probability"); p != obj.end()) {
     if (!p->is_number() || p->get<double>() < 0.0 || p->get<double>() > 1.0) {
       return Err("\"probability\" must be a number in [0, 1]");
     }
-    rule.probability = p->get<double>();
+    rule->probability = p->get<double>();
   }
-  int64_t status = rule.http_status;
+  return absl::OkStatus();
+}
+
+// What the fault does: the bounded integers, then "body" and "action".
+absl::Status ReadEffect(const json& obj, FaultRule* rule) {
+  int64_t status = rule->http_status;
   for (absl::Status st : {
-           ReadInt(obj, "latencyMs", 0, 600000, &rule.latency_ms),
-           ReadInt(obj, "jitterMs", 0, 600000, &rule.jitter_ms),
+           ReadInt(obj, "latencyMs", 0, 600000, &rule->latency_ms),
+           ReadInt(obj, "jitterMs", 0, 600000, &rule->jitter_ms),
            ReadInt(obj, "status", 400, 599, &status),
-           ReadInt(obj, "retryAfterSeconds", 0, 86400, &rule.retry_after_seconds),
-           ReadInt(obj, "chunkBytes", 1, 1 << 20, &rule.chunk_bytes),
-           ReadInt(obj, "chunkDelayMs", 0, 60000, &rule.chunk_delay_ms),
+           ReadInt(obj, "retryAfterSeconds", 0, 86400, &rule->retry_after_seconds),
+           ReadInt(obj, "chunkBytes", 1, 1 << 20, &rule->chunk_bytes),
+           ReadInt(obj, "chunkDelayMs", 0, 60000, &rule->chunk_delay_ms),
        }) {
     if (!st.ok()) return st;
   }
-  rule.http_status = static_cast<int>(status);
+  rule->http_status = static_cast<int>(status);
   if (auto b = obj.find("body"); b != obj.end()) {
     if (!b->is_string()) return Err("\"body\" must be a string");
-    rule.body = b->get<std::string>();
+    rule->body = b->get<std::string>();
   }
   if (auto a = obj.find("action"); a != obj.end()) {
     if (!a->is_string()) return Err("\"action\" must be a string");
-    rule.action_value = a->get<std::string>();
+    rule->action_value = a->get<std::string>();
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FaultRule> ParseRule(const json& obj) {
+  if (!obj.is_object()) return Err("a rule must be an object");
+  if (absl::Status st = CheckRuleMembers(obj); !st.ok()) return st;
+  FaultRule rule;
+  if (absl::Status st = ReadKindAndOperation(obj, &rule); !st.ok()) return st;
+  if (absl::Status st = ReadCountAndProbability(obj, &rule); !st.ok()) return st;
+  if (absl::Status st = ReadEffect(obj, &rule); !st.ok()) return st;
   return rule;
 }
 

@@ -61,6 +61,50 @@ std::string SerializeHead(const http::response<http::string_body>& res) {
   return out;
 }
 
+// A request target without its query string.
+std::string PathOf(beast::string_view target) {
+  std::string path = ToStd(target);
+  return path.substr(0, path.find('?'));
+}
+
+// What the application sees of a request Beast has read.
+HttpRequest ToHttpRequest(http::request<http::string_body>& req) {
+  HttpRequest request;
+  request.method = ToStd(req.method_string());
+  request.target = ToStd(req.target());
+  for (const auto& field : req) {
+    request.headers.emplace_back(ToStd(field.name_string()), ToStd(field.value()));
+  }
+  request.body = std::move(req.body());
+  return request;
+}
+
+using BeastResponse = http::response<http::string_body>;
+
+// The application's answer as Beast writes it, with the status given.
+std::shared_ptr<BeastResponse> ToBeastResponse(HttpResponse r, int status, unsigned version,
+                                               bool keep_alive) {
+  auto res = std::make_shared<BeastResponse>();
+  res->version(version);
+  res->result(static_cast<unsigned>(status));
+  res->set(http::field::server, "authlete-emulator");
+  for (const auto& [name, value] : r.headers) res->set(name, value);
+  res->body() = std::move(r.body);
+  res->keep_alive(keep_alive);
+  res->prepare_payload();
+  return res;
+}
+
+// Method, path, status, action, latency: never headers or bodies (secrets).
+std::string RequestLogLine(absl::string_view method, absl::string_view path, int status,
+                           absl::string_view action, absl::Duration latency,
+                           absl::string_view fault) {
+  return absl::StrCat("authlete-emulator: ", method, " ", path, " ",
+                      status == 0 ? "-" : absl::StrCat(status), " ", action, " ",
+                      absl::ToInt64Milliseconds(latency), "ms",
+                      fault.empty() ? "" : absl::StrCat(" fault=", fault), "\n");
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -78,18 +122,96 @@ struct HttpServer::Impl {
 
 namespace {
 
-// One connection. `Stream` is beast::tcp_stream (HTTP) or TlsStream (HTTPS);
-// everything above the byte stream, faults included, is shared.
+// A connection's byte stream and the ways it ends: closed, reset, closed
+// gracefully, or drained first. `Stream` is beast::tcp_stream (HTTP) or
+// TlsStream (HTTPS). Session builds the HTTP exchange on top.
 template <class Stream>
-class Session : public std::enable_shared_from_this<Session<Stream>> {
+class Connection : public std::enable_shared_from_this<Connection<Stream>> {
  public:
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
+ protected:
   // `stream_args` construct the stream: the accepted socket, then for TLS the
   // ssl::context.
   template <class... Args>
+  explicit Connection(size_t max_body_bytes, Args&&... stream_args)
+      : stream_(std::forward<Args>(stream_args)...), max_body_bytes_(max_body_bytes) {}
+
+  // Timeouts and the socket live on the TCP layer, under TLS if any.
+  beast::tcp_stream& transport() { return beast::get_lowest_layer(stream_); }
+
+  // Closing a socket with unread input makes the kernel send a reset, which
+  // could destroy the answer in flight: half-close, then read until EOF.
+  // Over TLS there is no half-close (a bare FIN reads as a cut, and
+  // close_notify would wait for the client's): the answer says
+  // Connection: close, so the client ends the connection itself.
+  void Drain() {
+    if constexpr (!kTls) {
+      beast::error_code ec;
+      transport().socket().shutdown(tcp::socket::shutdown_send, ec);
+      if (ec) return Close();
+    }
+    drain_buffer_.resize(64 * 1024);
+    DrainMore();
+  }
+
+  void DrainMore() {
+    // Bounded in bytes and time: a client that never stops sending is cut off.
+    if (drained_bytes_ > 16 * max_body_bytes_) return Close();
+    transport().expires_after(std::chrono::seconds(2));
+    stream_.async_read_some(net::buffer(drain_buffer_),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->Close();
+                              self->drained_bytes_ += n;
+                              self->DrainMore();
+                            });
+  }
+
+  void GracefulClose() {
+    if constexpr (kTls) {
+      // close_notify, so that the client can tell the end of the data from a
+      // cut: a truncated_body must read as short, not as an attack. Waits
+      // (briefly) for the client's close_notify in return.
+      transport().expires_after(std::chrono::seconds(2));
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->Close(); });
+      return;
+    }
+    beast::error_code ec;
+    transport().socket().shutdown(tcp::socket::shutdown_send, ec);
+    transport().socket().close(ec);
+  }
+
+  void Close() {
+    beast::error_code ec;
+    transport().socket().close(ec);
+  }
+
+  // SO_LINGER with a zero timeout: close() sends RST instead of FIN.
+  void Reset() {
+    beast::error_code ec;
+    transport().socket().set_option(net::socket_base::linger(true, 0), ec);
+    transport().socket().close(ec);
+  }
+
+  Stream stream_;
+
+ private:
+  size_t max_body_bytes_;
+  std::vector<char> drain_buffer_;
+  size_t drained_bytes_ = 0;
+};
+
+// One connection's HTTP exchanges; everything above the byte stream, faults
+// included, is shared by HTTP and HTTPS.
+template <class Stream>
+class Session : public Connection<Stream> {
+  using Base = Connection<Stream>;
+
+ public:
+  template <class... Args>
   explicit Session(HttpServer::Impl* server, Args&&... stream_args)
-      : stream_(std::forward<Args>(stream_args)...),
+      : Base(server->options.max_body_bytes, std::forward<Args>(stream_args)...),
         timer_(stream_.get_executor()),
         server_(server) {
     server_->app->OnConnectionOpened();
@@ -102,34 +224,45 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
  private:
-  using std::enable_shared_from_this<Session<Stream>>::shared_from_this;
+  using Base::Close;
+  using Base::Drain;
+  using Base::GracefulClose;
+  using Base::kTls;
+  using Base::Reset;
+  using Base::stream_;
+  using Base::transport;
+
+  // This Session, kept alive by the handlers it is bound to.
+  std::shared_ptr<Session> shared_from_this() {
+    return std::static_pointer_cast<Session>(Base::shared_from_this());
+  }
 
   const HttpServerOptions& options() const { return server_->options; }
-  // Timeouts and the socket live on the TCP layer, under TLS if any.
-  beast::tcp_stream& transport() { return beast::get_lowest_layer(stream_); }
 
   void Handshake() {
     if constexpr (kTls) {
       // Bounded like an idle keep-alive connection: a client that connects
       // and never speaks TLS is dropped alike.
       transport().expires_after(absl::ToChronoMilliseconds(options().idle_timeout));
-      stream_.async_handshake(net::ssl::stream_base::server,
-                              [self = shared_from_this()](beast::error_code ec) {
-                                if (ec) {
-                                  // E.g. the client does not trust the certificate:
-                                  // worth a line, since no request will show.
-                                  if (self->options().log_requests) {
-                                    std::fprintf(stderr,
-                                                 "authlete-emulator: TLS handshake failed: %s\n",
-                                                 ec.message().c_str());
-                                  }
-                                  return self->Close();
-                                }
-                                self->ReadHeader();
-                              });
+      stream_.async_handshake(
+          net::ssl::stream_base::server,
+          beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
     } else {
       ReadHeader();
     }
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if (ec) {
+      // E.g. the client does not trust the certificate: worth a line, since
+      // no request will show.
+      if (options().log_requests) {
+        std::fprintf(stderr, "authlete-emulator: TLS handshake failed: %s\n",
+                     ec.message().c_str());
+      }
+      return Close();
+    }
+    ReadHeader();
   }
 
   void ReadHeader() {
@@ -145,27 +278,33 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void OnHeader(beast::error_code ec, size_t) {
     if (ec) return OnReadError(ec);
-    start_ = absl::Now();
-    const auto& head = parser_->get();
-    method_ = ToStd(head.method_string());
-    path_ = ToStd(head.target());
-    path_ = path_.substr(0, path_.find('?'));
+    NoteRequestLine();
     auto length = parser_->content_length();
     if (length && *length > options().max_body_bytes) {
       // Refuse before the body is sent; drain whatever the client sends anyway.
       return SendProtocolError(413);
     }
-    if (absl::EqualsIgnoreCase(ToStd(head[http::field::expect]), "100-continue")) {
-      // Without this, curl waits a second before sending bodies over 1 KiB.
-      auto interim = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
-      net::async_write(stream_, net::buffer(*interim),
-                       [self = shared_from_this(), interim](beast::error_code ec, size_t) {
-                         if (ec) return self->Close();
-                         self->ReadBody();
-                       });
-      return;
+    if (absl::EqualsIgnoreCase(ToStd(parser_->get()[http::field::expect]), "100-continue")) {
+      return SendContinue();
     }
     ReadBody();
+  }
+
+  // The request's start, method and path, for the log and protocol errors.
+  void NoteRequestLine() {
+    start_ = absl::Now();
+    method_ = ToStd(parser_->get().method_string());
+    path_ = PathOf(parser_->get().target());
+  }
+
+  // Without this, curl waits a second before sending bodies over 1 KiB.
+  void SendContinue() {
+    auto interim = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
+    net::async_write(stream_, net::buffer(*interim),
+                     [self = shared_from_this(), interim](beast::error_code ec, size_t) {
+                       if (ec) return self->Close();
+                       self->ReadBody();
+                     });
   }
 
   void ReadBody() {
@@ -177,12 +316,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (ec == http::error::end_of_stream) return GracefulClose();
     // Beast reports a too-large Content-Length while reading the header,
     // after the request line has been parsed.
-    if (parser_ && path_.empty()) {
-      start_ = absl::Now();
-      method_ = ToStd(parser_->get().method_string());
-      path_ = ToStd(parser_->get().target());
-      path_ = path_.substr(0, path_.find('?'));
-    }
+    if (parser_ && path_.empty()) NoteRequestLine();
     if (ec == http::error::body_limit) return SendProtocolError(413);
     if (ec.category() == beast::http::make_error_code(http::error::bad_target).category() &&
         ec != http::error::partial_message) {
@@ -197,13 +331,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     auto req = parser_->release();
     keep_alive_ = req.keep_alive();
     version_ = req.version();
-    request_.method = ToStd(req.method_string());
-    request_.target = ToStd(req.target());
-    request_.headers.clear();
-    for (const auto& field : req) {
-      request_.headers.emplace_back(ToStd(field.name_string()), ToStd(field.value()));
-    }
-    request_.body = std::move(req.body());
+    request_ = ToHttpRequest(req);
     plan_ = server_->app->Plan(request_);
     if (plan_.delay_ms > 0) {
       timer_.expires_after(std::chrono::milliseconds(plan_.delay_ms));
@@ -216,6 +344,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     Process();
   }
 
+  // Answers the request, or applies the transport fault the plan holds.
   void Process() {
     absl::optional<FaultKind> fault;
     if (plan_.fault) fault = plan_.fault->kind;
@@ -224,45 +353,42 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return Reset();
     }
     HttpResponse r = server_->app->Handle(request_, plan_);
-    response_ = std::make_shared<http::response<http::string_body>>();
-    response_->version(version_);
-    response_->result(static_cast<unsigned>(r.status));
-    response_->set(http::field::server, "authlete-emulator");
-    for (const auto& [name, value] : r.headers) response_->set(name, value);
-    response_->body() = std::move(r.body);
-    response_->keep_alive(keep_alive_);
-    response_->prepare_payload();
+    const int status = r.status;
     action_ = r.log_action.empty() ? "-" : r.log_action;
-
+    response_ = ToBeastResponse(std::move(r), status, version_, keep_alive_);
     if (fault == FaultKind::kResetAfterProcessing) {
-      Log(r.status, action_, "reset_after");
+      Log(status, action_, "reset_after");
       return Reset();
     }
-    if (fault == FaultKind::kTruncatedBody) {
-      const std::string& body = response_->body();
-      auto raw = std::make_shared<std::string>(SerializeHead(*response_) +
-                                               body.substr(0, body.size() / 2));
-      Log(r.status, action_, "truncated_body");
-      transport().expires_after(std::chrono::seconds(30));
-      net::async_write(stream_, net::buffer(*raw),
-                       [self = shared_from_this(), raw](beast::error_code, size_t) {
-                         self->GracefulClose();
-                       });
-      return;
-    }
-    if (fault == FaultKind::kSlowBody) {
-      Log(r.status, action_, "slow_body");
-      slow_head_ = std::make_shared<std::string>(SerializeHead(*response_));
-      slow_offset_ = 0;
-      transport().expires_after(std::chrono::seconds(30));
-      net::async_write(stream_, net::buffer(*slow_head_),
-                       [self = shared_from_this()](beast::error_code ec, size_t) {
-                         if (ec) return self->Close();
-                         self->WriteSlowChunk();
-                       });
-      return;
-    }
+    if (fault == FaultKind::kTruncatedBody) return WriteTruncatedBody(status);
+    if (fault == FaultKind::kSlowBody) return StartSlowBody(status);
     Write(fault.has_value() ? FaultKindName(*fault) : "");
+  }
+
+  // The head and half the body, then the end of the connection.
+  void WriteTruncatedBody(int status) {
+    const std::string& body = response_->body();
+    auto raw = std::make_shared<std::string>(SerializeHead(*response_) +
+                                             body.substr(0, body.size() / 2));
+    Log(status, action_, "truncated_body");
+    transport().expires_after(std::chrono::seconds(30));
+    net::async_write(stream_, net::buffer(*raw),
+                     [self = shared_from_this(), raw](beast::error_code, size_t) {
+                       self->GracefulClose();
+                     });
+  }
+
+  // The head now, then the body in timed chunks (WriteSlowChunk).
+  void StartSlowBody(int status) {
+    Log(status, action_, "slow_body");
+    slow_head_ = std::make_shared<std::string>(SerializeHead(*response_));
+    slow_offset_ = 0;
+    transport().expires_after(std::chrono::seconds(30));
+    net::async_write(stream_, net::buffer(*slow_head_),
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return self->Close();
+                       self->WriteSlowChunk();
+                     });
   }
 
   void WriteSlowChunk() {
@@ -305,14 +431,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void SendProtocolError(int status) {
     HttpResponse r = server_->app->ProtocolError(status, path_);
     if (path_.empty()) path_ = "-";
-    response_ = std::make_shared<http::response<http::string_body>>();
-    response_->version(11);
-    response_->result(static_cast<unsigned>(status));
-    response_->set(http::field::server, "authlete-emulator");
-    for (const auto& [name, value] : r.headers) response_->set(name, value);
-    response_->body() = std::move(r.body);
-    response_->keep_alive(false);
-    response_->prepare_payload();
+    response_ = ToBeastResponse(std::move(r), status, 11, /*keep_alive=*/false);
     if (method_.empty()) method_ = "-";
     if (start_ == absl::InfinitePast()) start_ = absl::Now();
     Log(status, "-", "");
@@ -324,81 +443,21 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                       });
   }
 
-  // Closing a socket with unread input makes the kernel send a reset, which
-  // could destroy the answer in flight: half-close, then read until EOF.
-  // Over TLS there is no half-close (a bare FIN reads as a cut, and
-  // close_notify would wait for the client's): the answer says
-  // Connection: close, so the client ends the connection itself.
-  void Drain() {
-    if constexpr (!kTls) {
-      beast::error_code ec;
-      transport().socket().shutdown(tcp::socket::shutdown_send, ec);
-      if (ec) return Close();
-    }
-    drain_buffer_.resize(64 * 1024);
-    DrainMore();
-  }
-
-  void DrainMore() {
-    // Bounded in bytes and time: a client that never stops sending is cut off.
-    if (drained_bytes_ > 16 * options().max_body_bytes) return Close();
-    transport().expires_after(std::chrono::seconds(2));
-    stream_.async_read_some(net::buffer(drain_buffer_),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              if (ec) return self->Close();
-                              self->drained_bytes_ += n;
-                              self->DrainMore();
-                            });
-  }
-
-  void GracefulClose() {
-    if constexpr (kTls) {
-      // close_notify, so that the client can tell the end of the data from a
-      // cut: a truncated_body must read as short, not as an attack. Waits
-      // (briefly) for the client's close_notify in return.
-      transport().expires_after(std::chrono::seconds(2));
-      stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->Close(); });
-      return;
-    }
-    beast::error_code ec;
-    transport().socket().shutdown(tcp::socket::shutdown_send, ec);
-    transport().socket().close(ec);
-  }
-
-  void Close() {
-    beast::error_code ec;
-    transport().socket().close(ec);
-  }
-
-  // SO_LINGER with a zero timeout: close() sends RST instead of FIN.
-  void Reset() {
-    beast::error_code ec;
-    transport().socket().set_option(net::socket_base::linger(true, 0), ec);
-    transport().socket().close(ec);
-  }
-
   void Log(int status, absl::string_view action, absl::string_view fault) {
     if (!options().log_requests) return;
-    // Method, path, status, action, latency: never headers or bodies (secrets).
-    std::string line = absl::StrCat(
-        "authlete-emulator: ", method_, " ", path_, " ", status == 0 ? "-" : absl::StrCat(status),
-        " ", action, " ", absl::ToInt64Milliseconds(absl::Now() - start_), "ms",
-        fault.empty() ? "" : absl::StrCat(" fault=", fault), "\n");
+    std::string line = RequestLogLine(method_, path_, status, action, absl::Now() - start_, fault);
     std::fwrite(line.data(), 1, line.size(), stderr);
   }
 
-  Stream stream_;
   net::steady_timer timer_;
   HttpServer::Impl* server_;
   beast::flat_buffer buffer_;
   absl::optional<http::request_parser<http::string_body>> parser_;
   HttpRequest request_;
   RequestPlan plan_;
-  std::shared_ptr<http::response<http::string_body>> response_;
+  std::shared_ptr<BeastResponse> response_;
   std::shared_ptr<std::string> slow_head_;
   size_t slow_offset_ = 0;
-  std::vector<char> drain_buffer_;
-  size_t drained_bytes_ = 0;
   bool keep_alive_ = true;
   unsigned version_ = 11;
   std::string method_, path_, action_;

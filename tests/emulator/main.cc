@@ -10,6 +10,7 @@
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -97,11 +98,9 @@ std::string Shown(const std::string& value, const char* documented_default) {
   return value == documented_default ? value : "(configured, not shown)";
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  // absl's --help lists the flags of files named like the program; ours are
-  // in main.cc.
+// absl's --help lists the flags of files named like the program; ours are
+// in main.cc.
+void SetUpUsage() {
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view file) {
     return absl::StrContains(file, "tests/emulator/");
@@ -114,95 +113,116 @@ int main(int argc, char** argv) {
       "[--store_file=FILE] [--faults=JSON] ...\n"
       "Without arguments it serves the default service 21653835348762 with the token "
       "'emulator-service-token'. See tests/emulator/README.md.");
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  if (rest.size() > 1) return Fail(absl::StrCat("unexpected argument '", rest[1], "'"));
+}
 
-  dcr::emulator::EmulatorOptions options;
-  if (!ParseListen(absl::GetFlag(FLAGS_listen), &options.listen_address, &options.port)) {
-    return Fail("--listen must be HOST:PORT");
+// The server's own flags: address, threads, store, tokens, limits, TLS files.
+absl::Status ReadServerFlags(dcr::emulator::EmulatorOptions* options) {
+  if (!ParseListen(absl::GetFlag(FLAGS_listen), &options->listen_address, &options->port)) {
+    return absl::InvalidArgumentError("--listen must be HOST:PORT");
   }
-  options.threads = absl::GetFlag(FLAGS_threads);
-  options.store_file = absl::GetFlag(FLAGS_store_file);
-  options.admin_token = absl::GetFlag(FLAGS_admin_token);
-  options.organization_token = absl::GetFlag(FLAGS_organization_token);
-  options.log_requests = absl::GetFlag(FLAGS_log_requests);
-  if (absl::GetFlag(FLAGS_max_body_bytes) < 1) return Fail("--max_body_bytes must be positive");
-  options.max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes));
-  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
-  options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
-  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
-    return Fail("--tls_cert_file and --tls_key_file go together");
+  options->threads = absl::GetFlag(FLAGS_threads);
+  options->store_file = absl::GetFlag(FLAGS_store_file);
+  options->admin_token = absl::GetFlag(FLAGS_admin_token);
+  options->organization_token = absl::GetFlag(FLAGS_organization_token);
+  options->log_requests = absl::GetFlag(FLAGS_log_requests);
+  if (absl::GetFlag(FLAGS_max_body_bytes) < 1) {
+    return absl::InvalidArgumentError("--max_body_bytes must be positive");
   }
+  options->max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes));
+  options->tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options->tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  if (options->tls_cert_file.empty() != options->tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert_file and --tls_key_file go together");
+  }
+  return absl::OkStatus();
+}
 
-  if (!absl::GetFlag(FLAGS_config).empty()) {
-    for (const char* name : kServiceFlags) {
-      // This abseil keeps IsSpecifiedOnCommandLine private: compare to the default.
-      const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-      if (flag->CurrentValue() != flag->DefaultValue()) {
-        return Fail(absl::StrCat("--", name, " cannot be combined with --config"));
-      }
+// --config: the services (and the organization token, unless the flag set
+// one) come from the file, so no per-service flag may be given too.
+absl::Status LoadServicesFromConfig(dcr::emulator::EmulatorOptions* options) {
+  for (const char* name : kServiceFlags) {
+    // This abseil keeps IsSpecifiedOnCommandLine private: compare to the default.
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag->CurrentValue() != flag->DefaultValue()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, " cannot be combined with --config"));
     }
-    absl::StatusOr<dcr::emulator::EmulatorConfig> config =
-        dcr::emulator::LoadEmulatorConfigFile(absl::GetFlag(FLAGS_config));
-    if (!config.ok()) return Fail(std::string(config.status().message()));
-    options.services = config->services;
-    if (options.organization_token.empty()) {
-      options.organization_token = config->organization_token;
-    }
-  } else {
-    ServiceConfig s;
-    s.service_id = absl::GetFlag(FLAGS_service_id);
-    s.service_token = absl::GetFlag(FLAGS_service_token);
-    s.api_secret = absl::GetFlag(FLAGS_api_secret);
-    s.registration_management_endpoint = absl::GetFlag(FLAGS_registration_management_endpoint);
-    s.dynamic_registration_supported = absl::GetFlag(FLAGS_dynamic_registration_supported);
-    s.unauthorized_on_client_config_supported =
-        absl::GetFlag(FLAGS_unauthorized_on_client_config_supported);
-    s.dcr_duplicate_software_id_blocked = absl::GetFlag(FLAGS_dcr_duplicate_software_id_blocked);
-    s.dcr_scope_used_as_requestable = absl::GetFlag(FLAGS_dcr_scope_used_as_requestable);
-    s.supported_custom_client_metadata = absl::GetFlag(FLAGS_supported_custom_client_metadata);
-    s.rotate_registration_access_token_on_update =
-        absl::GetFlag(FLAGS_rotate_registration_access_token_on_update);
-    options.services = {s};
   }
+  absl::StatusOr<dcr::emulator::EmulatorConfig> config =
+      dcr::emulator::LoadEmulatorConfigFile(absl::GetFlag(FLAGS_config));
+  if (!config.ok()) return config.status();
+  options->services = config->services;
+  if (options->organization_token.empty()) {
+    options->organization_token = config->organization_token;
+  }
+  return absl::OkStatus();
+}
 
+// Without --config: the default service, adjusted by the per-service flags.
+ServiceConfig ServiceFromFlags() {
+  ServiceConfig s;
+  s.service_id = absl::GetFlag(FLAGS_service_id);
+  s.service_token = absl::GetFlag(FLAGS_service_token);
+  s.api_secret = absl::GetFlag(FLAGS_api_secret);
+  s.registration_management_endpoint = absl::GetFlag(FLAGS_registration_management_endpoint);
+  s.dynamic_registration_supported = absl::GetFlag(FLAGS_dynamic_registration_supported);
+  s.unauthorized_on_client_config_supported =
+      absl::GetFlag(FLAGS_unauthorized_on_client_config_supported);
+  s.dcr_duplicate_software_id_blocked = absl::GetFlag(FLAGS_dcr_duplicate_software_id_blocked);
+  s.dcr_scope_used_as_requestable = absl::GetFlag(FLAGS_dcr_scope_used_as_requestable);
+  s.supported_custom_client_metadata = absl::GetFlag(FLAGS_supported_custom_client_metadata);
+  s.rotate_registration_access_token_on_update =
+      absl::GetFlag(FLAGS_rotate_registration_access_token_on_update);
+  return s;
+}
+
+// --faults, then the --latency_ms/--jitter_ms shorthand as the first rule.
+absl::Status ReadFaultFlags(dcr::emulator::EmulatorOptions* options) {
   if (!absl::GetFlag(FLAGS_faults).empty()) {
     absl::StatusOr<dcr::emulator::FaultSpec> spec =
         dcr::emulator::ParseFaultSpec(absl::GetFlag(FLAGS_faults));
-    if (!spec.ok()) return Fail(std::string(spec.status().message()));
-    options.faults = *spec;
+    if (!spec.ok()) return spec.status();
+    options->faults = *spec;
   }
   int latency = absl::GetFlag(FLAGS_latency_ms), jitter = absl::GetFlag(FLAGS_jitter_ms);
-  if (latency < 0 || jitter < 0) return Fail("--latency_ms and --jitter_ms must be >= 0");
+  if (latency < 0 || jitter < 0) {
+    return absl::InvalidArgumentError("--latency_ms and --jitter_ms must be >= 0");
+  }
   if (latency > 0 || jitter > 0) {
     dcr::emulator::FaultRule rule;
     rule.kind = dcr::emulator::FaultKind::kLatency;
     rule.latency_ms = latency;
     rule.jitter_ms = jitter;
-    options.faults.rules.insert(options.faults.rules.begin(), rule);
+    options->faults.rules.insert(options->faults.rules.begin(), rule);
   }
+  return absl::OkStatus();
+}
 
-  // Block the stop signals in every thread (the server threads inherit the
-  // mask) and wait for them synchronously below.
+// Everything the flags say; the first problem found is the one reported.
+absl::Status ReadOptions(dcr::emulator::EmulatorOptions* options) {
+  if (absl::Status st = ReadServerFlags(options); !st.ok()) return st;
+  if (!absl::GetFlag(FLAGS_config).empty()) {
+    if (absl::Status st = LoadServicesFromConfig(options); !st.ok()) return st;
+  } else {
+    options->services = {ServiceFromFlags()};
+  }
+  return ReadFaultFlags(options);
+}
+
+// Blocks the stop signals in every thread (the server threads inherit the
+// mask); main waits for them synchronously.
+sigset_t BlockStopSignals() {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  return stop_signals;
+}
 
-  absl::StatusOr<std::unique_ptr<dcr::emulator::Emulator>> emulator =
-      dcr::emulator::Emulator::Start(options);
-  if (!emulator.ok()) return Fail(std::string(emulator.status().ToString()));
-
-  std::string port_file = absl::GetFlag(FLAGS_port_file);
-  if (!port_file.empty()) {
-    absl::Status st = dcr::emulator::WriteFileAtomically(
-        port_file, absl::StrCat((*emulator)->port(), "\n"));
-    if (!st.ok()) return Fail(std::string(st.message()));
-  }
-
-  std::string base = (*emulator)->base_url();
+// Where to reach the emulator and how to authenticate (public defaults only).
+void PrintBanner(const dcr::emulator::EmulatorOptions& options, const std::string& base) {
   std::fprintf(stderr, "authlete-emulator: listening on %s (%d threads)%s%s\n", base.c_str(),
                options.threads, options.store_file.empty() ? ", clients in memory" : ", store ",
                options.store_file.c_str());
@@ -225,6 +245,29 @@ int main(int argc, char** argv) {
                  dcr::emulator::FaultSpecToJson(options.faults).c_str());
   }
   std::fprintf(stderr, "  admin: %s/emulator/{faults,stats,reset,health}\n", base.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  SetUpUsage();
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) return Fail(absl::StrCat("unexpected argument '", rest[1], "'"));
+  dcr::emulator::EmulatorOptions options;
+  if (absl::Status st = ReadOptions(&options); !st.ok()) return Fail(std::string(st.message()));
+
+  sigset_t stop_signals = BlockStopSignals();
+  absl::StatusOr<std::unique_ptr<dcr::emulator::Emulator>> emulator =
+      dcr::emulator::Emulator::Start(options);
+  if (!emulator.ok()) return Fail(std::string(emulator.status().ToString()));
+
+  std::string port_file = absl::GetFlag(FLAGS_port_file);
+  if (!port_file.empty()) {
+    absl::Status st = dcr::emulator::WriteFileAtomically(
+        port_file, absl::StrCat((*emulator)->port(), "\n"));
+    if (!st.ok()) return Fail(std::string(st.message()));
+  }
+  PrintBanner(options, (*emulator)->base_url());
 
   int sig = 0;
   sigwait(&stop_signals, &sig);

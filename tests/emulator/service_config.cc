@@ -37,7 +37,8 @@ absl::Status ReadBool(const json& obj, const char* name, bool* out) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ServiceConfig> ParseService(const json& obj) {
+// Every member of a service must be a known setting.
+absl::Status CheckServiceMembers(const json& obj) {
   static const std::set<std::string> kKnown = {
       "serviceId",
       "serviceAccessToken",
@@ -51,13 +52,34 @@ absl::StatusOr<ServiceConfig> ParseService(const json& obj) {
       "supportedCustomClientMetadata",
       "rotateRegistrationAccessTokenOnUpdate",
   };
-  if (!obj.is_object()) return absl::InvalidArgumentError("a service must be a JSON object");
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     // Typos in a test config are silent misbehaviour otherwise.
     if (!kKnown.count(it.key())) {
       return absl::InvalidArgumentError(absl::StrCat("unknown service setting \"", it.key(), "\""));
     }
   }
+  return absl::OkStatus();
+}
+
+// supportedCustomClientMetadata: an array of strings.
+absl::Status ReadCustomMetadataNames(const json& obj, std::vector<std::string>* names) {
+  auto it = obj.find("supportedCustomClientMetadata");
+  if (it == obj.end()) return absl::OkStatus();
+  if (!it->is_array()) {
+    return absl::InvalidArgumentError("\"supportedCustomClientMetadata\" must be an array of strings");
+  }
+  for (const json& name : *it) {
+    if (!name.is_string()) {
+      return absl::InvalidArgumentError("\"supportedCustomClientMetadata\" must be an array of strings");
+    }
+    names->push_back(name.get<std::string>());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ServiceConfig> ParseService(const json& obj) {
+  if (!obj.is_object()) return absl::InvalidArgumentError("a service must be a JSON object");
+  if (absl::Status st = CheckServiceMembers(obj); !st.ok()) return st;
   ServiceConfig s;
   // serviceId may be written as a number too: it is numeric in Authlete.
   if (auto it = obj.find("serviceId"); it != obj.end() && it->is_number_unsigned()) {
@@ -85,16 +107,9 @@ absl::StatusOr<ServiceConfig> ParseService(const json& obj) {
   if (s.registration_management_endpoint.empty()) {
     s.registration_management_endpoint = registration_endpoint;
   }
-  if (auto it = obj.find("supportedCustomClientMetadata"); it != obj.end()) {
-    if (!it->is_array()) {
-      return absl::InvalidArgumentError("\"supportedCustomClientMetadata\" must be an array of strings");
-    }
-    for (const json& name : *it) {
-      if (!name.is_string()) {
-        return absl::InvalidArgumentError("\"supportedCustomClientMetadata\" must be an array of strings");
-      }
-      s.supported_custom_client_metadata.push_back(name.get<std::string>());
-    }
+  if (absl::Status st = ReadCustomMetadataNames(obj, &s.supported_custom_client_metadata);
+      !st.ok()) {
+    return st;
   }
   return s;
 }

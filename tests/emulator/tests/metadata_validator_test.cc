@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/emulator/test_util.h"
+#include "tests/emulator/tests/test_util.h"
 
 namespace dcr::emulator {
 namespace {

@@ -8,7 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
-#include "tests/emulator/test_util.h"
+#include "tests/emulator/tests/test_util.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_pki.h"
 

@@ -14,7 +14,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "tests/emulator/test_util.h"
+#include "tests/emulator/tests/test_util.h"
 #include "tests/testing/test_pki.h"
 
 #ifndef AUTHLETE_EMULATOR_BINARY

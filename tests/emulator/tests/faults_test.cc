@@ -8,7 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "tests/emulator/test_util.h"
+#include "tests/emulator/tests/test_util.h"
 
 namespace dcr::emulator {
 namespace {

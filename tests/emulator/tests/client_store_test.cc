@@ -14,7 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/emulator/crypto_util.h"
-#include "tests/emulator/test_util.h"
+#include "tests/emulator/tests/test_util.h"
 
 namespace dcr::emulator {
 namespace {

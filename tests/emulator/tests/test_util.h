@@ -1,6 +1,6 @@
 // Test helpers: a libcurl easy client and DCR call shortcuts.
-#ifndef DCR_TESTS_EMULATOR_TEST_UTIL_H_
-#define DCR_TESTS_EMULATOR_TEST_UTIL_H_
+#ifndef DCR_TESTS_EMULATOR_TESTS_TEST_UTIL_H_
+#define DCR_TESTS_EMULATOR_TESTS_TEST_UTIL_H_
 
 #include <curl/curl.h>
 
@@ -189,4 +189,4 @@ inline json ManageParams(const DcrCall& registered) {
 
 }  // namespace dcr::emulator::testing
 
-#endif  // DCR_TESTS_EMULATOR_TEST_UTIL_H_
+#endif  // DCR_TESTS_EMULATOR_TESTS_TEST_UTIL_H_
