@@ -27,6 +27,16 @@ ErrorOr<absl::Duration> UpstreamTimeout(absl::Time deadline, absl::Duration max)
   return std::min(left, max);
 }
 
+// What a request names, for the audit line of a call refused before its
+// call is built (untrusted, so bounded; the builder checks it later).
+constexpr std::size_t kMaxLoggedIdBytes = 256;
+std::string Bounded(const std::string& id) { return id.substr(0, kMaxLoggedIdBytes); }
+std::string RequestedClientId(const v1::RegisterClientRequest&) { return ""; }
+template <typename Request>
+std::string RequestedClientId(const Request& request) {
+  return Bounded(request.client_id());
+}
+
 // One RPC in flight: its record for the observer and how it ends. Every
 // path ends it exactly once, with or without an error.
 class PendingRpc {
@@ -80,6 +90,8 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Handle(Operation operation,
   record.start = absl::Now();
   record.peer = std::move(incoming.peer);
   record.trace_id = trace.trace_id;
+  record.service_id = Bounded(request.service_id());
+  record.client_id = RequestedClientId(request);
   observer_.Started(operation);
   auto rpc = std::make_unique<PendingRpc>(reactor, observer_, std::move(record));
 
