@@ -4,11 +4,11 @@ namespace dcr::api {
 namespace {
 
 constexpr OperationTraits kTraits[] = {
-    // operation          name              read_only idempotent metadata client success
-    {Operation::kRegister, "RegisterClient", false, false, true, false, v1::ACTION_CREATED},
-    {Operation::kGet, "GetClient", true, true, false, true, v1::ACTION_OK},
-    {Operation::kUpdate, "UpdateClient", false, true, true, true, v1::ACTION_UPDATED},
-    {Operation::kDelete, "DeleteClient", false, true, false, true, v1::ACTION_DELETED},
+    // operation          name              read_only idempotent metadata success
+    {Operation::kRegister, "RegisterClient", false, false, true, v1::ACTION_CREATED},
+    {Operation::kGet, "GetClient", true, true, false, v1::ACTION_OK},
+    {Operation::kUpdate, "UpdateClient", false, true, true, v1::ACTION_UPDATED},
+    {Operation::kDelete, "DeleteClient", false, true, false, v1::ACTION_DELETED},
 };
 static_assert(sizeof(kTraits) / sizeof(kTraits[0]) == kOperationCount);
 

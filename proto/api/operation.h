@@ -39,8 +39,6 @@ struct OperationTraits {
   bool idempotent;
   // Sends an RFC 7591 metadata document.
   bool sends_metadata;
-  // Names an existing client: client id and registration access token.
-  bool names_client;
   // Authlete's action when it succeeded.
   v1::Action success_action;
 };

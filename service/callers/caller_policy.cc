@@ -106,16 +106,13 @@ absl::StatusOr<CallerPolicy> ParseCaller(const json& entry, std::size_t index) {
   absl::StatusOr<std::vector<std::string>> rpcs = StringList(entry, "rpcs", where);
   if (!rpcs.ok()) return rpcs.status();
   for (const std::string& rpc : *rpcs) {
-    bool known = false;
-    for (Operation op : api::kOperations) {
-      if (rpc == "*" || rpc == api::Name(op)) {
-        policy.rpcs[api::Index(op)] = true;
-        known = true;
-      }
-    }
-    if (!known) {
+    if (rpc == "*") {
+      policy.rpcs.fill(true);
+    } else if (absl::optional<Operation> op = api::OperationNamed(rpc)) {
+      policy.rpcs[api::Index(*op)] = true;
+    } else {
       std::string names;
-      for (Operation op : api::kOperations) absl::StrAppend(&names, api::Name(op), ", ");
+      for (Operation known : api::kOperations) absl::StrAppend(&names, api::Name(known), ", ");
       return Bad(where, absl::StrCat("unknown RPC \"", rpc, "\" (", names, "or *)"));
     }
   }
