@@ -10,7 +10,7 @@ buf_version=1.47.2
 packages=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libsimdjson-dev
+  libabsl-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libsimdjson-dev libjemalloc-dev
   libboost-dev libgtest-dev libgmock-dev
   curl python3 python3-yaml ca-certificates
   prometheus

@@ -63,6 +63,10 @@ class CallerGuard {
   // grant types of its metadata, are within the caller's policy.
   core::Refusal CheckCall(const Caller& caller, const core::DcrCall& call) const;
 
+  // How many distinct callers Caller::index ranges over: the callers file's
+  // entries, or 1 in open mode (every caller shares index 0).
+  std::size_t caller_count() const { return callers_.has_value() ? callers_->size() : 1; }
+
  private:
   struct Bucket {
     double tokens = 0;

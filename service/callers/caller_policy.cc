@@ -70,7 +70,7 @@ absl::StatusOr<CallerPolicy> ParseCaller(const json& entry, std::size_t index) {
   if (!entry.is_object()) return Bad(where, "must be an object");
   static const absl::flat_hash_set<std::string> kKeys = {
       "name", "api_key_sha256", "certificate_identities", "rpcs", "service_ids",
-      "redirect_uri_patterns", "grant_types", "rate_limit"};
+      "redirect_uri_patterns", "grant_types", "rate_limit", "max_in_flight"};
   for (const auto& [key, value] : entry.items()) {
     if (!kKeys.contains(key)) return Bad(where, absl::StrCat("unknown key \"", key, "\""));
   }
@@ -166,6 +166,12 @@ absl::StatusOr<CallerPolicy> ParseCaller(const json& entry, std::size_t index) {
       rate.burst = burst->get<double>();
     }
     policy.rate_limit = rate;
+  }
+  if (auto it = entry.find("max_in_flight"); it != entry.end()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 1000000) {
+      return Bad(where, "\"max_in_flight\" must be an integer in [1, 1000000]");
+    }
+    policy.max_in_flight = it->get<int64_t>();
   }
   return policy;
 }

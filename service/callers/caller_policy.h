@@ -11,7 +11,8 @@
 //     "service_ids": ["*"],                             // or numeric ids
 //     "redirect_uri_patterns": ["https://*.portal.example.com/cb"],  // or ["*"]
 //     "grant_types": ["authorization_code", "refresh_token"],         // or ["*"]
-//     "rate_limit": {"requests_per_second": 10, "burst": 20}          // optional
+//     "rate_limit": {"requests_per_second": 10, "burst": 20},         // optional
+//     "max_in_flight": 200                                              // optional
 //   }]}
 //
 // A list that is absent allows nothing; ["*"] allows anything.
@@ -57,6 +58,9 @@ struct CallerPolicy {
   std::vector<RedirectUriPattern> redirect_uri_patterns;
   Allowed grant_types;
   absl::optional<RateLimit> rate_limit;
+  // Calls of this caller in flight at once, at most (besides its share of
+  // the gateway's budget, --caller_budget_share); 0: only the share.
+  int64_t max_in_flight = 0;
 
   bool MayCall(api::Operation operation) const {
     return rpcs[api::Index(operation)];

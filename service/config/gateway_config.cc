@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "service/admission/in_flight_budget.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
           "gRPC listen address host:port; port 0 picks a free port");
@@ -75,8 +76,18 @@ ABSL_FLAG(int32_t, circuit_failure_threshold, 5,
           "consecutive failed calls of one RPC that open its circuit; 0: no circuit breaker");
 ABSL_FLAG(absl::Duration, circuit_open_for, absl::Seconds(10),
           "how long an open circuit fails calls fast before a probe call is let through");
-ABSL_FLAG(int32_t, max_upstream_in_flight, 1000,
-          "calls in flight to Authlete at most; more get RESOURCE_EXHAUSTED; 0: no bound");
+ABSL_FLAG(int32_t, max_upstream_in_flight, 0,
+          "calls in flight to Authlete at most, e.g. to spare a shared Authlete; more get "
+          "RESOURCE_EXHAUSTED; 0: none beyond the memory budget's");
+ABSL_FLAG(int64_t, memory_budget_bytes, 0,
+          "bytes the calls in flight may hold (estimated per call; README \"Memory and "
+          "overload\"); more calls get RESOURCE_EXHAUSTED at once; 0: 50% of the container's "
+          "memory limit, or of 384 MiB without one");
+ABSL_FLAG(int64_t, max_calls_in_flight, 0,
+          "calls in flight at most; 0: the memory budget divided by a call's base cost");
+ABSL_FLAG(double, caller_budget_share, 0.75,
+          "with a callers file, the share of the memory budget and of the calls in flight "
+          "one caller may hold, in (0, 1]");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
           "on SIGTERM/SIGINT, time allowed for in-flight calls to finish");
 ABSL_FLAG(bool, log_requests, true, "log one line per RPC (never with a secret)");
@@ -141,6 +152,9 @@ std::vector<std::string> GatewayFlagNames() {
           "circuit_failure_threshold",
           "circuit_open_for",
           "max_upstream_in_flight",
+          "memory_budget_bytes",
+          "max_calls_in_flight",
+          "caller_budget_share",
           "shutdown_grace",
           "log_requests",
           "admin_listen"};
@@ -205,6 +219,22 @@ absl::Status ValidateConfig(const GatewayConfig& config) {
       r.circuit_breaker.open_for <= absl::ZeroDuration() || r.max_in_flight < 0) {
     return absl::InvalidArgumentError(
         "the circuit threshold and the in-flight bound must be >= 0, the open time positive");
+  }
+  const AdmissionConfig& admission = config.admission;
+  if (admission.memory_budget_bytes < 0 || admission.max_calls_in_flight < 0) {
+    return absl::InvalidArgumentError(
+        "--memory_budget_bytes and --max_calls_in_flight must be >= 0 (0: derived)");
+  }
+  // A budget that cannot hold one call of the largest size would refuse
+  // every such call: a configuration error, not an overload.
+  const int64_t largest_call = admission::CallCost(config.max_metadata_bytes);
+  if (admission.memory_budget_bytes > 0 && admission.memory_budget_bytes < largest_call) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--memory_budget_bytes must hold at least one call of --max_metadata_bytes (",
+        largest_call, " bytes)"));
+  }
+  if (!(admission.caller_budget_share > 0 && admission.caller_budget_share <= 1)) {
+    return absl::InvalidArgumentError("--caller_budget_share must be in (0, 1]");
   }
   const CallerTlsConfig& tls = config.tls;
   if (tls.cert_file.empty() != tls.key_file.empty()) {
@@ -284,6 +314,9 @@ absl::StatusOr<GatewayConfig> ConfigFromFlags() {
       absl::GetFlag(FLAGS_circuit_failure_threshold);
   config.resilience.circuit_breaker.open_for = absl::GetFlag(FLAGS_circuit_open_for);
   config.resilience.max_in_flight = absl::GetFlag(FLAGS_max_upstream_in_flight);
+  config.admission.memory_budget_bytes = absl::GetFlag(FLAGS_memory_budget_bytes);
+  config.admission.max_calls_in_flight = absl::GetFlag(FLAGS_max_calls_in_flight);
+  config.admission.caller_budget_share = absl::GetFlag(FLAGS_caller_budget_share);
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   config.log_requests = absl::GetFlag(FLAGS_log_requests);
   config.admin_listen_address = absl::GetFlag(FLAGS_admin_listen);

@@ -4,6 +4,7 @@
 #define DCR_SERVICE_CONFIG_GATEWAY_CONFIG_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,15 @@ struct CallerTlsConfig {
   // (otherwise callers without one may still use an API key).
   bool require_client_certificate = true;
   absl::Duration reload_interval = absl::Seconds(60);
+};
+
+// What calls in flight may hold (README "Memory and overload"). Zero: derived
+// from the container's memory limit (admission::DeriveBudget).
+struct AdmissionConfig {
+  int64_t memory_budget_bytes = 0;
+  int64_t max_calls_in_flight = 0;
+  // The most one caller may take of either bound (with a callers file).
+  double caller_budget_share = 0.75;
 };
 
 struct GatewayConfig {
@@ -56,6 +66,7 @@ struct GatewayConfig {
   long max_upstream_connections = 0;
   // Retries, circuit breaker and the bound on calls in flight to Authlete.
   resilience::ResilienceOptions resilience;
+  AdmissionConfig admission;
   // How long in-flight calls may take to finish after SIGTERM.
   absl::Duration shutdown_grace = absl::Seconds(20);
   // After SIGTERM, how long health reports NOT_SERVING while calls are still

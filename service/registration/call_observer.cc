@@ -15,6 +15,12 @@ CallObserver::CallObserver(Options options, metrics::Registry* registry) : optio
   calls_ = &registry->Add("dcr_gateway_rpc_calls_total",
                           "Calls answered, by RPC, gRPC status code and Authlete action.",
                           metrics::Type::kCounter, {"rpc", "code", "action"});
+  errors_ = &registry->Add(
+      "dcr_gateway_rpc_errors_total",
+      "Calls that failed, by RPC, the gRPC status code their caller saw and reason "
+      "(an ErrorReason without its prefix, or CALLER_GAVE_UP: the caller was gone before "
+      "its answer was sent).",
+      metrics::Type::kCounter, {"rpc", "code", "reason"});
   metrics::Family& duration = registry->Add(
       "dcr_gateway_rpc_duration_seconds", "Time from a call's arrival to its answer, by RPC.",
       metrics::Type::kHistogram, {"rpc"}, metrics::LatencyBuckets());
@@ -30,22 +36,42 @@ CallObserver::CallObserver(Options options, metrics::Registry* registry) : optio
 
 void CallObserver::Started(Operation operation) { in_flight_[Index(operation)]->Add(1); }
 
+namespace {
+
+// The reason label: "GATEWAY_OVERLOADED" for ERROR_REASON_GATEWAY_OVERLOADED.
+std::string ReasonLabel(const CallRecord& record, const core::Error* error) {
+  if (record.caller_gave_up) return "CALLER_GAVE_UP";
+  if (error == nullptr) return "";
+  std::string name = v1::ErrorReason_Name(error->reason());
+  constexpr absl::string_view kPrefix = "ERROR_REASON_";
+  return name.size() > kPrefix.size() ? name.substr(kPrefix.size()) : name;
+}
+
+}  // namespace
+
 void CallObserver::Finished(const CallRecord& record, const core::Error* error) {
   const Operation operation = record.operation;
   const absl::Duration latency = absl::Now() - record.start;
-  const absl::StatusCode code = error != nullptr ? error->code() : absl::StatusCode::kOk;
+  // What the caller saw: a caller that gave up saw its own deadline or
+  // cancellation, not the gateway's answer.
+  absl::StatusCode code = error != nullptr ? error->code() : absl::StatusCode::kOk;
+  if (record.caller_gave_up) {
+    code = record.caller_deadline_passed ? absl::StatusCode::kDeadlineExceeded
+                                         : absl::StatusCode::kCancelled;
+  }
   const v1::Action action = error != nullptr ? error->detail().action() : record.action;
+  const std::string rpc(api::Name(operation));
+  const std::string code_name = absl::StatusCodeToString(code);
   in_flight_[Index(operation)]->Add(-1);
   duration_[Index(operation)]->Observe(absl::ToDoubleSeconds(latency));
-  calls_
-      ->With({std::string(api::Name(operation)), std::string(absl::StatusCodeToString(code)),
-              v1::Action_Name(action)})
-      .Add(1);
+  calls_->With({rpc, code_name, v1::Action_Name(action)}).Add(1);
+  const std::string reason = ReasonLabel(record, error);
+  if (code != absl::StatusCode::kOk) errors_->With({rpc, code_name, reason}).Add(1);
 
   const bool audit = !api::Traits(operation).read_only || options_.audit_reads;
   if (!options_.log_requests && !audit) return;
   telemetry::Log(
-      error == nullptr ? telemetry::LogLevel::kInfo : telemetry::LogLevel::kWarning,
+      code == absl::StatusCode::kOk ? telemetry::LogLevel::kInfo : telemetry::LogLevel::kWarning,
       audit ? "audit" : "rpc",
       {{"rpc", std::string(api::Name(operation))},
        {"caller", record.caller},
@@ -53,8 +79,11 @@ void CallObserver::Finished(const CallRecord& record, const core::Error* error) 
        {"trace_id", record.trace_id},
        {"service_id", record.service_id},
        {"client_id", record.client_id},
-       {"code", std::string(absl::StatusCodeToString(code))},
+       {"code", code_name},
        {"reason", error != nullptr ? v1::ErrorReason_Name(error->reason()) : std::string()},
+       // What the gateway did although its caller never saw it (a Register
+       // that created client_id, say): nothing done is unrecorded.
+       {"caller_gave_up", record.caller_gave_up},
        {"action", v1::Action_Name(action)},
        {"result_code", error != nullptr ? error->detail().result_code() : record.result_code},
        {"upstream_attempts", int64_t{error != nullptr ? error->detail().upstream_attempts() : 0}},

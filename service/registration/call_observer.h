@@ -2,6 +2,8 @@
 // log line (an "audit" line for every mutation, and for reads when asked;
 // never a token, the metadata or Authlete's answer) and the RPC metrics
 // (README "Metrics"; the upstream ones are resilience::UpstreamMetrics).
+// Every call is counted with the code its caller saw, so that a client's
+// failure counts and the gateway's agree, and every failure with its reason.
 #ifndef DCR_SERVICE_REGISTRATION_CALL_OBSERVER_H_
 #define DCR_SERVICE_REGISTRATION_CALL_OBSERVER_H_
 
@@ -28,6 +30,11 @@ struct CallRecord {
   // Authlete's action and result code, when it answered.
   v1::Action action = v1::ACTION_UNSPECIFIED;
   std::string result_code;
+  // The caller was gone before the answer reached it (its deadline passed,
+  // it cancelled, or its connection broke): what it saw is DEADLINE_EXCEEDED
+  // or CANCELLED, whatever the gateway and Authlete did.
+  bool caller_gave_up = false;
+  bool caller_deadline_passed = false;
 };
 
 class CallObserver {
@@ -50,6 +57,7 @@ class CallObserver {
   const Options options_;
   std::unique_ptr<metrics::Registry> own_registry_;
   metrics::Family* calls_ = nullptr;
+  metrics::Family* errors_ = nullptr;
   // Per operation, found once: the hot path then touches only atomics.
   api::PerOperation<metrics::Series*> duration_{};
   api::PerOperation<metrics::Series*> in_flight_{};

@@ -1,6 +1,8 @@
 #include "service/registration/client_registration_service.h"
 
+#include <chrono>
 #include <utility>
+
 
 #include "proto/api/status_detail.h"
 #include "service/registration/incoming_call.h"
@@ -16,10 +18,14 @@ using core::DcrResult;
 using core::Error;
 using core::ErrorOr;
 
-// The time Authlete may take: the caller's remaining deadline, capped.
+// The time Authlete may take: the caller's remaining deadline, capped, less
+// a little (5 %, at most 100 ms) so that a timed-out call's answer, with its
+// reason and whether it may have been processed, reaches the caller before
+// its own deadline fires and hides it.
 ErrorOr<absl::Duration> UpstreamTimeout(absl::Time deadline, absl::Duration max) {
   if (deadline == absl::InfiniteFuture()) return max;
-  const absl::Duration left = deadline - absl::Now();
+  absl::Duration left = deadline - absl::Now();
+  left -= std::min(left / 20, absl::Milliseconds(100));
   if (left <= absl::ZeroDuration()) {
     return Error(v1::ERROR_REASON_UPSTREAM_TIMEOUT,
                  "the call's deadline passed before Authlete was called");
@@ -37,40 +43,61 @@ std::string RequestedClientId(const Request& request) {
   return Bounded(request.client_id());
 }
 
-// One RPC in flight: its record for the observer and how it ends. Every
-// path ends it exactly once, with or without an error.
-class PendingRpc {
+// One RPC in flight, as gRPC's reactor for it: its record for the observer,
+// its share of the admission budget, and how it ends. Every path finishes it
+// exactly once, with or without an error, and it is observed then, with the
+// code its caller sees (a caller that already gave up sees its own deadline
+// or cancellation, which gRPC knows by then). Its share of the budget is
+// given back in OnDone, once gRPC has let go of the reply.
+class PendingRpc final : public grpc::ServerUnaryReactor {
  public:
-  PendingRpc(grpc::ServerUnaryReactor* reactor, CallObserver& observer, CallRecord record)
-      : reactor_(reactor), observer_(observer), record_(std::move(record)) {}
+  PendingRpc(grpc::CallbackServerContext* context, CallObserver& observer, CallRecord record)
+      : context_(context), observer_(observer), record_(std::move(record)) {}
 
   CallRecord& record() { return record_; }
+  void Hold(admission::Reservation reservation) { reservation_ = std::move(reservation); }
 
   void Fail(const Error& error) {
-    observer_.Finished(record_, &error);
+    Observe(&error);
     // The one place an error becomes a gRPC status.
-    reactor_->Finish(api::ToGrpcStatus(error.code(), error.message(), &error.detail()));
+    Finish(api::ToGrpcStatus(error.code(), error.message(), &error.detail()));
   }
 
   void Succeed() {
-    observer_.Finished(record_, nullptr);
-    reactor_->Finish(grpc::Status::OK);
+    Observe(nullptr);
+    Finish(grpc::Status::OK);
+  }
+
+  void OnDone() override {
+    reservation_.Release();
+    delete this;
   }
 
  private:
-  grpc::ServerUnaryReactor* const reactor_;
+  void Observe(const Error* error) {
+    record_.caller_gave_up = context_->IsCancelled();
+    if (record_.caller_gave_up) {
+      record_.caller_deadline_passed = context_->deadline() <= std::chrono::system_clock::now();
+    }
+    observer_.Finished(record_, error);
+  }
+
+  grpc::CallbackServerContext* const context_;
   CallObserver& observer_;
   CallRecord record_;
+  admission::Reservation reservation_;
 };
 
 }  // namespace
 
 ClientRegistrationService::ClientRegistrationService(
     Options options, std::shared_ptr<callers::CallerGuard> guard,
-    std::shared_ptr<authlete::AuthleteConnection> authlete, metrics::Registry* registry)
+    std::shared_ptr<authlete::AuthleteConnection> authlete, metrics::Registry* registry,
+    std::shared_ptr<admission::InFlightBudget> budget)
     : options_(options),
       guard_(std::move(guard)),
       authlete_(std::move(authlete)),
+      budget_(std::move(budget)),
       builder_(options.call),
       observer_(options.observe, registry) {}
 
@@ -79,7 +106,6 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Handle(Operation operation,
                                                             grpc::CallbackServerContext* context,
                                                             const Request& request,
                                                             Response* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   IncomingCall incoming = ReadIncomingCall(*context);
   // The caller's trace continued (or a new one): in the log line and in the
   // call to Authlete, so both sides of the hop can be joined.
@@ -93,44 +119,55 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Handle(Operation operation,
   record.service_id = Bounded(request.service_id());
   record.client_id = RequestedClientId(request);
   observer_.Started(operation);
-  auto rpc = std::make_unique<PendingRpc>(reactor, observer_, std::move(record));
+  // Owned by gRPC from here: deleted in its OnDone.
+  auto* rpc = new PendingRpc(context, observer_, std::move(record));
 
   // 1. Identify the caller.
   ErrorOr<callers::Caller> caller = guard_->Authenticate(incoming.credentials);
   if (!caller.ok()) {
     rpc->Fail(caller.error());
-    return reactor;
+    return rpc;
   }
   rpc->record().caller = caller->name;
-  // 2. Admit: may it make this RPC, now?
+  // 2. Admit: may it make this RPC, now, and is there room for it?
   if (core::Refusal refused = guard_->Admit(*caller, operation)) {
     rpc->Fail(*refused);
-    return reactor;
+    return rpc;
+  }
+  if (budget_ != nullptr) {
+    core::ErrorOr<admission::Reservation> room = budget_->Reserve(
+        {caller->index, caller->policy->max_in_flight},
+        admission::CallCost(request.ByteSizeLong()));
+    if (!room.ok()) {
+      rpc->Fail(room.error());
+      return rpc;
+    }
+    rpc->Hold(*std::move(room));
   }
   // 3. Build the call.
   ErrorOr<DcrCall> call = builder_.Build(request);
   if (!call.ok()) {
     rpc->Fail(call.error());
-    return reactor;
+    return rpc;
   }
   rpc->record().service_id = call->service_id;
   rpc->record().client_id = call->client_id;
   // 4. Check what it asks for against the caller's policy.
   if (core::Refusal refused = guard_->CheckCall(*caller, *call)) {
     rpc->Fail(*refused);
-    return reactor;
+    return rpc;
   }
   ErrorOr<absl::Duration> timeout =
       UpstreamTimeout(incoming.deadline, options_.max_upstream_timeout);
   if (!timeout.ok()) {
     rpc->Fail(timeout.error());
-    return reactor;
+    return rpc;
   }
   call->traceparent = trace.TraceparentHeader();
   call->tracestate = trace.tracestate;
   // 5. Upstream; 6. reply and observe, from Authlete's answer.
   authlete_->Call(*call, *timeout,
-                  [rpc = std::move(rpc), response](DcrResult result) mutable {
+                  [rpc, response](DcrResult result) {
                     if (!result.ok()) {
                       rpc->Fail(result.error());
                       return;
@@ -142,7 +179,7 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Handle(Operation operation,
                     if (record.client_id.empty()) record.client_id = ClientIdOf(*response);
                     rpc->Succeed();
                   });
-  return reactor;
+  return rpc;
 }
 
 grpc::ServerUnaryReactor* ClientRegistrationService::RegisterClient(

@@ -1,7 +1,8 @@
 // The gRPC face of the gateway: one callback service whose RPCs each run the
 // same pipeline of named stages (README "Follow one RPC"):
 //   1. identify the caller  (incoming_call.h, callers::CallerGuard::Authenticate)
-//   2. admit                (CallerGuard::Admit: the RPC in its policy, rate limit)
+//   2. admit                (CallerGuard::Admit: the RPC in its policy, rate limit;
+//                           admission::InFlightBudget: room in the memory budget)
 //   3. build the call       (call_builder.h; metadata serialized only now)
 //   4. check the call       (CallerGuard::CheckCall: service, redirect URIs, grants)
 //   5. upstream             (authlete::AuthleteConnection: resilience, then HTTP)
@@ -15,6 +16,7 @@
 
 #include "absl/time/time.h"
 #include "dcr/v1/client_registration_service.grpc.pb.h"
+#include "service/admission/in_flight_budget.h"
 #include "service/authlete/authlete_connection.h"
 #include "service/callers/caller_guard.h"
 #include "service/registration/call_builder.h"
@@ -34,10 +36,13 @@ class ClientRegistrationService final
   };
 
   // `guard` decides who may call (never null: CallerGuard without a callers
-  // file lets everyone in); `registry` (may be null) gets the RPC metrics.
+  // file lets everyone in); `registry` (may be null) gets the RPC metrics;
+  // `budget` bounds what calls in flight hold (null: no bound, for tests of
+  // the other stages; GatewayServer always has one).
   ClientRegistrationService(Options options, std::shared_ptr<callers::CallerGuard> guard,
                             std::shared_ptr<authlete::AuthleteConnection> authlete,
-                            metrics::Registry* registry);
+                            metrics::Registry* registry,
+                            std::shared_ptr<admission::InFlightBudget> budget = nullptr);
 
   grpc::ServerUnaryReactor* RegisterClient(grpc::CallbackServerContext* context,
                                            const v1::RegisterClientRequest* request,
@@ -61,6 +66,7 @@ class ClientRegistrationService final
   const Options options_;
   const std::shared_ptr<callers::CallerGuard> guard_;
   const std::shared_ptr<authlete::AuthleteConnection> authlete_;
+  const std::shared_ptr<admission::InFlightBudget> budget_;
   const CallBuilder builder_;
   CallObserver observer_;
 };

@@ -38,8 +38,9 @@ struct ResilienceOptions {
   // A timeout shorter than this (the caller's own tight deadline) says
   // nothing about Authlete's health and does not count against the breaker.
   absl::Duration min_timeout_counted = absl::Milliseconds(500);
-  // Calls in flight to Authlete, waits between retries included; 0: no bound.
-  int max_in_flight = 1000;
+  // Calls in flight to Authlete, waits between retries included; 0: no bound
+  // (the gateway's admission budget bounds every call already).
+  int max_in_flight = 0;
 };
 
 class ResilientAuthleteConnection final : public authlete::AuthleteConnection {

@@ -89,6 +89,20 @@ std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const GatewayConfig& 
 // Room for gRPC framing and the other request fields around the metadata.
 constexpr std::size_t kRequestOverheadBytes = 16 * 1024;
 
+// The budget in force: the configured bounds, else those derived from the
+// container's memory limit.
+admission::BudgetOptions BudgetOf(const config::AdmissionConfig& config,
+                                  const admission::DerivedBudget& derived) {
+  admission::BudgetOptions budget;
+  budget.max_bytes = config.memory_budget_bytes > 0 ? config.memory_budget_bytes
+                                                    : derived.call_bytes;
+  budget.max_calls = config.max_calls_in_flight > 0
+                         ? config.max_calls_in_flight
+                         : std::max<int64_t>(1, budget.max_bytes / admission::kCallBaseBytes);
+  budget.caller_share = config.caller_budget_share;
+  return budget;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
@@ -107,6 +121,31 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
 
   std::unique_ptr<GatewayServer> gateway(new GatewayServer());
   gateway->registry_.AddCollector(&metrics::AppendProcessMetrics);
+  gateway->derived_budget_ = admission::DeriveBudget(admission::CgroupMemoryLimit());
+  const std::size_t caller_count = callers.has_value() ? callers->size() : 1;
+  gateway->budget_ = std::make_shared<admission::InFlightBudget>(
+      BudgetOf(config.admission, gateway->derived_budget_), caller_count);
+  {
+    metrics::Registry& r = gateway->registry_;
+    const admission::BudgetOptions& b = gateway->budget_->options();
+    r.Add("dcr_gateway_admission_budget_bytes",
+          "Bytes the calls in flight may hold (estimated per call).", metrics::Type::kGauge)
+        .With({})
+        .Set(static_cast<double>(b.max_bytes));
+    r.Add("dcr_gateway_admission_max_calls", "Calls that may be in flight at once.",
+          metrics::Type::kGauge)
+        .With({})
+        .Set(static_cast<double>(b.max_calls));
+    gateway->budget_bytes_in_use_ =
+        &r.Add("dcr_gateway_admission_bytes_in_use",
+               "Bytes of the budget the calls in flight hold (estimated per call).",
+               metrics::Type::kGauge)
+             .With({});
+    gateway->budget_calls_in_use_ =
+        &r.Add("dcr_gateway_admission_calls_in_use", "Calls holding a share of the budget.",
+               metrics::Type::kGauge)
+             .With({});
+  }
   http::CurlOptions curl;
   curl.connect_timeout = config.upstream_connect_timeout;
   curl.max_response_bytes = config.max_upstream_response_bytes;
@@ -130,7 +169,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   gateway->drain_delay_ = config.drain_delay;
   gateway->service_ = std::make_unique<registration::ClientRegistrationService>(
       options, std::make_shared<callers::CallerGuard>(std::move(callers)), gateway->authlete_,
-      &gateway->registry_);
+      &gateway->registry_, gateway->budget_);
 
   // Health (grpc.health.v1, our own so that reflection can describe it) and
   // reflection, so grpcurl and Kubernetes' native gRPC probes just work.
@@ -155,6 +194,15 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   builder.RegisterService(gateway->reflection_->v1alpha());
   const std::size_t max_request = config.max_metadata_bytes + kRequestOverheadBytes;
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<std::size_t>(max_request, INT32_MAX)));
+  // gRPC's own buffers (requests being received, replies being sent) come
+  // out of a quota of their own, a backstop behind the admission budget:
+  // past it gRPC stops reading and, at worst, cancels streams, which is
+  // why the admission budget, which refuses with a reason, sits well below.
+  grpc::ResourceQuota quota("dcr-gateway");
+  quota.Resize(static_cast<std::size_t>(
+      config.admission.memory_budget_bytes > 0 ? config.admission.memory_budget_bytes / 2
+                                               : gateway->derived_budget_.transport_bytes));
+  builder.SetResourceQuota(quota);
   gateway->server_ = builder.BuildAndStart();
   if (gateway->server_ == nullptr || gateway->port_ == 0) {
     return absl::UnavailableError(
@@ -163,12 +211,19 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   if (!config.admin_listen_address.empty()) {
     GatewayServer* raw = gateway.get();
     absl::StatusOr<std::unique_ptr<metrics::AdminServer>> admin = metrics::AdminServer::Start(
-        config.admin_listen_address, [raw] { return raw->registry_.Render(); },
+        config.admin_listen_address, [raw] { return raw->RenderMetrics(); },
         [raw] { return raw->health_->serving(); });
     if (!admin.ok()) return admin.status();
     gateway->admin_ = *std::move(admin);
   }
   return gateway;
+}
+
+std::string GatewayServer::RenderMetrics() {
+  const admission::InFlightBudget::Usage use = budget_->InUse();
+  budget_bytes_in_use_->Set(static_cast<double>(use.bytes));
+  budget_calls_in_use_->Set(static_cast<double>(use.calls));
+  return registry_.Render();
 }
 
 GatewayServer::~GatewayServer() { Shutdown(absl::ZeroDuration()); }

@@ -9,6 +9,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "service/admission/in_flight_budget.h"
+#include "service/admission/memory_limit.h"
 #include "service/config/gateway_config.h"
 #include "service/health/health_service.h"
 #include "service/http/curl_multi_http_client.h"
@@ -32,6 +34,9 @@ class GatewayServer {
   int port() const { return port_; }
   // The bound admin (metrics) port; 0 when there is none.
   int admin_port() const { return admin_ != nullptr ? admin_->port() : 0; }
+  // The bounds in force (README "Memory and overload"), for the start-up log.
+  const admission::BudgetOptions& budget() const { return budget_->options(); }
+  const admission::DerivedBudget& derived_budget() const { return derived_budget_; }
 
   // Graceful stop: health turns NOT_SERVING, calls are still accepted for
   // the drain delay, then no new calls are accepted, and
@@ -42,7 +47,14 @@ class GatewayServer {
  private:
   GatewayServer() = default;
 
+  // What scrapes read: the budget's use, set just before each render.
+  std::string RenderMetrics();
+
   metrics::Registry registry_;
+  admission::DerivedBudget derived_budget_;
+  std::shared_ptr<admission::InFlightBudget> budget_;
+  metrics::Series* budget_bytes_in_use_ = nullptr;
+  metrics::Series* budget_calls_in_use_ = nullptr;
   std::shared_ptr<http::CurlMultiHttpClient> http_;
   std::shared_ptr<resilience::ResilientAuthleteConnection> authlete_;
   std::unique_ptr<registration::ClientRegistrationService> service_;

@@ -109,7 +109,11 @@ int main(int argc, char** argv) {
        {"transport", config->insecure_plaintext             ? "plaintext"
                      : config->tls.client_ca_file.empty() ? "tls"
                                                           : "mutual_tls"},
-       {"callers_file", config->callers_file}});
+       {"callers_file", config->callers_file},
+       {"memory_limit_bytes", (*gateway)->derived_budget().memory_limit},
+       {"memory_limit_from", (*gateway)->derived_budget().from_cgroup ? "cgroup" : "assumed"},
+       {"memory_budget_bytes", (*gateway)->budget().max_bytes},
+       {"max_calls_in_flight", (*gateway)->budget().max_calls}});
   if (config->insecure_plaintext) {
     Log(LogLevel::kWarning, "gRPC port without TLS (--insecure_plaintext): only safe behind "
                             "a mesh or proxy that terminates TLS", {});

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "dcr/v1/client_registration_service.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "proto/api/status_detail.h"
 #include "service/metadata/metadata_json.h"
 #include "tests/bench/target.h"
 
@@ -90,11 +91,17 @@ class GatewayTarget final : public Target {
   }
 
   friend class HealthCheckTarget;
+  // "OK", or the code and the gateway's reason, e.g.
+  // "RESOURCE_EXHAUSTED/ERROR_REASON_GATEWAY_OVERLOADED" (the code alone
+  // when the status carries no detail: gRPC's own errors, a deadline).
   static CallOutcome OutcomeOf(const grpc::Status& status) {
     CallOutcome outcome;
     if (!status.ok()) {
       outcome.outcome = std::string(
           absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())));
+      if (absl::optional<v1::RegistrationError> detail = api::RegistrationErrorOf(status)) {
+        absl::StrAppend(&outcome.outcome, "/", v1::ErrorReason_Name(detail->reason()));
+      }
     }
     return outcome;
   }

@@ -50,6 +50,7 @@ class Run : public std::enable_shared_from_this<Run> {
     target_.Start(spec, [self = shared_from_this(), due, operation,
                          then = std::move(then)](CallOutcome outcome) {
       const absl::Time now = absl::Now();
+      std::string outcome_name = outcome.outcome;
       if (outcome.registered.has_value()) {
         self->workload_.Registered(*std::move(outcome.registered));
       }
@@ -59,7 +60,7 @@ class Run : public std::enable_shared_from_this<Run> {
       // Before End: once the last call has ended, RunLoad may return and
       // the caller's target, workload and recorder are gone.
       if (then) then();
-      self->End(now, operation);
+      self->End(now, operation, outcome_name);
     });
   }
 
@@ -101,13 +102,16 @@ class Run : public std::enable_shared_from_this<Run> {
     return result_.started >= options_.max_calls && Idle();
   }
 
-  void End(absl::Time now, Operation operation) {
+  void End(absl::Time now, Operation operation, const std::string& outcome) {
+    const bool ok = outcome == "OK";
     absl::MutexLock lock(&mu_);
+    if (!ok) ++result_.failures[outcome];
     --outstanding_;
     ++result_.completed;
     ++result_.completed_by_operation[static_cast<int>(operation)];
     if (now >= start_ + options_.warmup && now <= start_ + options_.duration) {
       ++result_.completed_in_window;
+      if (ok) ++result_.succeeded_in_window;
     }
     last_end_ = std::max(last_end_, now);
   }

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -38,12 +39,22 @@ struct LoadResult {
   // Calls that completed inside the measured window, and its length: their
   // ratio is the steady-state throughput.
   int64_t completed_in_window = 0;
+  // Of those, the calls that succeeded: a failed call is no throughput.
+  int64_t succeeded_in_window = 0;
+  // Every call that failed, warm-up included, by outcome ("CODE/REASON").
+  std::map<std::string, int64_t> failures;
+  int64_t failed() const {
+    int64_t n = 0;
+    for (const auto& [outcome, count] : failures) n += count;
+    return n;
+  }
   absl::Duration window;
   absl::Duration elapsed;  // until the last call ended
   api::PerOperation<int64_t> completed_by_operation{};  // indexed by Operation
+  // Successful calls per second in the window.
   double Throughput() const {
     return window > absl::ZeroDuration()
-               ? static_cast<double>(completed_in_window) / absl::ToDoubleSeconds(window)
+               ? static_cast<double>(succeeded_in_window) / absl::ToDoubleSeconds(window)
                : 0;
   }
 };

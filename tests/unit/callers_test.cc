@@ -92,7 +92,7 @@ std::string File() {
      "rpcs": ["RegisterClient", "GetClient"], "service_ids": ["111"],
      "redirect_uri_patterns": ["https://*.portal.example.com/cb"],
      "grant_types": ["authorization_code", "refresh_token"],
-     "rate_limit": {"requests_per_second": 1, "burst": 2}},
+     "rate_limit": {"requests_per_second": 1, "burst": 2}, "max_in_flight": 40},
     {"name": "ops", "certificate_identities": ["spiffe://corp/ops"],
      "rpcs": ["*"], "service_ids": ["*"], "redirect_uri_patterns": ["*"], "grant_types": ["*"]}
   ]})";
@@ -107,6 +107,8 @@ TEST(CallersFileTest, ParsesAValidFile) {
   EXPECT_FALSE((*callers)[0].MayCall(Operation::kDelete));
   EXPECT_TRUE((*callers)[1].MayCall(Operation::kDelete));
   EXPECT_EQ((*callers)[0].rate_limit->burst, 2);
+  EXPECT_EQ((*callers)[0].max_in_flight, 40);
+  EXPECT_EQ((*callers)[1].max_in_flight, 0);  // only its share of the budget
 }
 
 TEST(CallersFileTest, RefusesMistakesInsteadOfWideningAccess) {
@@ -127,6 +129,9 @@ TEST(CallersFileTest, RefusesMistakesInsteadOfWideningAccess) {
           R"("], "redirect_uri_patterns": ["https://*/x"]}]})",
       R"({"callers": [{"name": "a", "api_key_sha256": [")" + key +
           R"("], "rate_limit": {"requests_per_second": 0}}]})",
+      R"({"callers": [{"name": "a", "api_key_sha256": [")" + key + R"("], "max_in_flight": 0}]})",
+      R"({"callers": [{"name": "a", "api_key_sha256": [")" + key + R"("], "max_in_flight": 2.5}]})",
+      R"({"callers": [{"name": "a", "api_key_sha256": [")" + key + R"("], "max_in_flight": "9"}]})",
       R"({"callers": [{"name": "a", "api_key_sha256": [")" + key + R"("]},
                       {"name": "b", "api_key_sha256": [")" + key + R"("]}]})",
       R"({"callers": [{"name": "a", "certificate_identities": ["x"]},
