@@ -43,16 +43,19 @@ std::string RequestedClientId(const Request& request) {
   return Bounded(request.client_id());
 }
 
-// One RPC in flight, as gRPC's reactor for it: its record for the observer,
-// its share of the admission budget, and how it ends. Every path finishes it
-// exactly once, with or without an error, and it is observed then, with the
-// code its caller sees (a caller that already gave up sees its own deadline
-// or cancellation, which gRPC knows by then). Its share of the budget is
-// given back in OnDone, once gRPC has let go of the reply.
-class PendingRpc final : public grpc::ServerUnaryReactor {
+// One RPC in flight: its record for the observer, its share of the admission
+// budget, and how it ends. Every path ends it exactly once, with or without
+// an error, and it is observed then with the code its caller sees: a caller
+// that already gave up sees its own deadline or cancellation, which gRPC
+// knows by then. gRPC's default reactor, not one of ours: gRPC runs its
+// reactions inline, where a reactor of our own would cost a hop to gRPC's
+// executor threads on every call.
+class PendingRpc {
  public:
-  PendingRpc(grpc::CallbackServerContext* context, CallObserver& observer, CallRecord record)
-      : context_(context), observer_(observer), record_(std::move(record)) {}
+  // `reactor` is the context's DefaultReactor(), which may be asked for once.
+  PendingRpc(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+             CallObserver& observer, CallRecord record)
+      : context_(context), reactor_(reactor), observer_(observer), record_(std::move(record)) {}
 
   CallRecord& record() { return record_; }
   void Hold(admission::Reservation reservation) { reservation_ = std::move(reservation); }
@@ -60,17 +63,12 @@ class PendingRpc final : public grpc::ServerUnaryReactor {
   void Fail(const Error& error) {
     Observe(&error);
     // The one place an error becomes a gRPC status.
-    Finish(api::ToGrpcStatus(error.code(), error.message(), &error.detail()));
+    End(api::ToGrpcStatus(error.code(), error.message(), &error.detail()));
   }
 
   void Succeed() {
     Observe(nullptr);
-    Finish(grpc::Status::OK);
-  }
-
-  void OnDone() override {
-    reservation_.Release();
-    delete this;
+    End(grpc::Status::OK);
   }
 
  private:
@@ -82,7 +80,15 @@ class PendingRpc final : public grpc::ServerUnaryReactor {
     observer_.Finished(record_, error);
   }
 
+  // The budget is given back as the answer is handed to gRPC: what the call
+  // held (request JSON, Authlete's answer) is gone by then but the reply.
+  void End(const grpc::Status& status) {
+    reservation_.Release();
+    reactor_->Finish(status);
+  }
+
   grpc::CallbackServerContext* const context_;
+  grpc::ServerUnaryReactor* const reactor_;
   CallObserver& observer_;
   CallRecord record_;
   admission::Reservation reservation_;
@@ -119,20 +125,20 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Handle(Operation operation,
   record.service_id = Bounded(request.service_id());
   record.client_id = RequestedClientId(request);
   observer_.Started(operation);
-  // Owned by gRPC from here: deleted in its OnDone.
-  auto* rpc = new PendingRpc(context, observer_, std::move(record));
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto rpc = std::make_unique<PendingRpc>(context, reactor, observer_, std::move(record));
 
   // 1. Identify the caller.
   ErrorOr<callers::Caller> caller = guard_->Authenticate(incoming.credentials);
   if (!caller.ok()) {
     rpc->Fail(caller.error());
-    return rpc;
+    return reactor;
   }
   rpc->record().caller = caller->name;
   // 2. Admit: may it make this RPC, now, and is there room for it?
   if (core::Refusal refused = guard_->Admit(*caller, operation)) {
     rpc->Fail(*refused);
-    return rpc;
+    return reactor;
   }
   if (budget_ != nullptr) {
     core::ErrorOr<admission::Reservation> room = budget_->Reserve(
@@ -140,7 +146,7 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Handle(Operation operation,
         admission::CallCost(request.ByteSizeLong()));
     if (!room.ok()) {
       rpc->Fail(room.error());
-      return rpc;
+      return reactor;
     }
     rpc->Hold(*std::move(room));
   }
@@ -148,26 +154,26 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Handle(Operation operation,
   ErrorOr<DcrCall> call = builder_.Build(request);
   if (!call.ok()) {
     rpc->Fail(call.error());
-    return rpc;
+    return reactor;
   }
   rpc->record().service_id = call->service_id;
   rpc->record().client_id = call->client_id;
   // 4. Check what it asks for against the caller's policy.
   if (core::Refusal refused = guard_->CheckCall(*caller, *call)) {
     rpc->Fail(*refused);
-    return rpc;
+    return reactor;
   }
   ErrorOr<absl::Duration> timeout =
       UpstreamTimeout(incoming.deadline, options_.max_upstream_timeout);
   if (!timeout.ok()) {
     rpc->Fail(timeout.error());
-    return rpc;
+    return reactor;
   }
   call->traceparent = trace.TraceparentHeader();
   call->tracestate = trace.tracestate;
   // 5. Upstream; 6. reply and observe, from Authlete's answer.
   authlete_->Call(*call, *timeout,
-                  [rpc, response](DcrResult result) {
+                  [rpc = std::move(rpc), response](DcrResult result) mutable {
                     if (!result.ok()) {
                       rpc->Fail(result.error());
                       return;
@@ -179,7 +185,7 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Handle(Operation operation,
                     if (record.client_id.empty()) record.client_id = ClientIdOf(*response);
                     rpc->Succeed();
                   });
-  return rpc;
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ClientRegistrationService::RegisterClient(

@@ -57,7 +57,7 @@ constexpr int64_t kBudget = 48 * kMiB;
 // curl state, about 30 MB) and the allocator's slack.
 constexpr int64_t kMargin = 64 * kMiB;
 // How close to its baseline an idle gateway must come back, and how soon.
-constexpr int64_t kReturnMargin = 24 * kMiB;
+constexpr int64_t kReturnMargin = 16 * kMiB;
 constexpr absl::Duration kReturnWithin = absl::Seconds(10);
 
 constexpr int kConnections = 16;
