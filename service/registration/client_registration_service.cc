@@ -3,7 +3,6 @@
 #include <chrono>
 #include <utility>
 
-
 #include "proto/api/status_detail.h"
 #include "service/registration/incoming_call.h"
 #include "service/registration/reply.h"

@@ -12,6 +12,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "dcr/v1/client_registration_service.grpc.pb.h"
 #include "proto/api/status_detail.h"
 #include "service/authlete/authlete_connection.h"
@@ -190,9 +192,13 @@ class ServiceTest : public ::testing::Test {
     options.call.default_service_id = "111";
     options.observe.log_requests = false;
     options.max_upstream_timeout = absl::Seconds(7);
+    admission::BudgetOptions budget;
+    budget.max_bytes = 1 << 30;
+    budget.max_calls = 2;
+    budget_ = std::make_shared<admission::InFlightBudget>(budget, 1);
     service_ = std::make_unique<ClientRegistrationService>(
         options, std::make_shared<callers::CallerGuard>(*std::move(callers)), upstream_,
-        &registry_);
+        &registry_, budget_);
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(service_.get());
@@ -222,6 +228,7 @@ class ServiceTest : public ::testing::Test {
   std::shared_ptr<StrictMock<MockConnection>> upstream_ =
       std::make_shared<StrictMock<MockConnection>>();
   metrics::Registry registry_;
+  std::shared_ptr<admission::InFlightBudget> budget_;
   std::unique_ptr<ClientRegistrationService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::ClientRegistrationService::Stub> stub_;
@@ -249,6 +256,66 @@ TEST_F(ServiceTest, AnAdmittedCallReachesTheConnectionAndIsAnswered) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.http_status(), 201);
   EXPECT_EQ(response.client().client_id(), "42");
+}
+
+TEST_F(ServiceTest, ACallBeyondTheBudgetIsRefusedAtOnceAndTheBudgetComesBack) {
+  // The connection holds the first two calls (the budget's two) unanswered.
+  absl::Mutex mu;
+  std::vector<authlete::AuthleteConnection::Callback> held;
+  EXPECT_CALL(*upstream_, Call(_, _, _))
+      .Times(2)
+      .WillRepeatedly([&](const DcrCall&, absl::Duration, auto done) {
+        absl::MutexLock lock(&mu);
+        held.push_back(std::move(done));
+      });
+  struct Pending {
+    std::unique_ptr<grpc::ClientContext> context;
+    v1::RegisterClientRequest request;
+    v1::RegisterClientResponse response;
+    absl::Notification done;
+    grpc::Status status;
+  };
+  Pending first, second;
+  for (Pending* p : {&first, &second}) {
+    p->context = Context();
+    p->request = Register("https://a.portal.example/cb");
+    stub_->async()->RegisterClient(p->context.get(), &p->request, &p->response,
+                                   [p](grpc::Status s) {
+                                     p->status = std::move(s);
+                                     p->done.Notify();
+                                   });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(
+        absl::Condition(+[](std::vector<authlete::AuthleteConnection::Callback>* h) {
+          return h->size() == 2;
+        }, &held),
+        absl::Seconds(5)));
+  }
+  EXPECT_EQ(budget_->InUse().calls, 2);
+  // The third: refused at once, the connection never sees it (StrictMock).
+  v1::RegisterClientResponse response;
+  grpc::Status status =
+      stub_->RegisterClient(Context().get(), Register("https://a.portal.example/cb"), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  absl::optional<v1::RegistrationError> detail = api::RegistrationErrorOf(status);
+  ASSERT_TRUE(detail.has_value());
+  EXPECT_EQ(detail->reason(), v1::ERROR_REASON_GATEWAY_OVERLOADED);
+  EXPECT_FALSE(detail->may_have_been_processed());
+  // Answering the held calls gives their shares back.
+  for (auto& done : held) {
+    DcrResponse answer;
+    answer.action = v1::ACTION_CREATED;
+    answer.response_content = R"({"client_id":"42"})";
+    std::move(done)(std::move(answer));
+  }
+  ASSERT_TRUE(first.done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  ASSERT_TRUE(second.done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_TRUE(first.status.ok()) << first.status.error_message();
+  EXPECT_TRUE(second.status.ok()) << second.status.error_message();
+  EXPECT_EQ(budget_->InUse().calls, 0);
+  EXPECT_EQ(budget_->InUse().bytes, 0);
 }
 
 TEST_F(ServiceTest, RefusalsNeverReachTheConnection) {
