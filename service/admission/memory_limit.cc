@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -33,29 +34,36 @@ absl::optional<int64_t> ParseLimit(absl::string_view text) {
 
 absl::optional<int64_t> CgroupMemoryLimit(const std::string& root,
                                           const std::string& self_cgroup_file) {
-  // cgroup v2: "0::/path" in /proc/self/cgroup; a container with its own
-  // cgroup namespace sees "/" and the limit at the root of the mount. The
-  // tightest limit on the way up applies.
+  // /proc/self/cgroup names the process's cgroup per hierarchy:
+  // "0::/path" for cgroup v2, "4:memory:/path" for v1's memory controller.
+  // A container with its own cgroup namespace sees "/". The tightest limit
+  // on the way up to the root applies.
   absl::optional<int64_t> tightest;
   auto consider = [&tightest](absl::optional<int64_t> limit) {
     if (limit.has_value() && (!tightest.has_value() || *limit < *tightest)) tightest = limit;
   };
-  if (absl::optional<std::string> self = ReadFile(self_cgroup_file)) {
-    for (absl::string_view line : absl::StrSplit(*self, '\n')) {
-      if (!absl::ConsumePrefix(&line, "0::")) continue;
-      std::string path(absl::StripSuffix(line, "/"));
-      for (;;) {
-        if (absl::optional<std::string> max = ReadFile(root + path + "/memory.max")) {
-          consider(ParseLimit(*max));
-        }
-        if (path.empty()) break;
-        path = path.substr(0, path.rfind('/'));
+  auto walk_up = [&consider](const std::string& mount, std::string path, const char* file) {
+    path = std::string(absl::StripSuffix(path, "/"));
+    for (;;) {
+      if (absl::optional<std::string> text = ReadFile(mount + path + "/" + file)) {
+        consider(ParseLimit(*text));
       }
+      if (path.empty()) break;
+      path = path.substr(0, path.rfind('/'));
     }
-  }
-  if (!tightest.has_value()) {
-    if (absl::optional<std::string> v1 = ReadFile(root + "/memory/memory.limit_in_bytes")) {
-      consider(ParseLimit(*v1));
+  };
+  const absl::optional<std::string> self = ReadFile(self_cgroup_file);
+  if (!self.has_value()) return absl::nullopt;
+  for (absl::string_view line : absl::StrSplit(*self, '\n')) {
+    const std::vector<absl::string_view> fields = absl::StrSplit(line, absl::MaxSplits(':', 2));
+    if (fields.size() != 3 || fields[2].empty() || fields[2][0] != '/') continue;
+    const std::string path(fields[2]);
+    if (fields[0] == "0" && fields[1].empty()) {
+      walk_up(root, path, "memory.max");  // v2 (pure, or the hybrid's unified part)
+    } else {
+      for (absl::string_view controller : absl::StrSplit(fields[1], ',')) {
+        if (controller == "memory") walk_up(root + "/memory", path, "memory.limit_in_bytes");
+      }
     }
   }
   return tightest;
@@ -65,8 +73,8 @@ DerivedBudget DeriveBudget(absl::optional<int64_t> memory_limit) {
   DerivedBudget budget;
   budget.from_cgroup = memory_limit.has_value();
   budget.memory_limit = memory_limit.value_or(kAssumedMemoryLimit);
-  budget.call_bytes = budget.memory_limit / 100 * 50;
-  budget.transport_bytes = budget.memory_limit / 100 * 20;
+  budget.call_bytes = budget.memory_limit / 2;
+  budget.transport_bytes = budget.memory_limit / 5;
   // The bytes bound every call; the count only keeps the smallest ones from
   // adding up past what the estimate knows of (sockets, kernel buffers).
   budget.max_calls = std::max<int64_t>(1, budget.call_bytes / kCallBaseBytes);

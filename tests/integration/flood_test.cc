@@ -10,6 +10,9 @@
 // the bounds asserted are generous ones about memory, never about speed.
 #include <unistd.h>
 
+#include <cstdio>
+#include <memory>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -28,7 +31,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/types/optional.h"
 #include "absl/synchronization/mutex.h"
 #include "dcr/v1/client_registration_service.grpc.pb.h"
@@ -256,7 +261,11 @@ struct Stack {
   int admin_port = 0;
 };
 
-void StartStack(absl::Duration latency, Stack& stack) {
+// `cgroup_procs`: a cgroup's process list the gateway joins before it
+// starts (so that it reads that cgroup's memory limit); empty: none.
+// `budget_flags`: false starts it with the default, derived budget.
+void StartStack(absl::Duration latency, Stack& stack, const std::string& cgroup_procs = "",
+                bool budget_flags = true) {
   const std::string gateway_path = absl::GetFlag(FLAGS_gateway);
   ASSERT_FALSE(gateway_path.empty()) << "usage: flood_test --gateway=PATH";
   stack.dir = cli_test::MakeTempDir();
@@ -284,15 +293,22 @@ void StartStack(absl::Duration latency, Stack& stack) {
                          KeyHash(kFloodKey), "\"], ", anything, R"(}, {"name": "steady", )",
                          R"("api_key_sha256": [")", KeyHash(kSteadyKey), "\"], ", anything,
                          "}]}"));
-  auto gateway = Process::Start(
-      gateway_path,
-      {"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--insecure_plaintext",
-       "--port_file=" + dir + "/gateway.port", "--callers_file=" + dir + "/callers.json",
-       "--authlete_base_url=" + stack.emulator->base_url(),
-       absl::StrCat("--authlete_service_id=", emulator::kDefaultServiceId),
-       "--authlete_credential_file=" + dir + "/credential", "--log_requests=false",
-       absl::StrCat("--memory_budget_bytes=", kBudget), "--shutdown_grace=2s"},
-      {}, dir + "/gateway.log");
+  std::vector<std::string> args = {
+      "--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--insecure_plaintext",
+      "--port_file=" + dir + "/gateway.port", "--callers_file=" + dir + "/callers.json",
+      "--authlete_base_url=" + stack.emulator->base_url(),
+      absl::StrCat("--authlete_service_id=", emulator::kDefaultServiceId),
+      "--authlete_credential_file=" + dir + "/credential", "--log_requests=false",
+      "--shutdown_grace=2s"};
+  if (budget_flags) args.push_back(absl::StrCat("--memory_budget_bytes=", kBudget));
+  std::string program = gateway_path;
+  if (!cgroup_procs.empty()) {
+    // Joins the cgroup, then becomes the gateway (same pid).
+    args.insert(args.begin(), {"-c", "echo $$ > \"$0\" && exec \"$@\"", cgroup_procs,
+                               gateway_path});
+    program = "/bin/sh";
+  }
+  auto gateway = Process::Start(program, args, {}, dir + "/gateway.log");
   ASSERT_TRUE(gateway.ok()) << gateway.status();
   stack.gateway.emplace(*std::move(gateway));
   auto port = cli_test::WaitForPortFile(dir + "/gateway.port", *stack.gateway);
@@ -461,6 +477,91 @@ TEST(FloodTest, CallersThatGiveUpAreCountedAsTheySawIt) {
     }
   }
   EXPECT_EQ(gave_up_lines, kCalls);
+}
+
+// A memory cgroup of this process's own with a limit, removed with it:
+// cgroup v1's memory controller or cgroup v2, whichever this machine has.
+class MemoryCgroup {
+ public:
+  static absl::StatusOr<std::unique_ptr<MemoryCgroup>> Create(int64_t limit) {
+    const std::string self = ReadFile("/proc/self/cgroup");
+    for (absl::string_view line : absl::StrSplit(self, '\n')) {
+      std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(':', 2));
+      if (f.size() != 3) continue;
+      std::string dir, limit_file;
+      if (absl::StrContains(absl::StrCat(",", f[1], ","), ",memory,")) {
+        dir = "/sys/fs/cgroup/memory" + f[2];
+        limit_file = "memory.limit_in_bytes";
+      } else if (f[0] == "0" && f[1].empty() &&
+                 absl::StrContains(ReadFile("/sys/fs/cgroup/cgroup.controllers"), "memory")) {
+        dir = "/sys/fs/cgroup" + f[2];
+        limit_file = "memory.max";
+      } else {
+        continue;
+      }
+      auto group = std::unique_ptr<MemoryCgroup>(
+          new MemoryCgroup(absl::StrCat(absl::StripSuffix(dir, "/"), "/dcr-flood-", getpid())));
+      std::error_code error;
+      if (!std::filesystem::create_directory(group->path_, error)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("cannot create ", group->path_, ": ", error.message()));
+      }
+      std::ofstream(group->path_ + "/" + limit_file) << limit;
+      int64_t set = 0;
+      if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFile(group->path_ + "/" + limit_file)),
+                            &set) ||
+          set != limit) {
+        return absl::FailedPreconditionError(absl::StrCat("cannot set ", limit_file));
+      }
+      return group;
+    }
+    return absl::FailedPreconditionError("no memory cgroup controller:\n" + self);
+  }
+  ~MemoryCgroup() {
+    // Empty once the gateway is gone; retried briefly while it exits.
+    for (int i = 0; i < 50 && rmdir(path_.c_str()) != 0; ++i) absl::SleepFor(absl::Milliseconds(100));
+  }
+  std::string procs() const { return path_ + "/cgroup.procs"; }
+
+ private:
+  explicit MemoryCgroup(std::string path) : path_(std::move(path)) {}
+  const std::string path_;
+};
+
+// The production defaults, from a real container limit: the base
+// Deployment's 384 Mi set on a cgroup the gateway runs in, no budget flag.
+// The gateway must read the limit, derive its budget from it (README
+// "Memory and overload"), and survive a flood of the largest Registers well
+// below the limit, where the kernel would kill it.
+TEST(FloodTest, DefaultsFromTheContainersMemoryLimitHoldAFlood) {
+  constexpr int64_t kLimit = 384 * kMiB;
+  absl::StatusOr<std::unique_ptr<MemoryCgroup>> cgroup = MemoryCgroup::Create(kLimit);
+  ASSERT_TRUE(cgroup.ok()) << cgroup.status()
+                           << " (the test runs the gateway in a memory cgroup of its own)";
+  {
+    Stack stack;
+    ASSERT_NO_FATAL_FAILURE(
+        StartStack(kUpstreamLatency, stack, (*cgroup)->procs(), /*budget_flags=*/false));
+    const std::string log = ReadFile(stack.dir + "/gateway.log");
+    EXPECT_THAT(log, ::testing::HasSubstr(absl::StrCat("\"memory_limit_bytes\":", kLimit)));
+    EXPECT_THAT(log, ::testing::HasSubstr("\"memory_limit_from\":\"cgroup\""));
+    EXPECT_THAT(log, ::testing::HasSubstr(absl::StrCat("\"memory_budget_bytes\":", kLimit / 2)));
+
+    v1::RegisterClientRequest largest;
+    largest.set_metadata_json(LargestMetadata());
+    Flood flood(stack.port, kConnections, 2 * kInFlightPerConnection, largest);
+    RssSampler sampler(stack.gateway->pid());
+    flood.Run(absl::Now() + absl::Seconds(4), kMaxFloodCalls);
+    sampler.Stop();
+    const Counts counts = flood.counts();
+    std::printf("defaults in a 384 MiB cgroup: %s; peak RSS %.1f MiB\n", Show(counts).c_str(),
+                sampler.peak() / double(kMiB));
+    ASSERT_TRUE(stack.gateway->Running()) << ReadFile(stack.dir + "/gateway.log");
+    EXPECT_GT(counts.count({"RegisterClient", "OK"}), 0u) << Show(counts);
+    // Within what the defaults divide the limit into (50 % calls, 20 %
+    // transport, the rest baseline and slack), far from the OOM killer.
+    EXPECT_LE(sampler.peak(), kLimit * 85 / 100);
+  }
 }
 
 }  // namespace

@@ -153,11 +153,22 @@ TEST_F(CgroupTest, V2InItsOwnNamespaceAndUnlimited) {
 }
 
 TEST_F(CgroupTest, V1LimitAndItsUnlimitedValue) {
-  Write("self_cgroup", "5:memory:/docker/abc\n");
+  Write("self_cgroup", "5:memory:/\n");
   Write("cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n");
   EXPECT_EQ(CgroupMemoryLimit(root(), self()), absl::nullopt);
   Write("cgroup/memory/memory.limit_in_bytes", "536870912\n");
   EXPECT_EQ(CgroupMemoryLimit(root(), self()), 536870912);
+}
+
+TEST_F(CgroupTest, V1LimitOfTheProcesssOwnCgroupInAHybridLayout) {
+  // As on a host with cgroup v1 controllers and the unified hierarchy
+  // beside them: the process's memory cgroup, not the root, has the limit.
+  Write("self_cgroup",
+        "9:name=systemd:/\n5:cpu,memory:/process_api/abc/gateway\n0::/\n");
+  Write("cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n");
+  Write("cgroup/memory/process_api/memory.limit_in_bytes", "9223372036854771712\n");
+  Write("cgroup/memory/process_api/abc/gateway/memory.limit_in_bytes", "402653184\n");
+  EXPECT_EQ(CgroupMemoryLimit(root(), self()), 402653184);
 }
 
 TEST_F(CgroupTest, GarbageIsNoLimit) {
@@ -170,8 +181,8 @@ TEST_F(CgroupTest, GarbageIsNoLimit) {
 TEST(DeriveBudgetTest, FromTheLimitOrTheAssumedOne) {
   const DerivedBudget base = DeriveBudget(384LL << 20);
   EXPECT_TRUE(base.from_cgroup);
-  EXPECT_EQ(base.call_bytes, (384LL << 20) / 100 * 50);
-  EXPECT_EQ(base.transport_bytes, (384LL << 20) / 100 * 20);
+  EXPECT_EQ(base.call_bytes, (384LL << 20) / 2);
+  EXPECT_EQ(base.transport_bytes, (384LL << 20) / 5);
   // The documented load, 2,000 small calls in flight, fits the base
   // Deployment's limit.
   EXPECT_GE(base.max_calls, 2000);
