@@ -106,7 +106,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   }
 
   std::unique_ptr<GatewayServer> gateway(new GatewayServer());
-  gateway->registry_.AddCollector(&metrics::AppendProcessMetrics);
+  gateway->registry_.AddCollectable(metrics::ProcessMetrics());
   http::CurlOptions curl;
   curl.connect_timeout = config.upstream_connect_timeout;
   curl.max_response_bytes = config.max_upstream_response_bytes;
