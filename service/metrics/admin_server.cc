@@ -1,42 +1,159 @@
 #include "service/metrics/admin_server.h"
 
-#include <netdb.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <chrono>
+#include <optional>
+#include <thread>
 
-#include <cerrno>
-#include <cstring>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
 
 namespace dcr::metrics {
 namespace {
 
-constexpr std::size_t kMaxRequestBytes = 8 * 1024;
-constexpr int kReadTimeoutMs = 2000;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
 
-void WriteAll(int fd, const std::string& data) {
-  std::size_t sent = 0;
-  while (sent < data.size()) {
-    const ssize_t n = send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    sent += static_cast<std::size_t>(n);
-  }
-}
-
-std::string Response(int status, const char* reason, const char* type, const std::string& body) {
-  return absl::StrCat("HTTP/1.1 ", status, " ", reason, "\r\nContent-Type: ", type,
-                      "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n", body);
-}
+constexpr std::size_t kMaxRequestBytes = 8 * 1024;     // the request's head
+constexpr auto kReadTimeout = std::chrono::seconds(2);  // for the whole head to arrive
+constexpr auto kWriteTimeout = std::chrono::seconds(10);
+constexpr int kMaxConnections = 16;  // at a time; more wait in the listen queue
+constexpr int kListenBacklog = 16;
 
 }  // namespace
+
+struct AdminServer::Impl {
+  std::function<std::string()> render_metrics;
+  std::function<bool()> ready;
+  // Declared first, destroyed last: the acceptor and the sessions need it.
+  std::unique_ptr<net::io_context> ioc;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<net::steady_timer> accept_retry;
+  std::thread thread;
+  // Touched on the server's thread only (and in ~AdminServer after it ended).
+  int connections = 0;
+  bool accepting = false;
+  bool stopped = false;
+
+  void DoAccept();
+  void ConnectionEnded() {
+    --connections;
+    if (!stopped) DoAccept();
+  }
+};
+
+namespace {
+
+// One connection: one request, one answer, closed.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(AdminServer::Impl* server, tcp::socket socket)
+      : server_(server), stream_(std::move(socket)) {}
+  ~Session() { server_->ConnectionEnded(); }
+
+  void Start() {
+    parser_.header_limit(kMaxRequestBytes);
+    // Admin requests have no body; one that comes is never read.
+    stream_.expires_after(kReadTimeout);
+    http::async_read_header(stream_, buffer_, parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->OnHeader(ec);
+                            });
+  }
+
+ private:
+  void OnHeader(beast::error_code ec) {
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+      return Answer(http::status::request_header_fields_too_large, "text/plain", "too large\n");
+    }
+    if (ec) {
+      // A request Beast could not parse gets 400; a slow, cut or vanished
+      // client gets nothing.
+      const bool malformed =
+          ec.category() == http::make_error_code(http::error::bad_method).category() &&
+          ec != http::error::partial_message && ec != http::error::end_of_stream;
+      if (malformed) return Answer(http::status::bad_request, "text/plain", "bad request\n");
+      return Close();
+    }
+    const http::request<http::empty_body>& request = parser_.get();
+    const beast::string_view target = request.target();
+    const beast::string_view path = target.substr(0, target.find('?'));
+    head_ = request.method() == http::verb::head;
+    if (path != "/metrics" && path != "/healthz" && path != "/readyz") {
+      Answer(http::status::not_found, "text/plain", "not found\n");
+    } else if (request.method() != http::verb::get && !head_) {
+      Answer(http::status::method_not_allowed, "text/plain", "GET only\n");
+    } else if (path == "/healthz") {
+      Answer(http::status::ok, "text/plain", "ok\n");
+    } else if (path == "/readyz") {
+      if (server_->ready()) {
+        Answer(http::status::ok, "text/plain", "ready\n");
+      } else {
+        Answer(http::status::service_unavailable, "text/plain", "draining\n");
+      }
+    } else {
+      Answer(http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
+             server_->render_metrics());
+    }
+  }
+
+  void Answer(http::status status, const char* content_type, std::string body) {
+    response_.version(11);
+    response_.result(status);
+    response_.set(http::field::content_type, content_type);
+    response_.keep_alive(false);  // Connection: close
+    response_.content_length(body.size());
+    if (!head_) response_.body() = std::move(body);
+    stream_.expires_after(kWriteTimeout);
+    // A HEAD answer has the Content-Length of the GET's body, but no body.
+    http::async_write(stream_, response_,
+                      [self = shared_from_this()](beast::error_code, std::size_t) {
+                        self->Close();
+                      });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  AdminServer::Impl* const server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_{kMaxRequestBytes};
+  http::request_parser<http::empty_body> parser_;
+  http::response<http::string_body> response_;
+  bool head_ = false;
+};
+
+}  // namespace
+
+void AdminServer::Impl::DoAccept() {
+  if (accepting || stopped || connections >= kMaxConnections) return;
+  accepting = true;
+  acceptor->async_accept(*ioc, [this](beast::error_code ec, tcp::socket socket) {
+    accepting = false;
+    if (stopped || ec == net::error::operation_aborted) return;
+    if (ec) {
+      // E.g. EMFILE: back off briefly instead of spinning.
+      accept_retry->expires_after(std::chrono::milliseconds(50));
+      accept_retry->async_wait([this](beast::error_code ec) {
+        if (!ec) DoAccept();
+      });
+      return;
+    }
+    ++connections;
+    std::make_shared<Session>(this, std::move(socket))->Start();
+    DoAccept();
+  });
+}
 
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
     const std::string& address, std::function<std::string()> render_metrics,
@@ -51,112 +168,48 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const std::string service = std::to_string(port);
-  if (getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &found) != 0 ||
-      found == nullptr) {
+  auto impl = std::make_unique<Impl>();
+  impl->render_metrics = std::move(render_metrics);
+  impl->ready = std::move(ready);
+  impl->ioc = std::make_unique<net::io_context>(1);
+  beast::error_code ec;
+  // An empty host is every address (getaddrinfo's passive lookup).
+  tcp::resolver resolver(*impl->ioc);
+  const tcp::resolver::results_type found =
+      resolver.resolve(host, std::to_string(port),
+                       tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || found.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("cannot resolve admin address ", address));
   }
-  const int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const int one = 1;
-  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  const bool bound = fd >= 0 && bind(fd, found->ai_addr, found->ai_addrlen) == 0 &&
-                     listen(fd, 16) == 0;
-  freeaddrinfo(found);
-  if (!bound) {
-    const std::string why = std::strerror(errno);
-    if (fd >= 0) close(fd);
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ": ", why));
+  const tcp::endpoint endpoint = found.begin()->endpoint();
+  impl->acceptor = std::make_unique<tcp::acceptor>(*impl->ioc);
+  impl->accept_retry = std::make_unique<net::steady_timer>(*impl->ioc);
+  impl->acceptor->open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor->bind(endpoint, ec);
+  if (!ec) impl->acceptor->listen(kListenBacklog, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ": ", ec.message()));
   }
-  sockaddr_storage local{};
-  socklen_t length = sizeof(local);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length);
-  const int bound_port = ntohs(local.ss_family == AF_INET6
-                                   ? reinterpret_cast<sockaddr_in6*>(&local)->sin6_port
-                                   : reinterpret_cast<sockaddr_in*>(&local)->sin_port);
-  const int stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (stop_fd < 0) {
-    close(fd);
-    return absl::InternalError("eventfd failed");
-  }
-  return std::unique_ptr<AdminServer>(
-      new AdminServer(fd, stop_fd, bound_port, std::move(render_metrics), std::move(ready)));
+  const int bound_port = impl->acceptor->local_endpoint().port();
+  impl->DoAccept();
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->ioc->run(); });
+  return std::unique_ptr<AdminServer>(new AdminServer(std::move(impl), bound_port));
 }
 
-AdminServer::AdminServer(int listen_fd, int stop_fd, int port,
-                         std::function<std::string()> render, std::function<bool()> ready)
-    : listen_fd_(listen_fd), stop_fd_(stop_fd), port_(port), render_metrics_(std::move(render)),
-      ready_(std::move(ready)) {
-  thread_ = std::thread([this] { Run(); });
-}
+AdminServer::AdminServer(std::unique_ptr<Impl> impl, int port)
+    : impl_(std::move(impl)), port_(port) {}
 
 AdminServer::~AdminServer() {
-  const uint64_t one = 1;
-  (void)!write(stop_fd_, &one, sizeof(one));
-  thread_.join();
-  close(listen_fd_);
-  close(stop_fd_);
-}
-
-void AdminServer::Run() {
-  for (;;) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    if (fds[1].revents != 0) return;
-    if (fds[0].revents & POLLIN) {
-      const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd >= 0) {
-        Serve(fd);
-        close(fd);
-      }
-    }
-  }
-}
-
-void AdminServer::Serve(int fd) {
-  std::string request;
-  char buffer[2048];
-  while (request.find("\r\n\r\n") == std::string::npos) {
-    if (request.size() > kMaxRequestBytes) {
-      WriteAll(fd, Response(431, "Request Header Fields Too Large", "text/plain", "too large\n"));
-      return;
-    }
-    pollfd in = {fd, POLLIN, 0};
-    if (poll(&in, 1, kReadTimeoutMs) <= 0) return;  // slow or gone: drop it
-    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
-    if (n <= 0) return;
-    request.append(buffer, static_cast<std::size_t>(n));
-  }
-  const absl::string_view line(request.data(), request.find("\r\n"));
-  const std::size_t first = line.find(' ');
-  const std::size_t second = first == absl::string_view::npos ? first : line.find(' ', first + 1);
-  if (second == absl::string_view::npos || !absl::StartsWith(line.substr(second + 1), "HTTP/1.")) {
-    WriteAll(fd, Response(400, "Bad Request", "text/plain", "bad request\n"));
-    return;
-  }
-  const absl::string_view method = line.substr(0, first);
-  absl::string_view path = line.substr(first + 1, second - first - 1);
-  path = path.substr(0, path.find('?'));
-  if (path != "/metrics" && path != "/healthz" && path != "/readyz") {
-    WriteAll(fd, Response(404, "Not Found", "text/plain", "not found\n"));
-  } else if (method != "GET" && method != "HEAD") {
-    WriteAll(fd, Response(405, "Method Not Allowed", "text/plain", "GET only\n"));
-  } else if (path == "/healthz") {
-    WriteAll(fd, Response(200, "OK", "text/plain", "ok\n"));
-  } else if (path == "/readyz") {
-    WriteAll(fd, ready_() ? Response(200, "OK", "text/plain", "ready\n")
-                          : Response(503, "Service Unavailable", "text/plain", "draining\n"));
-  } else {
-    WriteAll(fd, Response(200, "OK", "text/plain; version=0.0.4; charset=utf-8",
-                          render_metrics_()));
-  }
+  impl_->ioc->stop();
+  impl_->thread.join();
+  impl_->stopped = true;
+  // Sessions are owned by pending handlers; destroying the io_context drops
+  // them (closing their sockets) while the rest of Impl is still alive.
+  impl_->accept_retry.reset();
+  impl_->acceptor.reset();
+  impl_->ioc.reset();
 }
 
 }  // namespace dcr::metrics

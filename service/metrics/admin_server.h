@@ -1,17 +1,17 @@
 // The admin HTTP port: GET /metrics (Prometheus text format) and
-// GET /healthz, apart from the gRPC port so that scrapes never compete with
-// callers and network policy can open it to monitoring only.
+// GET /healthz, /readyz, apart from the gRPC port so that scrapes never
+// compete with callers and network policy can open it to monitoring only.
 //
-// One thread answers one connection at a time: enough for scrapers. Requests
-// are untrusted: at most 8 KB, 2 s to arrive, anything but the two GETs gets
-// 404/405/400, and the connection is closed after every answer.
+// Boost.Beast/Asio on one thread of its own, enough for scrapers and probes.
+// Requests are untrusted: the head at most 8 KB, 2 s for it to arrive, at most
+// 16 connections at a time (more wait in the listen queue), anything but the
+// three GETs gets 404/405/400, and the connection is closed after every answer.
 #ifndef DCR_SERVICE_METRICS_ADMIN_SERVER_H_
 #define DCR_SERVICE_METRICS_ADMIN_SERVER_H_
 
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
 
@@ -32,18 +32,13 @@ class AdminServer {
 
   int port() const { return port_; }
 
- private:
-  AdminServer(int listen_fd, int stop_fd, int port, std::function<std::string()> render,
-              std::function<bool()> ready);
-  void Run();
-  void Serve(int fd);
+  struct Impl;
 
-  const int listen_fd_;
-  const int stop_fd_;
+ private:
+  AdminServer(std::unique_ptr<Impl> impl, int port);
+
+  std::unique_ptr<Impl> impl_;
   const int port_;
-  const std::function<std::string()> render_metrics_;
-  const std::function<bool()> ready_;
-  std::thread thread_;
 };
 
 }  // namespace dcr::metrics

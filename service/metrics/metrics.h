@@ -1,88 +1,126 @@
-// Prometheus metrics: counters, gauges and histograms with labels, rendered
-// in the text exposition format 0.0.4. prometheus-cpp is not packaged for
-// Debian 12; this is the small part of it the gateway needs.
+// Prometheus metrics on prometheus-cpp (core): its families, counters, gauges
+// and histograms hold the values, its TextSerializer writes the page (text
+// format 0.0.4). This file is a thin adapter that keeps the gateway's own
+// interface, Registry::Add → Family::With → Series&: a hot path finds its
+// series once, at start-up, and keeps the Series& (updates are prometheus-cpp's
+// atomics; a histogram's observation takes its own short per-series lock).
 //
-// Updating a series is lock-free (atomics); finding a series by label values
-// takes a short lock, so hot paths keep the Series& they use often.
+// What the adapter adds to prometheus-cpp, so that the page keeps its shape
+// for dashboards and tests: the families appear in the order they were added,
+// a family with no series yet still shows its HELP and TYPE, labels appear in
+// the order the family declares them (prometheus-cpp sorts them by name), and
+// HELP text is escaped (prometheus-cpp writes it verbatim). Finding a series
+// by label values takes a short lock in a cache of its own: prometheus-cpp's
+// Family::Add allocates a metric at every call, even for an existing one.
 #ifndef DCR_SERVICE_METRICS_METRICS_H_
 #define DCR_SERVICE_METRICS_METRICS_H_
 
-#include <atomic>
-#include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
 
 namespace dcr::metrics {
 
 enum class Type { kCounter, kGauge, kHistogram };
 
-// One time series: a value (counter, gauge) or a histogram.
+// One time series: a counter, a gauge or a histogram of prometheus-cpp.
 class Series {
  public:
-  explicit Series(const std::vector<double>* bounds);
   void Add(double delta = 1);  // counter (delta >= 0) or gauge
   void Set(double value);      // gauge
   void Observe(double value);  // histogram
-  double value() const { return value_.load(std::memory_order_relaxed); }
+  double value() const;        // a counter's or gauge's value, a histogram's sum
 
  private:
   friend class Family;
-  static void AddTo(std::atomic<double>& target, double delta);
-  const std::vector<double>* const bounds_;  // null unless a histogram
-  std::atomic<double> value_{0};             // value, or a histogram's sum
-  std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // per bound, +Inf last
+  prometheus::Counter* counter_ = nullptr;
+  prometheus::Gauge* gauge_ = nullptr;
+  prometheus::Histogram* histogram_ = nullptr;
+  // Owns the metric of a series asked for with the wrong number of label
+  // values: it counts, but is never on the page (a caller's mistake must
+  // never make the page malformed).
+  std::shared_ptr<void> detached_;
 };
 
 // A metric and its series, one per combination of label values.
 class Family {
  public:
-  Family(std::string name, std::string help, Type type, std::vector<std::string> labels,
-         std::vector<double> bounds);
   // The series for `values` (one per label name), created at first use;
-  // the reference stays valid as long as the family.
+  // the reference stays valid as long as the registry.
   Series& With(const std::vector<std::string>& values) ABSL_LOCKS_EXCLUDED(mu_);
-  void Render(std::string& out) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  const std::string name_, help_;
+  friend class Registry;
+  Family(prometheus::Registry& registry, std::string name, std::string help, Type type,
+         std::vector<std::string> labels, std::vector<double> bounds);
+  void CollectInto(std::vector<prometheus::MetricFamily>& out) const;
+
+  const std::string name_, help_;  // help_ escaped for the text format
   const Type type_;
   const std::vector<std::string> labels_;
   const std::vector<double> bounds_;
+  // The prometheus-cpp family (one of them, after type_), owned by the registry.
+  prometheus::Family<prometheus::Counter>* counters_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* gauges_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* histograms_ = nullptr;
   mutable absl::Mutex mu_;
   std::map<std::vector<std::string>, std::unique_ptr<Series>> series_ ABSL_GUARDED_BY(mu_);
 };
 
-class Registry {
+// The gateway's metrics. A prometheus::Collectable itself, so that it can be
+// handed to anything that collects prometheus-cpp metrics.
+class Registry : public prometheus::Collectable {
  public:
+  Registry();
+  ~Registry() override;
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // Adding a name twice returns the family added first (prometheus-cpp
+  // refuses a name already used by another type). Names, label names and
+  // bounds must be valid for Prometheus (prometheus-cpp throws otherwise).
   Family& Add(std::string name, std::string help, Type type, std::vector<std::string> labels = {},
               std::vector<double> bounds = {}) ABSL_LOCKS_EXCLUDED(mu_);
-  // Text appended at every scrape, for values read when asked (process
-  // metrics; later the resilience layer's retries and circuit states).
-  void AddCollector(std::function<void(std::string&)> collect) ABSL_LOCKS_EXCLUDED(mu_);
-  std::string Render() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Metrics computed when the page is scraped (process metrics), collected
+  // after the families.
+  void AddCollectable(std::shared_ptr<prometheus::Collectable> collectable)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  std::vector<prometheus::MetricFamily> Collect() const override ABSL_LOCKS_EXCLUDED(mu_);
+  // The page, by prometheus::TextSerializer.
+  std::string Render() const;
 
  private:
+  std::unique_ptr<prometheus::Registry> registry_;  // owns the prometheus-cpp families
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<Family>> families_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::function<void(std::string&)>> collectors_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_ ABSL_GUARDED_BY(mu_);
 };
 
 // Latency buckets in seconds, 1 ms to 30 s.
 std::vector<double> LatencyBuckets();
 
-// process_* metrics of this process, from /proc/self (Prometheus' standard
-// names): CPU seconds, resident and virtual memory, open and maximum file
-// descriptors, start time, threads.
-void AppendProcessMetrics(std::string& out);
-
-// Escapes a label value for the text format: backslash, quote, newline.
-std::string EscapeLabelValue(const std::string& value);
+// process_* metrics of this process, read from /proc/self at every collection
+// (Prometheus' standard names; prometheus-cpp has no collector for them): CPU
+// seconds, resident and virtual memory, open and maximum file descriptors,
+// start time, threads.
+std::shared_ptr<prometheus::Collectable> ProcessMetrics();
 
 }  // namespace dcr::metrics
 

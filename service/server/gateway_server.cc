@@ -120,7 +120,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   }
 
   std::unique_ptr<GatewayServer> gateway(new GatewayServer());
-  gateway->registry_.AddCollector(&metrics::AppendProcessMetrics);
+  gateway->registry_.AddCollectable(metrics::ProcessMetrics());
   gateway->derived_budget_ = admission::DeriveBudget(admission::CgroupMemoryLimit());
   const std::size_t caller_count = callers.has_value() ? callers->size() : 1;
   gateway->budget_ = std::make_shared<admission::InFlightBudget>(

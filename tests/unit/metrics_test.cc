@@ -1,4 +1,5 @@
-// The Prometheus text format as the metrics module writes it.
+// The Prometheus text format as the metrics module writes it (through
+// prometheus-cpp's TextSerializer).
 #include "service/metrics/metrics.h"
 
 #include <gmock/gmock.h>
@@ -49,8 +50,9 @@ TEST(MetricsTest, WrongLabelCountNeverBreaksThePage) {
 }
 
 TEST(MetricsTest, ProcessMetrics) {
-  std::string out;
-  AppendProcessMetrics(out);
+  Registry registry;
+  registry.AddCollectable(ProcessMetrics());
+  const std::string out = registry.Render();
   for (const char* name : {"process_cpu_seconds_total ", "process_resident_memory_bytes ",
                            "process_virtual_memory_bytes ", "process_open_fds ",
                            "process_max_fds ", "process_start_time_seconds ", "process_threads "}) {
