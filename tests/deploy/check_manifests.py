@@ -63,9 +63,11 @@ def check_runs_as_image(deployment, user):
 def check_emulator(deployment, service):
     """The emulator listens where its Service sends traffic: the port of
     --listen (argument), else of AUTHLETE_EMULATOR_LISTEN, else the image's
-    default 0.0.0.0:8787 (deploy/Dockerfile)."""
+    (deploy/Dockerfile's ENV)."""
     c = deployment["spec"]["template"]["spec"]["containers"][0]
-    listen = "0.0.0.0:8787"
+    with open(DOCKERFILE) as f:
+        image_env = re.findall(r"^ENV AUTHLETE_EMULATOR_LISTEN=(\S+)$", f.read(), re.M)
+    listen = image_env[0] if image_env else ""
     for e in c.get("env", []):
         if e.get("name") == "AUTHLETE_EMULATOR_LISTEN":
             listen = e.get("value", "")

@@ -115,7 +115,10 @@ build_image() {  # build_image TAG [--target STAGE]
 say "building $gateway_image and $emulator_image"
 build_image "$gateway_image"
 build_image "$emulator_image" --target emulator
-# Earlier builds' layers that nothing uses any more.
+# The build stage tagged too (from the cache: no work), so that pruning
+# removes only earlier builds' layers and keeps this one's as the next run's
+# cache (an untagged stage would be pruned, the apt layer with it).
+build_image localhost/dcr-images-test-build:test --target build
 pm image prune -f >/dev/null
 say "built"
 
