@@ -16,6 +16,11 @@ packages=(
   prometheus
   # tests/fuzz (libFuzzer, its sanitizer runtimes) and tests/sanitize.sh (gcc's).
   clang libclang-rt-14-dev
+  # tests/deploy/images_test.sh: builds and runs deploy/Dockerfile's images
+  # (rootful podman; runc rather than crun, see tests/deploy/containers.conf;
+  # its network plugins and iptables come with it) and makes their base
+  # image with debootstrap when no registry is reachable.
+  podman runc debootstrap
 )
 # kubectl renders the Kubernetes overlays in the tests (its built-in
 # kustomize); Debian's kubernetes-client unless a kubectl is already there.

@@ -4,6 +4,7 @@
 usage: check_manifests.py dev|production RENDERED.yaml
 Prints every problem found and exits 1 if there is any. Debian's python3 with
 python3-yaml (deploy/local/install-deps.sh)."""
+import os
 import re
 import json
 import sys
@@ -11,6 +12,8 @@ import sys
 import yaml
 
 GATEWAY = "dcr-gateway"
+EMULATOR = "authlete-emulator"
+DOCKERFILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../deploy/Dockerfile")
 problems = []
 
 
@@ -32,6 +35,53 @@ def matches(selector, labels):
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
+def image_user():
+    """The uid:gid the images run as (deploy/Dockerfile's USER lines, all the same)."""
+    with open(DOCKERFILE) as f:
+        users = set(re.findall(r"^USER (\d+):(\d+)$", f.read(), re.M))
+    if len(users) != 1:
+        problem(f"deploy/Dockerfile must run every image as one numeric user, not {users}")
+        return None
+    return tuple(int(x) for x in users.pop())
+
+
+def check_runs_as_image(deployment, user):
+    """Every pod of every Deployment: the images' user, read-only, no capabilities."""
+    name = deployment["metadata"]["name"]
+    spec = deployment["spec"]["template"]["spec"]
+    psc = spec.get("securityContext", {})
+    if user is not None and (psc.get("runAsUser"), psc.get("runAsGroup")) != user:
+        problem(f"{name} must run as the images' user {user[0]}:{user[1]} (deploy/Dockerfile)")
+    for c in spec["containers"]:
+        sc = c.get("securityContext", {})
+        if sc.get("readOnlyRootFilesystem") is not True:
+            problem(f"{name}/{c['name']}: the root filesystem must be read-only")
+        if "ALL" not in (sc.get("capabilities") or {}).get("drop", []):
+            problem(f"{name}/{c['name']}: all capabilities must be dropped")
+
+
+def check_emulator(deployment, service):
+    """The emulator listens where its Service sends traffic: the port of
+    --listen (argument), else of AUTHLETE_EMULATOR_LISTEN, else the image's
+    (deploy/Dockerfile's ENV)."""
+    c = deployment["spec"]["template"]["spec"]["containers"][0]
+    with open(DOCKERFILE) as f:
+        image_env = re.findall(r"^ENV AUTHLETE_EMULATOR_LISTEN=(\S+)$", f.read(), re.M)
+    listen = image_env[0] if image_env else ""
+    for e in c.get("env", []):
+        if e.get("name") == "AUTHLETE_EMULATOR_LISTEN":
+            listen = e.get("value", "")
+    for arg in c.get("args", []):
+        if arg.startswith("--listen="):
+            listen = arg.split("=", 1)[1]
+    ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
+    if listen_port(listen) != ports.get("http"):
+        problem(f"the emulator listens on {listen!r}, not on its http port {ports.get('http')}")
+    if service is None or not any(p.get("targetPort") in ("http", ports.get("http"))
+                                  for p in service["spec"]["ports"]):
+        problem("the emulator's Service does not reach its http port")
+
+
 def main():
     overlay, path = sys.argv[1], sys.argv[2]
     with open(path) as f:
@@ -47,6 +97,11 @@ def main():
         by_kind.setdefault(d["kind"], {})[meta["name"]] = d
 
     deployments = by_kind.get("Deployment", {})
+    user = image_user()
+    for deployment in deployments.values():
+        check_runs_as_image(deployment, user)
+    if EMULATOR in deployments:
+        check_emulator(deployments[EMULATOR], by_kind.get("Service", {}).get(EMULATOR))
     gateway = deployments.get(GATEWAY)
     if gateway is None:
         problem("no Deployment dcr-gateway")

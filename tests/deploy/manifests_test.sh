@@ -22,6 +22,9 @@ refuse() {  # refuse NAME SED-EXPRESSION OVERLAY
   echo "refused, as it must: $1 ($(head -n 1 "$work/out"))"
 }
 refuse "a writable root filesystem" 's/readOnlyRootFilesystem: true/readOnlyRootFilesystem: false/' dev
+refuse "a user other than the images' 65532" 's/runAsUser: 65532/runAsUser: 1000/' dev
+refuse "an emulator listening off its port" 's#value: 0.0.0.0:8787#value: 0.0.0.0:8080#' dev
+refuse "a writable emulator" '/name: authlete-emulator$/,$ s/readOnlyRootFilesystem: true/readOnlyRootFilesystem: false/' dev
 refuse "a ClusterIP gRPC Service" 's/clusterIP: None/clusterIP: 10.0.0.1/' dev
 refuse "a real-looking secret" 's/credential: REPLACE-ME/credential: 4f3c2a1b9e8d7c6b/' production
 refuse "an unpinned production image" 's#(image: registry.example.com/platform/dcr-gateway):0.1.0#\1:latest#' production

@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "tests/emulator/client_store.h"
@@ -76,6 +78,11 @@ constexpr const char* kServiceFlags[] = {
     "rotate_registration_access_token_on_update",
 };
 
+// Every flag of this file may also come from the environment,
+// AUTHLETE_EMULATOR_<FLAG> (upper case), as the gateway takes DCR_<FLAG>: a
+// container image sets its defaults there and a command-line flag still wins.
+constexpr const char* kEnvironmentPrefix = "AUTHLETE_EMULATOR_";
+
 int Fail(const std::string& message) {
   std::fprintf(stderr, "authlete-emulator: %s\n", message.c_str());
   return 1;
@@ -98,6 +105,23 @@ std::string Shown(const std::string& value, const char* documented_default) {
   return value == documented_default ? value : "(configured, not shown)";
 }
 
+// Sets the flags named in the environment; called before the command line is
+// parsed, so that flags given there override these. Only numbers and
+// booleans can be refused; string flags (the tokens) parse from anything.
+absl::Status ApplyEnvironmentToFlags() {
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (!absl::EndsWith(flag->Filename(), "tests/emulator/main.cc")) continue;
+    const std::string env = absl::StrCat(kEnvironmentPrefix, absl::AsciiStrToUpper(name));
+    const char* value = std::getenv(env.c_str());
+    if (value == nullptr) continue;
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      return absl::InvalidArgumentError(absl::StrCat("environment variable ", env, ": ", error));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // absl's --help lists the flags of files named like the program; ours are
 // in main.cc.
 void SetUpUsage() {
@@ -111,6 +135,8 @@ void SetUpUsage() {
       "A local stand-in for Authlete's Dynamic Client Registration API (v2 and v3).\n"
       "Usage: authlete-emulator [--listen=127.0.0.1:8787] [--config=FILE] "
       "[--store_file=FILE] [--faults=JSON] ...\n"
+      "Every flag may also be set as an environment variable AUTHLETE_EMULATOR_<FLAG_NAME>\n"
+      "(e.g. AUTHLETE_EMULATOR_LISTEN=0.0.0.0:8787); a flag on the command line wins.\n"
       "Without arguments it serves the default service 21653835348762 with the token "
       "'emulator-service-token'. See tests/emulator/README.md.");
 }
@@ -251,6 +277,9 @@ void PrintBanner(const dcr::emulator::EmulatorOptions& options, const std::strin
 
 int main(int argc, char** argv) {
   SetUpUsage();
+  if (absl::Status st = ApplyEnvironmentToFlags(); !st.ok()) {
+    return Fail(std::string(st.message()));
+  }
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) return Fail(absl::StrCat("unexpected argument '", rest[1], "'"));
   dcr::emulator::EmulatorOptions options;

@@ -40,11 +40,14 @@ struct Child {
   std::string log;  // path of its stderr
 };
 
-Child Spawn(const std::vector<std::string>& args, const std::string& dir) {
+// env: NAME=VALUE pairs added to the child's environment.
+Child Spawn(const std::vector<std::string>& args, const std::string& dir,
+            const std::vector<std::pair<std::string, std::string>>& env = {}) {
   Child child;
   child.log = dir + "/stderr.log";
   child.pid = fork();
   if (child.pid == 0) {
+    for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
     int fd = open(child.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(fd, 2);
     dup2(fd, 1);
@@ -150,6 +153,35 @@ TEST(MainTest, StartUpErrorsExitNonZero) {
   Child help = Spawn({"--help"}, dir);
   EXPECT_NE(WaitExit(help.pid, std::chrono::seconds(10)), -1);
   EXPECT_THAT(ReadFile(help.log), HasSubstr("--store_file"));
+}
+
+// Every flag can come from AUTHLETE_EMULATOR_<FLAG> (as the container image
+// sets its listen address); the command line wins; a bad value is refused.
+TEST(MainTest, FlagsFromTheEnvironment) {
+  std::string dir = TempDir();
+  Child child = Spawn({"--port_file=" + dir + "/port", "--service_token=from-flag"}, dir,
+                      {{"AUTHLETE_EMULATOR_LISTEN", "127.0.0.1:0"},
+                       {"AUTHLETE_EMULATOR_SERVICE_ID", "777"},
+                       {"AUTHLETE_EMULATOR_SERVICE_TOKEN", "from-env"},
+                       {"AUTHLETE_EMULATOR_LOG_REQUESTS", "false"}});
+  const int port = WaitForPortFile(dir + "/port");
+  ASSERT_GT(port, 0) << ReadFile(child.log);
+  std::string base = "http://127.0.0.1:" + std::to_string(port) + "/api/777/client/registration";
+  DcrCall reg = ToDcrCall(
+      Request("POST", base, {Bearer("from-flag")}, RegisterParams(MinimalMetadata()).dump()));
+  EXPECT_EQ(reg.action(), "CREATED") << reg.http.body;
+  EXPECT_EQ(Request("POST", base, {Bearer("from-env")}, RegisterParams(MinimalMetadata()).dump())
+                .status,
+            401);
+  kill(child.pid, SIGTERM);
+  EXPECT_EQ(WaitExit(child.pid, std::chrono::seconds(10)), 0);
+  std::string log = ReadFile(child.log);
+  EXPECT_THAT(log, HasSubstr("service 777"));
+  EXPECT_THAT(log, Not(HasSubstr("POST /api/777/client/registration")));  // log_requests=false
+
+  Child bad = Spawn({"--listen=127.0.0.1:0"}, dir, {{"AUTHLETE_EMULATOR_THREADS", "many"}});
+  EXPECT_EQ(WaitExit(bad.pid, std::chrono::seconds(10)), 1);
+  EXPECT_THAT(ReadFile(bad.log), HasSubstr("environment variable AUTHLETE_EMULATOR_THREADS"));
 }
 
 TEST(MainTest, ConfigFileServices) {
