@@ -34,6 +34,12 @@ inline int64_t CallCost(std::size_t request_bytes) {
   return kCallBaseBytes + kCostPerRequestByte * static_cast<int64_t>(request_bytes);
 }
 
+// The call bound a byte budget implies when none is set: as many calls as
+// the budget holds at their smallest cost.
+inline int64_t DefaultMaxCalls(int64_t budget_bytes) {
+  return budget_bytes / kCallBaseBytes > 1 ? budget_bytes / kCallBaseBytes : 1;
+}
+
 struct BudgetOptions {
   int64_t max_bytes = 0;  // > 0
   int64_t max_calls = 0;  // > 0

@@ -77,7 +77,7 @@ DerivedBudget DeriveBudget(absl::optional<int64_t> memory_limit) {
   budget.transport_bytes = budget.memory_limit / 5;
   // The bytes bound every call; the count only keeps the smallest ones from
   // adding up past what the estimate knows of (sockets, kernel buffers).
-  budget.max_calls = std::max<int64_t>(1, budget.call_bytes / kCallBaseBytes);
+  budget.max_calls = DefaultMaxCalls(budget.call_bytes);
   return budget;
 }
 

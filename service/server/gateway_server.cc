@@ -96,9 +96,8 @@ admission::BudgetOptions BudgetOf(const config::AdmissionConfig& config,
   admission::BudgetOptions budget;
   budget.max_bytes = config.memory_budget_bytes > 0 ? config.memory_budget_bytes
                                                     : derived.call_bytes;
-  budget.max_calls = config.max_calls_in_flight > 0
-                         ? config.max_calls_in_flight
-                         : std::max<int64_t>(1, budget.max_bytes / admission::kCallBaseBytes);
+  budget.max_calls = config.max_calls_in_flight > 0 ? config.max_calls_in_flight
+                                                    : admission::DefaultMaxCalls(budget.max_bytes);
   budget.caller_share = config.caller_budget_share;
   return budget;
 }
