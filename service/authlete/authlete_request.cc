@@ -4,7 +4,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "nlohmann/json.hpp"
+#include "service/json/json_text.h"
 
 namespace dcr::authlete {
 namespace {
@@ -50,18 +50,28 @@ http::HttpRequest BuildHttpRequest(const AuthleteOptions& options, const core::D
     }
   }
 
-  // Every field is a string; `json` holds the metadata document as text.
-  nlohmann::json body = nlohmann::json::object();
-  if (call.operation != Operation::kRegister) {
-    body["clientId"] = call.client_id;
-    body["token"] = call.token;
+  // Every field is a string; `json` holds the metadata document as text. The
+  // names in alphabetical order, as the envelope has always been written.
+  const bool names_client = call.operation != Operation::kRegister;
+  const bool carries_json =
+      call.operation == Operation::kRegister || call.operation == Operation::kUpdate;
+  std::string& body = request.body;
+  body.reserve(call.json.size() + call.client_id.size() + call.token.size() + 64);
+  body.push_back('{');
+  if (names_client) {
+    body.append("\"clientId\":");
+    json::AppendString(call.client_id, &body);
   }
-  if (call.operation == Operation::kRegister || call.operation == Operation::kUpdate) {
-    body["json"] = call.json;
+  if (carries_json) {
+    if (names_client) body.push_back(',');
+    body.append("\"json\":");
+    json::AppendString(call.json, &body);
   }
-  // gRPC already guarantees valid UTF-8 in proto3 strings; `replace` keeps
-  // dump() from throwing should that ever not hold.
-  request.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (names_client) {
+    body.append(",\"token\":");
+    json::AppendString(call.token, &body);
+  }
+  body.push_back('}');
   return request;
 }
 

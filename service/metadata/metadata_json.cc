@@ -1,5 +1,6 @@
 #include "service/metadata/metadata_json.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -7,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -16,6 +19,7 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "simdjson.h"
 
 namespace dcr::metadata {
 namespace {
@@ -82,6 +86,9 @@ struct Plan {
   const Descriptor* descriptor = nullptr;
   const FieldDescriptor* additional = nullptr;
   std::vector<FieldPlan> fields;  // indexed by FieldDescriptor::index()
+  // JSON name -> index in `fields`, for every typed field (additional_metadata
+  // excluded): looked up with the document's names, no copy of them.
+  absl::flat_hash_map<std::string, int> typed_by_name;
 };
 
 // Wire strings of an enum whose zero value is PREFIX_UNSPECIFIED: the other
@@ -148,6 +155,9 @@ const Plan& GetPlan() {
     p->fields.reserve(p->descriptor->field_count());
     for (int i = 0; i < p->descriptor->field_count(); ++i) {
       p->fields.push_back(PlanField(p->descriptor->field(i)));
+      if (p->descriptor->field(i) != p->additional) {
+        p->typed_by_name.emplace(p->descriptor->field(i)->name(), i);
+      }
     }
     return p;
   }();
@@ -222,58 +232,229 @@ absl::Status StructToJson(const Struct& s, int depth, absl::string_view name, js
 }
 
 // ---------------------------------------------------------------------------
+// Reading JSON. The conversions from JSON are written once, against a view of
+// one parsed value (JsonView below), and run over either parser's document:
+// simdjson's, which reads a client document several times faster than
+// nlohmann's DOM (a profile showed nlohmann's parse and its std::map at
+// about a tenth of a call's CPU), or nlohmann's, which decides every input
+// simdjson refuses (integers beyond 64 bits, documents nested past
+// simdjson's limit) or reads differently (a repeated name, whose last value
+// nlohmann keeps), and serves callers that hold a nlohmann::json already.
+
+// A JSON value's type, with numbers told apart as nlohmann does: an integer
+// written with a minus sign is kSigned, any other integer kUnsigned.
+enum class JsonType { kNull, kBool, kString, kSigned, kUnsigned, kFloat, kObject, kArray, kOther };
+
+class NlohmannView {
+ public:
+  explicit NlohmannView(const json& j) : j_(&j) {}
+  JsonType type() const {
+    switch (j_->type()) {
+      case json::value_t::null: return JsonType::kNull;
+      case json::value_t::boolean: return JsonType::kBool;
+      case json::value_t::string: return JsonType::kString;
+      case json::value_t::number_integer: return JsonType::kSigned;
+      case json::value_t::number_unsigned: return JsonType::kUnsigned;
+      case json::value_t::number_float: return JsonType::kFloat;
+      case json::value_t::object: return JsonType::kObject;
+      case json::value_t::array: return JsonType::kArray;
+      default: return JsonType::kOther;  // binary, discarded: never parsed from text
+    }
+  }
+  const char* type_name() const { return j_->type_name(); }
+  bool boolean() const { return j_->get<bool>(); }
+  absl::string_view string() const { return j_->get_ref<const std::string&>(); }
+  int64_t signed_integer() const { return j_->get<int64_t>(); }
+  uint64_t unsigned_integer() const { return j_->get<uint64_t>(); }
+  double number() const { return j_->get<double>(); }
+  bool empty() const { return j_->empty(); }
+  std::size_t size() const { return j_->size(); }
+  // `f(NlohmannView)` for each element of an array, in order, until it fails.
+  template <typename F>
+  absl::Status ForEachElement(F&& f) const {
+    for (const json& e : *j_) {
+      if (absl::Status s = f(NlohmannView(e)); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+  // `f(name, NlohmannView)` for each member of an object until it fails.
+  template <typename F>
+  absl::Status ForEachMember(F&& f) const {
+    for (auto it = j_->begin(); it != j_->end(); ++it) {
+      if (absl::Status s = f(absl::string_view(it.key()), NlohmannView(it.value())); !s.ok()) {
+        return s;
+      }
+    }
+    return absl::OkStatus();
+  }
+  absl::optional<NlohmannView> Find(const char* name) const {
+    auto it = j_->find(name);
+    if (it == j_->end()) return absl::nullopt;
+    return NlohmannView(*it);
+  }
+
+ private:
+  const json* j_;
+};
+
+// Over a simdjson document in which no object repeats a name (UniqueNames).
+class SimdjsonView {
+ public:
+  explicit SimdjsonView(simdjson::dom::element e) : e_(e) {}
+  JsonType type() const {
+    switch (e_.type()) {
+      case simdjson::dom::element_type::NULL_VALUE: return JsonType::kNull;
+      case simdjson::dom::element_type::BOOL: return JsonType::kBool;
+      case simdjson::dom::element_type::STRING: return JsonType::kString;
+      case simdjson::dom::element_type::INT64:
+        return int64_t(e_) < 0 ? JsonType::kSigned : JsonType::kUnsigned;
+      case simdjson::dom::element_type::UINT64: return JsonType::kUnsigned;
+      case simdjson::dom::element_type::DOUBLE: return JsonType::kFloat;
+      case simdjson::dom::element_type::OBJECT: return JsonType::kObject;
+      case simdjson::dom::element_type::ARRAY: return JsonType::kArray;
+    }
+    return JsonType::kOther;
+  }
+  const char* type_name() const {
+    switch (type()) {
+      case JsonType::kNull: return "null";
+      case JsonType::kBool: return "boolean";
+      case JsonType::kString: return "string";
+      case JsonType::kObject: return "object";
+      case JsonType::kArray: return "array";
+      default: return "number";
+    }
+  }
+  // The accessors are called only for the type() they belong to, so the
+  // value's own error code is never set.
+  bool boolean() const { return bool(e_); }
+  absl::string_view string() const {
+    const std::string_view s(e_);
+    return absl::string_view(s.data(), s.size());
+  }
+  int64_t signed_integer() const { return int64_t(e_); }
+  uint64_t unsigned_integer() const {
+    return e_.type() == simdjson::dom::element_type::INT64 ? uint64_t(int64_t(e_)) : uint64_t(e_);
+  }
+  double number() const { return double(e_); }
+  bool empty() const { return size() == 0; }
+  std::size_t size() const {
+    if (e_.type() == simdjson::dom::element_type::ARRAY) return simdjson::dom::array(e_).size();
+    return simdjson::dom::object(e_).size();
+  }
+  template <typename F>
+  absl::Status ForEachElement(F&& f) const {
+    for (simdjson::dom::element e : simdjson::dom::array(e_)) {
+      if (absl::Status s = f(SimdjsonView(e)); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+  template <typename F>
+  absl::Status ForEachMember(F&& f) const {
+    for (simdjson::dom::key_value_pair m : simdjson::dom::object(e_)) {
+      if (absl::Status s = f(absl::string_view(m.key.data(), m.key.size()), SimdjsonView(m.value));
+          !s.ok()) {
+        return s;
+      }
+    }
+    return absl::OkStatus();
+  }
+  absl::optional<SimdjsonView> Find(const char* name) const {
+    simdjson::dom::element v;
+    if (simdjson::dom::object(e_).at_key(name).get(v) != simdjson::SUCCESS) return absl::nullopt;
+    return SimdjsonView(v);
+  }
+
+ private:
+  simdjson::dom::element e_;
+};
+
+// Whether no object in `e` repeats a name, checked to `depth_left` levels;
+// deeper documents count as not (nlohmann reads them).
+bool UniqueNames(simdjson::dom::element e, int depth_left) {
+  if (depth_left == 0) return false;
+  if (e.type() == simdjson::dom::element_type::ARRAY) {
+    for (simdjson::dom::element v : simdjson::dom::array(e)) {
+      if (!UniqueNames(v, depth_left - 1)) return false;
+    }
+    return true;
+  }
+  if (e.type() != simdjson::dom::element_type::OBJECT) return true;
+  // Client documents hold a few dozen names: a sorted copy is cheap.
+  absl::InlinedVector<std::string_view, 48> names;
+  for (simdjson::dom::key_value_pair m : simdjson::dom::object(e)) {
+    names.push_back(m.key);
+    if (!UniqueNames(m.value, depth_left - 1)) return false;
+  }
+  std::sort(names.begin(), names.end());
+  return std::adjacent_find(names.begin(), names.end()) == names.end();
+}
+
+// Parses `text` with simdjson into the calling thread's parser, which keeps
+// its buffers between calls. nullopt when simdjson refuses it or an object
+// repeats a name: nlohmann then decides.
+absl::optional<SimdjsonView> ParseWithSimdjson(absl::string_view text) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element document;
+  if (parser.parse(text.data(), text.size()).get(document) != simdjson::SUCCESS) {
+    return absl::nullopt;
+  }
+  // kMaxJsonDepth + 2: the conversions refuse anything deeper anyway, but
+  // that is nlohmann's to say, with its message.
+  if (!UniqueNames(document, kMaxJsonDepth + 2)) return absl::nullopt;
+  return SimdjsonView(document);
+}
+
+// ---------------------------------------------------------------------------
 // JSON -> google.protobuf.Value/Struct, same depth convention.
 
-absl::Status JsonToStruct(const json& j, int depth, absl::string_view name, Struct* out);
+template <typename View>
+absl::Status JsonToStruct(View j, int depth, absl::string_view name, Struct* out);
 
-absl::Status JsonToValue(const json& j, int depth, absl::string_view name, Value* out) {
+template <typename View>
+absl::Status JsonToValue(View j, int depth, absl::string_view name, Value* out) {
   switch (j.type()) {
-    case json::value_t::null:
+    case JsonType::kNull:
       out->set_null_value(google::protobuf::NULL_VALUE);
       return absl::OkStatus();
-    case json::value_t::boolean:
-      out->set_bool_value(j.get<bool>());
+    case JsonType::kBool:
+      out->set_bool_value(j.boolean());
       return absl::OkStatus();
-    case json::value_t::string:
-      out->set_string_value(j.get_ref<const std::string&>());
+    case JsonType::kString:
+      out->set_string_value(std::string(j.string()));
       return absl::OkStatus();
-    case json::value_t::number_integer:
-      out->set_number_value(static_cast<double>(j.get<int64_t>()));
+    case JsonType::kSigned:
+      out->set_number_value(static_cast<double>(j.signed_integer()));
       return absl::OkStatus();
-    case json::value_t::number_unsigned:
-      out->set_number_value(static_cast<double>(j.get<uint64_t>()));
+    case JsonType::kUnsigned:
+      out->set_number_value(static_cast<double>(j.unsigned_integer()));
       return absl::OkStatus();
-    case json::value_t::number_float:
-      out->set_number_value(j.get<double>());
+    case JsonType::kFloat:
+      out->set_number_value(j.number());
       return absl::OkStatus();
-    case json::value_t::object:
+    case JsonType::kObject:
       return JsonToStruct(j, depth, name, out->mutable_struct_value());
-    case json::value_t::array: {
+    case JsonType::kArray: {
       if (depth > kMaxJsonDepth) return TooDeep(name);
       ListValue* list = out->mutable_list_value();
       list->mutable_values()->Reserve(static_cast<int>(j.size()));
-      for (const json& element : j) {
-        absl::Status s = JsonToValue(element, depth + 1, name, list->add_values());
-        if (!s.ok()) return s;
-      }
-      return absl::OkStatus();
+      return j.ForEachElement(
+          [&](View element) { return JsonToValue(element, depth + 1, name, list->add_values()); });
     }
-    case json::value_t::binary:     // never produced by the text parser
-    case json::value_t::discarded:  // a failed parse
+    case JsonType::kOther:
       break;
   }
   return absl::InvalidArgumentError(
       absl::StrCat("metadata \"", name, "\" holds a value that is not JSON"));
 }
 
-absl::Status JsonToStruct(const json& j, int depth, absl::string_view name, Struct* out) {
+template <typename View>
+absl::Status JsonToStruct(View j, int depth, absl::string_view name, Struct* out) {
   if (depth > kMaxJsonDepth) return TooDeep(name);
   auto* fields = out->mutable_fields();
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    absl::Status s = JsonToValue(it.value(), depth + 1, name, &(*fields)[it.key()]);
-    if (!s.ok()) return s;
-  }
-  return absl::OkStatus();
+  return j.ForEachMember([&](absl::string_view key, View value) {
+    return JsonToValue(value, depth + 1, name, &(*fields)[std::string(key)]);
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -348,17 +529,19 @@ absl::StatusOr<bool> TypedToJson(const v1::ClientMetadata& m, const Reflection* 
 
 // Fills the typed field from `j` when its JSON type fits. Returns false when
 // it does not (the caller then keeps the value in additional_metadata).
-absl::StatusOr<bool> JsonToTyped(const json& j, const FieldPlan& p, const Reflection* r,
+template <typename View>
+absl::StatusOr<bool> JsonToTyped(View j, const FieldPlan& p, const Reflection* r,
                                  v1::ClientMetadata* m) {
   const FieldDescriptor* f = p.field;
+  const JsonType type = j.type();
   switch (p.kind) {
     case Kind::kString:
-      if (!j.is_string()) return false;
-      r->SetString(m, f, j.get_ref<const std::string&>());
+      if (type != JsonType::kString) return false;
+      r->SetString(m, f, std::string(j.string()));
       return true;
     case Kind::kBool:
-      if (!j.is_boolean()) return false;
-      r->SetBool(m, f, j.get<bool>());
+      if (type != JsonType::kBool) return false;
+      r->SetBool(m, f, j.boolean());
       return true;
     case Kind::kInt: {
       const bool is32 = f->cpp_type() == FieldDescriptor::CPPTYPE_INT32;
@@ -367,12 +550,12 @@ absl::StatusOr<bool> JsonToTyped(const json& j, const FieldPlan& p, const Reflec
       const int64_t min =
           is32 ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int64_t>::min();
       int64_t v;
-      if (j.is_number_unsigned()) {
-        const uint64_t u = j.get<uint64_t>();
+      if (type == JsonType::kUnsigned) {
+        const uint64_t u = j.unsigned_integer();
         if (u > static_cast<uint64_t>(max)) return false;
         v = static_cast<int64_t>(u);
-      } else if (j.is_number_integer()) {
-        v = j.get<int64_t>();
+      } else if (type == JsonType::kSigned) {
+        v = j.signed_integer();
         if (v < min || v > max) return false;
       } else {
         return false;
@@ -386,8 +569,8 @@ absl::StatusOr<bool> JsonToTyped(const json& j, const FieldPlan& p, const Reflec
     }
     case Kind::kUint: {
       const bool is32 = f->cpp_type() == FieldDescriptor::CPPTYPE_UINT32;
-      if (!j.is_number_unsigned()) return false;  // negative integers are number_integer
-      const uint64_t u = j.get<uint64_t>();
+      if (type != JsonType::kUnsigned) return false;  // negative integers are kSigned
+      const uint64_t u = j.unsigned_integer();
       if (is32) {
         if (u > std::numeric_limits<uint32_t>::max()) return false;
         r->SetUInt32(m, f, static_cast<uint32_t>(u));
@@ -397,8 +580,8 @@ absl::StatusOr<bool> JsonToTyped(const json& j, const FieldPlan& p, const Reflec
       return true;
     }
     case Kind::kEnum: {
-      if (!j.is_string()) return false;
-      const std::string& s = j.get_ref<const std::string&>();
+      if (type != JsonType::kString) return false;
+      const absl::string_view s = j.string();
       for (const EnumWire& w : p.enum_values) {
         if (w.wire == s) {
           r->SetEnumValue(m, f, w.number);
@@ -408,17 +591,23 @@ absl::StatusOr<bool> JsonToTyped(const json& j, const FieldPlan& p, const Reflec
       return false;
     }
     case Kind::kStruct: {
-      if (!j.is_object()) return false;
+      if (type != JsonType::kObject) return false;
       absl::Status s = JsonToStruct(j, 2, f->name(), static_cast<Struct*>(r->MutableMessage(m, f)));
       if (!s.ok()) return s;
       return true;
     }
     case Kind::kRepeatedString: {
-      if (!j.is_array() || j.empty()) return false;  // [] kept verbatim
-      for (const json& e : j) {
-        if (!e.is_string()) return false;
-      }
-      for (const json& e : j) r->AddString(m, f, e.get_ref<const std::string&>());
+      if (type != JsonType::kArray || j.empty()) return false;  // [] kept verbatim
+      bool all_strings = true;
+      (void)j.ForEachElement([&](View e) {
+        all_strings = e.type() == JsonType::kString;
+        return all_strings ? absl::OkStatus() : absl::CancelledError();
+      });
+      if (!all_strings) return false;
+      (void)j.ForEachElement([&](View e) {
+        r->AddString(m, f, std::string(e.string()));
+        return absl::OkStatus();
+      });
       return true;
     }
     case Kind::kUnsupported:
@@ -441,28 +630,109 @@ absl::StatusOr<json> Parse(absl::string_view text, absl::StatusCode code, absl::
 }
 
 // Whole seconds from a JSON number within google.protobuf.Timestamp's range.
-absl::optional<int64_t> TimestampSeconds(const json& j) {
+template <typename View>
+absl::optional<int64_t> TimestampSeconds(View j) {
   int64_t seconds;
-  if (j.is_number_unsigned()) {
-    const uint64_t u = j.get<uint64_t>();
-    if (u > static_cast<uint64_t>(kMaxTimestampSeconds)) return absl::nullopt;
-    seconds = static_cast<int64_t>(u);
-  } else if (j.is_number_integer()) {
-    seconds = j.get<int64_t>();
-  } else if (j.is_number_float()) {
-    const double d = j.get<double>();
-    if (std::trunc(d) != d || std::fabs(d) > kMaxExactInteger) return absl::nullopt;
-    seconds = static_cast<int64_t>(d);
-  } else {
-    return absl::nullopt;
+  switch (j.type()) {
+    case JsonType::kUnsigned: {
+      const uint64_t u = j.unsigned_integer();
+      if (u > static_cast<uint64_t>(kMaxTimestampSeconds)) return absl::nullopt;
+      seconds = static_cast<int64_t>(u);
+      break;
+    }
+    case JsonType::kSigned:
+      seconds = j.signed_integer();
+      break;
+    case JsonType::kFloat: {
+      const double d = j.number();
+      if (std::trunc(d) != d || std::fabs(d) > kMaxExactInteger) return absl::nullopt;
+      seconds = static_cast<int64_t>(d);
+      break;
+    }
+    default:
+      return absl::nullopt;
   }
   if (seconds < kMinTimestampSeconds || seconds > kMaxTimestampSeconds) return absl::nullopt;
   return seconds;
 }
 
-const json* Find(const json& object, const char* name) {
-  auto it = object.find(name);
-  return it == object.end() ? nullptr : &*it;
+template <typename View>
+absl::StatusOr<v1::ClientMetadata> MetadataFromView(View object) {
+  if (object.type() != JsonType::kObject) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("client metadata must be a JSON object, not ", object.type_name()));
+  }
+  const Plan& plan = GetPlan();
+  v1::ClientMetadata m;
+  const Reflection* r = m.GetReflection();
+  auto* additional = m.mutable_additional_metadata();
+  absl::Status status = object.ForEachMember([&](absl::string_view name, View value) {
+    if (IsResponseOnly(name)) return absl::OkStatus();
+    if (auto it = plan.typed_by_name.find(name); it != plan.typed_by_name.end()) {
+      absl::StatusOr<bool> filled = JsonToTyped(value, plan.fields[it->second], r, &m);
+      if (!filled.ok()) return filled.status();
+      if (*filled) return absl::OkStatus();
+    }
+    return JsonToValue(value, 2, name, &(*additional)[std::string(name)]);
+  });
+  if (!status.ok()) return status;
+  return m;
+}
+
+template <typename View>
+absl::StatusOr<v1::ClientInformation> InformationFromView(View j) {
+  if (j.type() != JsonType::kObject) {
+    return absl::InternalError(
+        absl::StrCat("Authlete's responseContent is a JSON ", j.type_name(), ", not an object"));
+  }
+  v1::ClientInformation info;
+  if (absl::optional<View> v = j.Find("client_id")) {
+    switch (v->type()) {
+      case JsonType::kString:
+        info.set_client_id(std::string(v->string()));
+        break;
+      case JsonType::kUnsigned:
+        info.set_client_id(std::to_string(v->unsigned_integer()));
+        break;
+      case JsonType::kSigned:
+        info.set_client_id(std::to_string(v->signed_integer()));
+        break;
+      case JsonType::kFloat: {
+        const double d = v->number();
+        if (std::trunc(d) == d && std::fabs(d) <= kMaxExactInteger) {
+          info.set_client_id(std::to_string(static_cast<int64_t>(d)));
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  auto string_member = [&j](const char* name, std::string* out) {
+    if (absl::optional<View> v = j.Find(name); v.has_value() && v->type() == JsonType::kString) {
+      *out = std::string(v->string());
+    }
+  };
+  string_member("client_secret", info.mutable_client_secret());
+  if (absl::optional<View> v = j.Find("client_id_issued_at")) {
+    if (absl::optional<int64_t> s = TimestampSeconds(*v)) {
+      info.mutable_client_id_issued_at()->set_seconds(*s);
+    }
+  }
+  if (absl::optional<View> v = j.Find("client_secret_expires_at")) {
+    if (absl::optional<int64_t> s = TimestampSeconds(*v); s.has_value() && *s != 0) {
+      info.mutable_client_secret_expires_at()->set_seconds(*s);
+    }
+  }
+  string_member("registration_access_token", info.mutable_registration_access_token());
+  string_member("registration_client_uri", info.mutable_registration_client_uri());
+  absl::StatusOr<v1::ClientMetadata> metadata = MetadataFromView(j);
+  if (!metadata.ok()) {
+    return absl::InternalError(
+        absl::StrCat("Authlete's responseContent: ", metadata.status().message()));
+  }
+  *info.mutable_metadata() = *std::move(metadata);
+  return info;
 }
 
 }  // namespace
@@ -507,85 +777,27 @@ absl::StatusOr<std::string> MetadataToJsonString(const v1::ClientMetadata& metad
 }
 
 absl::StatusOr<v1::ClientMetadata> MetadataFromJson(const json& object) {
-  if (!object.is_object()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("client metadata must be a JSON object, not ", object.type_name()));
-  }
-  const Plan& plan = GetPlan();
-  v1::ClientMetadata m;
-  const Reflection* r = m.GetReflection();
-  auto* additional = m.mutable_additional_metadata();
-  for (auto it = object.begin(); it != object.end(); ++it) {
-    const std::string& name = it.key();
-    if (IsResponseOnly(name)) continue;
-    const FieldDescriptor* f = plan.descriptor->FindFieldByName(name);
-    if (f != nullptr && f != plan.additional) {
-      absl::StatusOr<bool> filled = JsonToTyped(it.value(), plan.fields[f->index()], r, &m);
-      if (!filled.ok()) return filled.status();
-      if (*filled) continue;
-    }
-    absl::Status s = JsonToValue(it.value(), 2, name, &(*additional)[name]);
-    if (!s.ok()) return s;
-  }
-  return m;
+  return MetadataFromView(NlohmannView(object));
 }
 
 absl::StatusOr<v1::ClientMetadata> MetadataFromJsonString(absl::string_view json_text) {
+  if (absl::optional<SimdjsonView> document = ParseWithSimdjson(json_text)) {
+    return MetadataFromView(*document);
+  }
   absl::StatusOr<json> j = Parse(json_text, absl::StatusCode::kInvalidArgument, "client metadata");
   if (!j.ok()) return j.status();
-  return MetadataFromJson(*j);
+  return MetadataFromView(NlohmannView(*j));
 }
 
 absl::StatusOr<v1::ClientInformation> ClientInformationFromJson(
     absl::string_view response_content) {
+  if (absl::optional<SimdjsonView> document = ParseWithSimdjson(response_content)) {
+    return InformationFromView(*document);
+  }
   absl::StatusOr<json> j =
       Parse(response_content, absl::StatusCode::kInternal, "Authlete's responseContent");
   if (!j.ok()) return j.status();
-  if (!j->is_object()) {
-    return absl::InternalError(
-        absl::StrCat("Authlete's responseContent is a JSON ", j->type_name(), ", not an object"));
-  }
-  v1::ClientInformation info;
-  if (const json* v = Find(*j, "client_id")) {
-    if (v->is_string()) {
-      info.set_client_id(v->get_ref<const std::string&>());
-    } else if (v->is_number_unsigned()) {
-      info.set_client_id(std::to_string(v->get<uint64_t>()));
-    } else if (v->is_number_integer()) {
-      info.set_client_id(std::to_string(v->get<int64_t>()));
-    } else if (v->is_number_float()) {
-      const double d = v->get<double>();
-      if (std::trunc(d) == d && std::fabs(d) <= kMaxExactInteger) {
-        info.set_client_id(std::to_string(static_cast<int64_t>(d)));
-      }
-    }
-  }
-  if (const json* v = Find(*j, "client_secret"); v != nullptr && v->is_string()) {
-    info.set_client_secret(v->get_ref<const std::string&>());
-  }
-  if (const json* v = Find(*j, "client_id_issued_at")) {
-    if (absl::optional<int64_t> s = TimestampSeconds(*v)) {
-      info.mutable_client_id_issued_at()->set_seconds(*s);
-    }
-  }
-  if (const json* v = Find(*j, "client_secret_expires_at")) {
-    if (absl::optional<int64_t> s = TimestampSeconds(*v); s.has_value() && *s != 0) {
-      info.mutable_client_secret_expires_at()->set_seconds(*s);
-    }
-  }
-  if (const json* v = Find(*j, "registration_access_token"); v != nullptr && v->is_string()) {
-    info.set_registration_access_token(v->get_ref<const std::string&>());
-  }
-  if (const json* v = Find(*j, "registration_client_uri"); v != nullptr && v->is_string()) {
-    info.set_registration_client_uri(v->get_ref<const std::string&>());
-  }
-  absl::StatusOr<v1::ClientMetadata> metadata = MetadataFromJson(*j);
-  if (!metadata.ok()) {
-    return absl::InternalError(
-        absl::StrCat("Authlete's responseContent: ", metadata.status().message()));
-  }
-  *info.mutable_metadata() = *std::move(metadata);
-  return info;
+  return InformationFromView(NlohmannView(*j));
 }
 
 }  // namespace dcr::metadata

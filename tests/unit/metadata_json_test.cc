@@ -669,6 +669,60 @@ TEST(MetadataJsonTest, DuplicateKeysAndOddNamesNeverCrash) {
       Canon(json::parse(R"({"client_name":"second","":"empty name","\u0000nul":1,"a\"b":2})")));
 }
 
+// The string readers go through simdjson and fall back to nlohmann for what
+// simdjson refuses or reads differently; MetadataFromJson(json) is nlohmann
+// alone. Both must give the same message for every document.
+TEST(MetadataJsonTest, SimdjsonAndNlohmannReadEveryDocumentAlike) {
+  std::vector<std::string> documents = {
+      "{}",
+      R"({"client_name":"x","default_max_age":-5,"require_auth_time":true})",
+      R"({"default_max_age":4294967296,"custom_u":18446744073709551615,"custom_neg":-1})",
+      R"({"default_max_age":1.0,"custom_f":-0.5,"custom_e":1e3,"custom_zero":0})",
+      R"({"redirect_uris":[],"contacts":["a",1],"grant_types":["authorization_code"]})",
+      R"({"application_type":"native","token_endpoint_auth_method":"NOT_A_METHOD"})",
+      R"({"jwks":{"keys":[{"kty":"RSA","e":"AQAB","n":"x","ext":null}]},"custom":{"a":[[],{}]}})",
+      R"({"client_name":"first","client_name":"second"})",                 // nlohmann: last wins
+      R"({"jwks":{"k":1,"k":2},"x":[{"y":1,"y":[1]}]})",                  // nested repeats
+      R"({"contacts":["a"],"contacts":["b"],"x":{"y":[1],"y":[2]}})",
+      R"({"big":123456789012345678901234567890,"default_max_age":1e400})",  // simdjson refuses
+      R"({"client_name#ja":"\u30af\u30e9\u30a4\u30a2\u30f3\u30c8","esc":"a\"b\\c\/d\n"})",
+      R"({"client_id":"1","client_secret":"s","registration_access_token":"t"})",
+  };
+  // Nested deeper than simdjson's check (kMaxJsonDepth + 2) and than the limit.
+  documents.push_back(R"({"custom":)" + std::string(70, '[') + std::string(70, ']') + "}");
+  documents.push_back(R"({"custom":)" + std::string(40, '[') + std::string(40, ']') + "}");
+  for (const std::string& text : documents) {
+    SCOPED_TRACE(text);
+    absl::StatusOr<v1::ClientMetadata> fast = MetadataFromJsonString(text);
+    absl::StatusOr<v1::ClientMetadata> reference;
+    try {
+      reference = MetadataFromJson(json::parse(text));
+    } catch (const json::exception&) {
+      EXPECT_FALSE(fast.ok());
+      continue;
+    }
+    ASSERT_EQ(fast.ok(), reference.ok()) << fast.status() << " / " << reference.status();
+    if (!fast.ok()) {
+      EXPECT_EQ(fast.status(), reference.status());
+      continue;
+    }
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*fast, *reference))
+        << fast->DebugString() << "\n---\n" << reference->DebugString();
+    // And ClientInformationFromJson reads the same metadata.
+    absl::StatusOr<v1::ClientInformation> info = ClientInformationFromJson(text);
+    ASSERT_TRUE(info.ok()) << info.status();
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(info->metadata(), *reference));
+  }
+}
+
+TEST(ClientInformationTest, ARepeatedResponseNameKeepsItsLastValue) {
+  absl::StatusOr<v1::ClientInformation> info = ClientInformationFromJson(
+      R"({"client_id":"1","client_secret":"old","client_secret":"new","client_id":2})");
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->client_id(), "2");
+  EXPECT_EQ(info->client_secret(), "new");
+}
+
 // ---------------------------------------------------------------------------
 // (7) Value numbers.
 
