@@ -28,15 +28,23 @@ void AppendEscaped(unsigned char c, std::string* out) {
   }
 }
 
+bool IsAscii(absl::string_view text) {
+  unsigned char any = 0;
+  for (char c : text) any |= static_cast<unsigned char>(c);
+  return any < 0x80;
+}
+
 }  // namespace
 
-void AppendString(absl::string_view text, std::string* out) {
+bool AppendStringChecked(absl::string_view text, std::string* out) {
   // Valid UTF-8 is the rule (proto3 strings are checked by protobuf); for
-  // anything else nlohmann's own replacement is the reference.
-  if (!simdjson::validate_utf8(text.data(), text.size())) {
+  // anything else nlohmann's own replacement is the reference. Most strings
+  // are ASCII, which is valid without simdjson's check (its fixed cost is
+  // most of a short string's).
+  if (!IsAscii(text) && !simdjson::validate_utf8(text.data(), text.size())) {
     out->append(nlohmann::json(std::string(text))
                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    return;
+    return false;
   }
   out->reserve(out->size() + text.size() + 2);
   out->push_back('"');
@@ -50,6 +58,11 @@ void AppendString(absl::string_view text, std::string* out) {
   }
   out->append(text.data() + run, text.size() - run);
   out->push_back('"');
+  return true;
+}
+
+void AppendString(absl::string_view text, std::string* out) {
+  (void)AppendStringChecked(text, out);
 }
 
 void AppendNumber(int64_t value, std::string* out) { absl::StrAppend(out, value); }

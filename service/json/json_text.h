@@ -18,6 +18,9 @@ namespace dcr::json {
 
 // Appends `text` as a quoted JSON string.
 void AppendString(absl::string_view text, std::string* out);
+// As AppendString, and returns whether `text` was valid UTF-8 (when not, what
+// was appended holds U+FFFD in place of the invalid bytes).
+bool AppendStringChecked(absl::string_view text, std::string* out);
 // Appends a JSON number: integers exactly, doubles as their shortest
 // round-trip form (as nlohmann), NaN and infinities as null.
 void AppendNumber(int64_t value, std::string* out);

@@ -19,10 +19,13 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "service/json/json_text.h"
 #include "simdjson.h"
 
 namespace dcr::metadata {
 namespace {
+
+namespace text = ::dcr::json;
 
 using ::google::protobuf::Descriptor;
 using ::google::protobuf::EnumDescriptor;
@@ -173,18 +176,29 @@ absl::Status TooDeep(absl::string_view name) {
       "metadata \"", name, "\" nests JSON arrays/objects deeper than ", kMaxJsonDepth, " levels"));
 }
 
-absl::Status StructToJson(const Struct& s, int depth, absl::string_view name, json* out);
+// The JSON text is written straight into a string (service/json), in the
+// form nlohmann's dump() of its DOM used to give: an object's names sorted,
+// an integral number within +-2^53 as an integer. `utf8_ok` turns false when
+// a string is not valid UTF-8; the caller reports it once the whole document
+// has been checked, as dump() did.
+struct TextWriter {
+  std::string* out;
+  bool utf8_ok = true;
+  void String(absl::string_view text) { utf8_ok &= text::AppendStringChecked(text, out); }
+};
 
-absl::Status ValueToJson(const Value& v, int depth, absl::string_view name, json* out) {
+absl::Status StructToText(const Struct& s, int depth, absl::string_view name, TextWriter& w);
+
+absl::Status ValueToText(const Value& v, int depth, absl::string_view name, TextWriter& w) {
   switch (v.kind_case()) {
     case Value::kNullValue:
-      *out = nullptr;
+      w.out->append("null");
       return absl::OkStatus();
     case Value::kBoolValue:
-      *out = v.bool_value();
+      text::AppendBool(v.bool_value(), w.out);
       return absl::OkStatus();
     case Value::kStringValue:
-      *out = v.string_value();
+      w.String(v.string_value());
       return absl::OkStatus();
     case Value::kNumberValue: {
       const double d = v.number_value();
@@ -193,24 +207,24 @@ absl::Status ValueToJson(const Value& v, int depth, absl::string_view name, json
             "metadata \"", name, "\" holds a number JSON cannot represent (NaN or infinity)"));
       }
       if (std::trunc(d) == d && std::fabs(d) <= kMaxExactInteger) {
-        *out = static_cast<int64_t>(d);
+        text::AppendNumber(static_cast<int64_t>(d), w.out);
       } else {
-        *out = d;
+        text::AppendNumber(d, w.out);
       }
       return absl::OkStatus();
     }
     case Value::kStructValue:
-      return StructToJson(v.struct_value(), depth, name, out);
+      return StructToText(v.struct_value(), depth, name, w);
     case Value::kListValue: {
       if (depth > kMaxJsonDepth) return TooDeep(name);
       const ListValue& list = v.list_value();
-      *out = json::array();
-      auto& array = out->get_ref<json::array_t&>();
-      array.resize(static_cast<size_t>(list.values_size()));
+      w.out->push_back('[');
       for (int i = 0; i < list.values_size(); ++i) {
-        absl::Status s = ValueToJson(list.values(i), depth + 1, name, &array[i]);
+        if (i > 0) w.out->push_back(',');
+        absl::Status s = ValueToText(list.values(i), depth + 1, name, w);
         if (!s.ok()) return s;
       }
+      w.out->push_back(']');
       return absl::OkStatus();
     }
     case Value::KIND_NOT_SET:
@@ -220,14 +234,22 @@ absl::Status ValueToJson(const Value& v, int depth, absl::string_view name, json
       absl::StrCat("metadata \"", name, "\" holds a google.protobuf.Value with no kind set"));
 }
 
-absl::Status StructToJson(const Struct& s, int depth, absl::string_view name, json* out) {
+absl::Status StructToText(const Struct& s, int depth, absl::string_view name, TextWriter& w) {
   if (depth > kMaxJsonDepth) return TooDeep(name);
-  *out = json::object();
-  auto& object = out->get_ref<json::object_t&>();
-  for (const auto& [key, value] : s.fields()) {
-    absl::Status st = ValueToJson(value, depth + 1, name, &object[key]);
+  // A protobuf map has no order; the text has its names sorted.
+  absl::InlinedVector<const google::protobuf::MapPair<std::string, Value>*, 16> fields;
+  for (const auto& field : s.fields()) fields.push_back(&field);
+  std::sort(fields.begin(), fields.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  w.out->push_back('{');
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (i > 0) w.out->push_back(',');
+    w.String(fields[i]->first);
+    w.out->push_back(':');
+    absl::Status st = ValueToText(fields[i]->second, depth + 1, name, w);
     if (!st.ok()) return st;
   }
+  w.out->push_back('}');
   return absl::OkStatus();
 }
 
@@ -460,29 +482,29 @@ absl::Status JsonToStruct(View j, int depth, absl::string_view name, Struct* out
 // ---------------------------------------------------------------------------
 // Typed fields.
 
-// The typed field's JSON value into `out` when set. Returns false when unset.
-absl::StatusOr<bool> TypedToJson(const v1::ClientMetadata& m, const Reflection* r,
-                                 const FieldPlan& p, json* out) {
+// The typed field's JSON text appended when set. Returns false when unset.
+absl::StatusOr<bool> TypedToText(const v1::ClientMetadata& m, const Reflection* r,
+                                 const FieldPlan& p, TextWriter& w) {
   const FieldDescriptor* f = p.field;
   switch (p.kind) {
     case Kind::kRepeatedString: {
       const int n = r->FieldSize(m, f);
       if (n == 0) return false;
-      *out = json::array();
-      auto& array = out->get_ref<json::array_t&>();
-      array.reserve(static_cast<size_t>(n));
+      w.out->push_back('[');
       std::string scratch;
       for (int i = 0; i < n; ++i) {
-        array.emplace_back(r->GetRepeatedStringReference(m, f, i, &scratch));
+        if (i > 0) w.out->push_back(',');
+        w.String(r->GetRepeatedStringReference(m, f, i, &scratch));
       }
+      w.out->push_back(']');
       return true;
     }
     case Kind::kEnum: {
       const int number = r->GetEnumValue(m, f);
       if (number == 0) return false;
-      for (const EnumWire& w : p.enum_values) {
-        if (w.number == number) {
-          *out = w.wire;
+      for (const EnumWire& e : p.enum_values) {
+        if (e.number == number) {
+          w.String(e.wire);
           return true;
         }
       }
@@ -500,25 +522,26 @@ absl::StatusOr<bool> TypedToJson(const v1::ClientMetadata& m, const Reflection* 
   switch (p.kind) {
     case Kind::kString: {
       std::string scratch;
-      *out = r->GetStringReference(m, f, &scratch);
+      w.String(r->GetStringReference(m, f, &scratch));
       return true;
     }
     case Kind::kBool:
-      *out = r->GetBool(m, f);
+      text::AppendBool(r->GetBool(m, f), w.out);
       return true;
     case Kind::kInt:
-      *out = f->cpp_type() == FieldDescriptor::CPPTYPE_INT32
-                 ? static_cast<int64_t>(r->GetInt32(m, f))
-                 : r->GetInt64(m, f);
+      text::AppendNumber(f->cpp_type() == FieldDescriptor::CPPTYPE_INT32
+                             ? static_cast<int64_t>(r->GetInt32(m, f))
+                             : r->GetInt64(m, f),
+                         w.out);
       return true;
     case Kind::kUint:
-      *out = f->cpp_type() == FieldDescriptor::CPPTYPE_UINT32
-                 ? static_cast<uint64_t>(r->GetUInt32(m, f))
-                 : r->GetUInt64(m, f);
+      absl::StrAppend(w.out, f->cpp_type() == FieldDescriptor::CPPTYPE_UINT32
+                                 ? static_cast<uint64_t>(r->GetUInt32(m, f))
+                                 : r->GetUInt64(m, f));
       return true;
     case Kind::kStruct: {
       absl::Status s =
-          StructToJson(static_cast<const Struct&>(r->GetMessage(m, f)), 2, f->name(), out);
+          StructToText(static_cast<const Struct&>(r->GetMessage(m, f)), 2, f->name(), w);
       if (!s.ok()) return s;
       return true;
     }
@@ -737,43 +760,73 @@ absl::StatusOr<v1::ClientInformation> InformationFromView(View j) {
 
 }  // namespace
 
-absl::StatusOr<json> MetadataToJson(const v1::ClientMetadata& metadata,
-                                    absl::string_view extra_client_id) {
+absl::StatusOr<std::string> MetadataToJsonString(const v1::ClientMetadata& metadata,
+                                                 absl::string_view extra_client_id) {
   const Plan& plan = GetPlan();
   const Reflection* r = metadata.GetReflection();
-  json out = json::object();
-  auto& object = out.get_ref<json::object_t&>();
-  json value;
+  // Each member's value is written into `values` as it is met (typed fields
+  // in the descriptor's order, then additional_metadata), so errors come in
+  // that order; the object is then put together with its names sorted.
+  struct Member {
+    absl::string_view name;
+    std::size_t begin, end;  // the value's text in `values`
+  };
+  std::string values;
+  TextWriter w{&values};
+  absl::InlinedVector<Member, 48> members;
   for (const FieldPlan& p : plan.fields) {
     if (p.field == plan.additional) continue;
-    absl::StatusOr<bool> set = TypedToJson(metadata, r, p, &value);
+    const std::size_t begin = values.size();
+    absl::StatusOr<bool> set = TypedToText(metadata, r, p, w);
     if (!set.ok()) return set.status();
-    if (*set) object.emplace(p.field->name(), std::move(value));
+    if (*set) members.push_back({p.field->name(), begin, values.size()});
   }
+  const std::size_t typed = members.size();
+  auto is_typed = [&](absl::string_view name) {
+    return std::any_of(members.begin(), members.begin() + typed,
+                       [name](const Member& m) { return m.name == name; });
+  };
   for (const auto& [name, v] : metadata.additional_metadata()) {
-    if (object.find(name) != object.end()) {
+    if (is_typed(name)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "metadata \"", name, "\" is set both as a typed field and in additional_metadata"));
     }
-    absl::Status s = ValueToJson(v, 2, name, &value);
+    const std::size_t begin = values.size();
+    absl::Status s = ValueToText(v, 2, name, w);
     if (!s.ok()) return s;
-    object.emplace(name, std::move(value));
+    members.push_back({name, begin, values.size()});
   }
-  if (!extra_client_id.empty()) {
-    object.emplace("client_id", std::string(extra_client_id));  // no-op when present
+  if (!extra_client_id.empty() &&
+      std::none_of(members.begin(), members.end(),
+                   [](const Member& m) { return m.name == "client_id"; })) {
+    const std::size_t begin = values.size();
+    w.String(extra_client_id);
+    members.push_back({"client_id", begin, values.size()});
+  }
+  std::sort(members.begin(), members.end(),
+            [](const Member& a, const Member& b) { return a.name < b.name; });
+  std::string out;
+  out.reserve(values.size() + 24 * members.size() + 2);
+  TextWriter names{&out};
+  out.push_back('{');
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    names.String(members[i].name);
+    out.push_back(':');
+    out.append(values, members[i].begin, members[i].end - members[i].begin);
+  }
+  out.push_back('}');
+  if (!w.utf8_ok || !names.utf8_ok) {
+    return absl::InvalidArgumentError("client metadata holds a string that is not valid UTF-8");
   }
   return out;
 }
 
-absl::StatusOr<std::string> MetadataToJsonString(const v1::ClientMetadata& metadata,
-                                                 absl::string_view extra_client_id) {
-  absl::StatusOr<json> j = MetadataToJson(metadata, extra_client_id);
-  if (!j.ok()) return j.status();
-  try {
-    return j->dump();
-  } catch (const json::type_error&) {  // 316: a string that is not UTF-8
-    return absl::InvalidArgumentError("client metadata holds a string that is not valid UTF-8");
-  }
+absl::StatusOr<json> MetadataToJson(const v1::ClientMetadata& metadata,
+                                    absl::string_view extra_client_id) {
+  absl::StatusOr<std::string> text = MetadataToJsonString(metadata, extra_client_id);
+  if (!text.ok()) return text.status();
+  return json::parse(*text);  // valid JSON by construction
 }
 
 absl::StatusOr<v1::ClientMetadata> MetadataFromJson(const json& object) {

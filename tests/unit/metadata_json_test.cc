@@ -165,6 +165,28 @@ TEST(MetadataJsonTest, AllContractNamesTogetherRoundTrip) {
       << again.DebugString();
 }
 
+// MetadataToJsonString writes the text itself; it must be what nlohmann's
+// dump() gives for the same document (names sorted, its number and string
+// forms), the request body Authlete has always been sent.
+TEST(MetadataJsonTest, TheWrittenTextIsNlohmannsCanonicalForm) {
+  json doc = json::object();
+  for (const NamedValue& nv : ContractMetadata()) doc[nv.name] = json::parse(nv.value);
+  doc["client_name#ja"] = "\xe3\x82\xaf\xe3\x83\xa9\xe3\x82\xa4\xe3\x82\xa2\xe3\x83\xb3\xe3\x83\x88";
+  doc["custom_nested"] = json::parse(R"({"z":[1,2.5,-3,null,true,"q\"\n"],"a":{"b":{}},"m":1e300})");
+  doc["custom_control"] = std::string("tab\tand\x01");
+  doc["jwks"] = json::parse(R"({"keys":[{"kty":"EC","crv":"P-256","x":"AQ","y":"Ag","use":"sig"}]})");
+  absl::StatusOr<v1::ClientMetadata> m = MetadataFromJson(doc);
+  ASSERT_TRUE(m.ok()) << m.status();
+  for (absl::string_view client_id : {absl::string_view(), absl::string_view("26837717140341")}) {
+    absl::StatusOr<std::string> text = MetadataToJsonString(*m, client_id);
+    ASSERT_TRUE(text.ok()) << text.status();
+    EXPECT_EQ(*text, json::parse(*text).dump());
+    json expected = doc;
+    if (!client_id.empty()) expected["client_id"] = std::string(client_id);
+    EXPECT_EQ(*text, expected.dump());
+  }
+}
+
 // The reverse direction: a typed field the contract does not list is flagged,
 // so the proto and the contract stay in step.
 TEST(MetadataJsonTest, EveryTypedFieldIsInTheContract) {
