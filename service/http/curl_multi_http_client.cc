@@ -29,6 +29,9 @@ constexpr std::size_t kMaxIdleEasies = 256;
 // the easy handle): request bodies are a few KB, and with thousands of calls
 // in flight the default alone costs more than 100 MB.
 constexpr long kUploadBufferBytes = 16 * 1024;
+// Likewise curl's receive buffer (its default is 16 KB per transfer): an
+// answer from Authlete is a few KB, read in a call or two at this size.
+constexpr long kReceiveBufferBytes = 4 * 1024;
 
 // curl_global_init is not thread-safe; do it once per process.
 void GlobalInitOnce() {
@@ -278,6 +281,7 @@ void CurlMultiHttpClient::StartTransfer(std::unique_ptr<Transfer> owned,
   curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, &CurlMultiHttpClient::OnSeekBody);
   curl_easy_setopt(easy, CURLOPT_SEEKDATA, t);
   curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, kUploadBufferBytes);
+  curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
   curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
                    static_cast<curl_off_t>(t->request.body.size()));
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
