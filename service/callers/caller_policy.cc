@@ -192,6 +192,12 @@ Sha256 HashApiKey(absl::string_view key) {
   return digest;
 }
 
+std::string HashApiKeyHex(absl::string_view key) {
+  const Sha256 digest = HashApiKey(key);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+}
+
 absl::StatusOr<std::vector<CallerPolicy>> ParseCallersFile(absl::string_view text) {
   const json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return absl::InvalidArgumentError("callers file: not valid JSON");

@@ -73,6 +73,8 @@ absl::StatusOr<std::vector<CallerPolicy>> LoadCallersFile(const std::string& pat
 
 // SHA-256 of `key` (how API keys are stored and compared).
 Sha256 HashApiKey(absl::string_view key);
+// The same as the callers file writes it: lower-case hex ("api_key_sha256").
+std::string HashApiKeyHex(absl::string_view key);
 
 }  // namespace dcr::callers
 

@@ -21,24 +21,18 @@ namespace {
 constexpr char kPortalKey[] = "portal-api-key-5b1f0c9e";
 constexpr char kOpsKey[] = "ops-api-key-77d2a4e0";
 
-std::string KeyHash(absl::string_view key) {
-  const callers::Sha256 digest = callers::HashApiKey(key);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
-}
-
 // portal: register and read, on the default service, its own redirect URIs,
 // four calls at once then one a minute. ops: anything, by certificate or key.
 std::string CallersFile() {
   return absl::StrCat(R"({"callers": [
-    {"name": "portal", "api_key_sha256": [")", KeyHash(kPortalKey), R"("],
+    {"name": "portal", "api_key_sha256": [")", callers::HashApiKeyHex(kPortalKey), R"("],
      "certificate_identities": ["spiffe://corp/portal"],
      "rpcs": ["RegisterClient", "GetClient"], "service_ids": [")", emulator::kDefaultServiceId,
                       R"("],
      "redirect_uri_patterns": ["https://*.portal.example.com/cb"],
      "grant_types": ["authorization_code", "refresh_token"],
      "rate_limit": {"requests_per_second": 0.0167, "burst": 4}},
-    {"name": "ops", "api_key_sha256": [")", KeyHash(kOpsKey), R"("],
+    {"name": "ops", "api_key_sha256": [")", callers::HashApiKeyHex(kOpsKey), R"("],
      "certificate_identities": ["spiffe://corp/ops"],
      "rpcs": ["*"], "service_ids": ["*"], "redirect_uri_patterns": ["*"], "grant_types": ["*"]}
   ]})");

@@ -79,12 +79,6 @@ constexpr absl::Duration kUpstreamLatency = absl::Milliseconds(400);
 constexpr absl::Duration kFloodDeadline = absl::Seconds(30);
 constexpr absl::Duration kCallDeadline = absl::Seconds(10);
 
-std::string KeyHash(absl::string_view key) {
-  const callers::Sha256 digest = callers::HashApiKey(key);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
-}
-
 int64_t RssBytes(pid_t pid) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
   std::string line;
@@ -294,8 +288,8 @@ void StartStack(absl::Duration latency, Stack& stack, const std::string& cgroup_
       R"("rpcs": ["*"], "service_ids": ["*"], "redirect_uri_patterns": ["*"], "grant_types": ["*"])";
   WriteFile(dir + "/callers.json",
             absl::StrCat(R"({"callers": [{"name": "flooder", "api_key_sha256": [")",
-                         KeyHash(kFloodKey), "\"], ", anything, R"(}, {"name": "steady", )",
-                         R"("api_key_sha256": [")", KeyHash(kSteadyKey), "\"], ", anything,
+                         callers::HashApiKeyHex(kFloodKey), "\"], ", anything, R"(}, {"name": "steady", )",
+                         R"("api_key_sha256": [")", callers::HashApiKeyHex(kSteadyKey), "\"], ", anything,
                          "}]}"));
   std::vector<std::string> args = {
       "--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--insecure_plaintext",

@@ -40,12 +40,6 @@ constexpr char kCredential[] = "emulator-service-token";
 constexpr char kApiKey[] = "caller-api-key-3c0ffee5d1e7";
 constexpr char kWrongApiKey[] = "caller-api-key-3c0ffee5d1e8";
 
-std::string KeyHash(absl::string_view key) {
-  const callers::Sha256 digest = callers::HashApiKey(key);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
-}
-
 std::unique_ptr<grpc::ClientContext> Context() {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
@@ -71,7 +65,7 @@ TEST(SecretsInLogsTest, NoSecretOfAFullRunAppearsInAnyLogLine) {
   WriteFile(dir + "/credential", std::string(kCredential) + "\n");
   WriteFile(dir + "/callers.json",
             absl::StrCat(R"({"callers": [{"name": "portal", "api_key_sha256": [")",
-                         KeyHash(kApiKey), R"("], "rpcs": ["*"], "service_ids": ["*"],
+                         callers::HashApiKeyHex(kApiKey), R"("], "rpcs": ["*"], "service_ids": ["*"],
                          "redirect_uri_patterns": ["https://*.example.com/cb"],
                          "grant_types": ["*"]}]})"));
   auto gateway = Process::Start(

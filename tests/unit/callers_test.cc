@@ -80,15 +80,10 @@ TEST(RedirectUriPatternTest, BadPatternsAreRefused) {
 
 // --- The callers file ---------------------------------------------------------------
 
-std::string Hex(const Sha256& digest) {
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest.data()),
-                                                  digest.size()));
-}
-
 std::string File() {
   return R"({"callers": [
-    {"name": "portal", "api_key_sha256": [")" + Hex(HashApiKey("portal-key-1")) + R"(",
-                                           ")" + Hex(HashApiKey("portal-key-2")) + R"("],
+    {"name": "portal", "api_key_sha256": [")" + HashApiKeyHex("portal-key-1") + R"(",
+                                           ")" + HashApiKeyHex("portal-key-2") + R"("],
      "rpcs": ["RegisterClient", "GetClient"], "service_ids": ["111"],
      "redirect_uri_patterns": ["https://*.portal.example.com/cb"],
      "grant_types": ["authorization_code", "refresh_token"],
@@ -112,7 +107,7 @@ TEST(CallersFileTest, ParsesAValidFile) {
 }
 
 TEST(CallersFileTest, RefusesMistakesInsteadOfWideningAccess) {
-  const std::string key = Hex(HashApiKey("k"));
+  const std::string key = HashApiKeyHex("k");
   const std::vector<std::string> bad = {
       "not json",
       R"({"callers": {}})",

@@ -172,11 +172,6 @@ class MockConnection : public authlete::AuthleteConnection {
               (override));
 };
 
-std::string Hex(const callers::Sha256& digest) {
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
-}
-
 class ServiceTest : public ::testing::Test {
  protected:
   // A service whose callers file names one caller, "portal", allowed to
@@ -184,7 +179,7 @@ class ServiceTest : public ::testing::Test {
   void SetUp() override {
     auto callers = callers::ParseCallersFile(absl::StrCat(
         R"({"callers": [{"name": "portal", "api_key_sha256": [")",
-        Hex(callers::HashApiKey("portal-key")),
+        callers::HashApiKeyHex("portal-key"),
         R"("], "rpcs": ["RegisterClient", "GetClient"], "service_ids": ["*"],)"
         R"( "redirect_uri_patterns": ["https://*.portal.example/cb"], "grant_types": ["*"]}]})"));
     ASSERT_TRUE(callers.ok()) << callers.status();
