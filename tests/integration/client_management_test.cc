@@ -315,6 +315,35 @@ TEST_F(ClientManagementTest, RotatedSecretTakesEffectAndLockingStopsRfc7592) {
                grpc::StatusCode::INVALID_ARGUMENT, v1::ERROR_REASON_INVALID_REQUEST);
 }
 
+TEST_F(ClientManagementTest, ARefreshIsNeverResentButReadsAre) {
+  const v1::ClientInformation client = Register(stub()).client();
+  // The connection drops after Authlete refreshed the secret.
+  emulator::FaultRule reset;
+  reset.kind = emulator::FaultKind::kResetAfterProcessing;
+  reset.operation = emulator::Operation::kRefreshSecret;
+  reset.count = 1;
+  env_->emulator().SetFaults(emulator::FaultSpec{{reset}});
+  env_->emulator().ResetStats();
+  v1::RotateClientSecretRequest rotate;
+  rotate.set_client_id(client.client_id());
+  v1::RotateClientSecretResponse rotated;
+  grpc::Status lost = stub().RotateClientSecret(Context().get(), rotate, &rotated);
+  ExpectReason(lost, grpc::StatusCode::UNAVAILABLE, v1::ERROR_REASON_UPSTREAM_FAILED);
+  EXPECT_TRUE(DetailOf(lost)->may_have_been_processed());
+  EXPECT_EQ(DetailOf(lost)->upstream_attempts(), 1);
+  EXPECT_EQ(env_->emulator().stats().management_requests, 1);
+
+  // The same fault on a read: resent, and answered.
+  reset.operation = emulator::Operation::kListClients;
+  env_->emulator().SetFaults(emulator::FaultSpec{{reset}});
+  env_->emulator().ResetStats();
+  v1::ListClientsResponse listed;
+  grpc::Status status = stub().ListClients(Context().get(), v1::ListClientsRequest(), &listed);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(listed.total_count(), 1);
+  EXPECT_EQ(env_->emulator().stats().management_requests, 2);
+}
+
 // ---- the callers' policy ----
 
 constexpr char kPortalKey[] = "portal-api-key-1f2e3d4c";
