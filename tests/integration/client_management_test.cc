@@ -317,7 +317,9 @@ TEST_F(ClientManagementTest, RotatedSecretTakesEffectAndLockingStopsRfc7592) {
 
 TEST_F(ClientManagementTest, ARefreshIsNeverResentButReadsAre) {
   const v1::ClientInformation client = Register(stub()).client();
-  // The connection drops after Authlete refreshed the secret.
+  // The connection drops after Authlete refreshed the secret. On a reused
+  // connection libcurl would resend the GET by itself (this test then sees a
+  // success after two refreshes); the refresh's fresh connection prevents it.
   emulator::FaultRule reset;
   reset.kind = emulator::FaultKind::kResetAfterProcessing;
   reset.operation = emulator::Operation::kRefreshSecret;
