@@ -9,6 +9,9 @@
 //   GATEWAY_UNAVAILABLE      every RPC when may_have_been_processed is false,
 //                            else Get, Update and Delete only
 //   UNAVAILABLE, no detail   Get, Update and Delete (idempotent) only
+// The administrative RPCs follow the same rules by their traits
+// (proto/api/operation.cc): ListClients, GetClientRecord and SetClientLocked
+// as the idempotent ones, RotateClientSecret as RegisterClient.
 // Nothing else: no other code (DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ...),
 // and no other reason, which the gateway already retried as far as it could.
 // The bound: when a gateway answers, a client call causes at most the

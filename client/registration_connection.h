@@ -26,6 +26,17 @@ class RegistrationConnection {
       const v1::UpdateClientRequest& request, const CallOptions& options) = 0;
   virtual absl::StatusOr<v1::DeleteClientResponse> DeleteClient(
       const v1::DeleteClientRequest& request, const CallOptions& options) = 0;
+
+  // The administrative RPCs. Not pure, so that connections written before
+  // them still compile: they answer UNIMPLEMENTED unless overridden.
+  virtual absl::StatusOr<v1::ListClientsResponse> ListClients(
+      const v1::ListClientsRequest& request, const CallOptions& options);
+  virtual absl::StatusOr<v1::GetClientRecordResponse> GetClientRecord(
+      const v1::GetClientRecordRequest& request, const CallOptions& options);
+  virtual absl::StatusOr<v1::RotateClientSecretResponse> RotateClientSecret(
+      const v1::RotateClientSecretRequest& request, const CallOptions& options);
+  virtual absl::StatusOr<v1::SetClientLockedResponse> SetClientLocked(
+      const v1::SetClientLockedRequest& request, const CallOptions& options);
 };
 
 }  // namespace dcr::client

@@ -50,6 +50,23 @@ class GrpcRegistrationConnection : public RegistrationConnection {
       const v1::DeleteClientRequest& request, const CallOptions& options) override {
     return Call(api::Operation::kDelete, &Stub::DeleteClient, request, options);
   }
+  absl::StatusOr<v1::ListClientsResponse> ListClients(const v1::ListClientsRequest& request,
+                                                      const CallOptions& options) override {
+    return Call(api::Operation::kListClients, &Stub::ListClients, request, options);
+  }
+  absl::StatusOr<v1::GetClientRecordResponse> GetClientRecord(
+      const v1::GetClientRecordRequest& request, const CallOptions& options) override {
+    return Call(api::Operation::kGetClientRecord, &Stub::GetClientRecord, request, options);
+  }
+  absl::StatusOr<v1::RotateClientSecretResponse> RotateClientSecret(
+      const v1::RotateClientSecretRequest& request, const CallOptions& options) override {
+    return Call(api::Operation::kRotateClientSecret, &Stub::RotateClientSecret, request,
+                options);
+  }
+  absl::StatusOr<v1::SetClientLockedResponse> SetClientLocked(
+      const v1::SetClientLockedRequest& request, const CallOptions& options) override {
+    return Call(api::Operation::kSetClientLocked, &Stub::SetClientLocked, request, options);
+  }
 
  private:
   using Stub = v1::ClientRegistrationService::Stub;

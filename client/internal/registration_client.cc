@@ -33,6 +33,23 @@ Request NamingClient(std::string client_id, std::string registration_access_toke
 
 }  // namespace
 
+absl::StatusOr<v1::ListClientsResponse> RegistrationConnection::ListClients(
+    const v1::ListClientsRequest&, const CallOptions&) {
+  return absl::UnimplementedError("this connection does not implement ListClients");
+}
+absl::StatusOr<v1::GetClientRecordResponse> RegistrationConnection::GetClientRecord(
+    const v1::GetClientRecordRequest&, const CallOptions&) {
+  return absl::UnimplementedError("this connection does not implement GetClientRecord");
+}
+absl::StatusOr<v1::RotateClientSecretResponse> RegistrationConnection::RotateClientSecret(
+    const v1::RotateClientSecretRequest&, const CallOptions&) {
+  return absl::UnimplementedError("this connection does not implement RotateClientSecret");
+}
+absl::StatusOr<v1::SetClientLockedResponse> RegistrationConnection::SetClientLocked(
+    const v1::SetClientLockedRequest&, const CallOptions&) {
+  return absl::UnimplementedError("this connection does not implement SetClientLocked");
+}
+
 RegistrationClient::RegistrationClient(std::shared_ptr<RegistrationConnection> connection)
     : connection_(std::move(connection)) {}
 
@@ -84,6 +101,41 @@ absl::StatusOr<v1::DeleteClientResponse> RegistrationClient::DeleteClient(
   return DeleteClient(NamingClient<v1::DeleteClientRequest>(std::move(client_id),
                                                             std::move(registration_access_token)),
                       options);
+}
+
+absl::StatusOr<v1::ListClientsResponse> RegistrationClient::ListClients(
+    const v1::ListClientsRequest& request, const CallOptions& options) {
+  return Send(connection_.get(), &RegistrationConnection::ListClients, request, options);
+}
+
+absl::StatusOr<v1::GetClientRecordResponse> RegistrationClient::GetClientRecord(
+    const v1::GetClientRecordRequest& request, const CallOptions& options) {
+  return Send(connection_.get(), &RegistrationConnection::GetClientRecord, request, options);
+}
+
+absl::StatusOr<v1::GetClientRecordResponse> RegistrationClient::GetClientRecord(
+    std::string client_id, const CallOptions& options) {
+  v1::GetClientRecordRequest request;
+  request.set_client_id(std::move(client_id));
+  return GetClientRecord(request, options);
+}
+
+absl::StatusOr<v1::RotateClientSecretResponse> RegistrationClient::RotateClientSecret(
+    const v1::RotateClientSecretRequest& request, const CallOptions& options) {
+  return Send(connection_.get(), &RegistrationConnection::RotateClientSecret, request, options);
+}
+
+absl::StatusOr<v1::SetClientLockedResponse> RegistrationClient::SetClientLocked(
+    const v1::SetClientLockedRequest& request, const CallOptions& options) {
+  return Send(connection_.get(), &RegistrationConnection::SetClientLocked, request, options);
+}
+
+absl::StatusOr<v1::SetClientLockedResponse> RegistrationClient::SetClientLocked(
+    std::string client_id, bool locked, const CallOptions& options) {
+  v1::SetClientLockedRequest request;
+  request.set_client_id(std::move(client_id));
+  request.set_locked(locked);
+  return SetClientLocked(request, options);
 }
 
 }  // namespace dcr::client

@@ -25,6 +25,14 @@ class MockRegistrationConnection : public RegistrationConnection {
               (const v1::UpdateClientRequest&, const CallOptions&), (override));
   MOCK_METHOD(absl::StatusOr<v1::DeleteClientResponse>, DeleteClient,
               (const v1::DeleteClientRequest&, const CallOptions&), (override));
+  MOCK_METHOD(absl::StatusOr<v1::ListClientsResponse>, ListClients,
+              (const v1::ListClientsRequest&, const CallOptions&), (override));
+  MOCK_METHOD(absl::StatusOr<v1::GetClientRecordResponse>, GetClientRecord,
+              (const v1::GetClientRecordRequest&, const CallOptions&), (override));
+  MOCK_METHOD(absl::StatusOr<v1::RotateClientSecretResponse>, RotateClientSecret,
+              (const v1::RotateClientSecretRequest&, const CallOptions&), (override));
+  MOCK_METHOD(absl::StatusOr<v1::SetClientLockedResponse>, SetClientLocked,
+              (const v1::SetClientLockedRequest&, const CallOptions&), (override));
 };
 
 }  // namespace dcr::client

@@ -154,6 +154,38 @@ grpc::Status FakeRegistrationService::DeleteClient(grpc::ServerContext* context,
   return Answer(outcome, response);
 }
 
+grpc::Status FakeRegistrationService::ListClients(grpc::ServerContext* context,
+                                                  const v1::ListClientsRequest* request,
+                                                  v1::ListClientsResponse* response) {
+  return Answer(Next(Rpc::kList, context, *request), response);
+}
+
+grpc::Status FakeRegistrationService::GetClientRecord(grpc::ServerContext* context,
+                                                      const v1::GetClientRecordRequest* request,
+                                                      v1::GetClientRecordResponse* response) {
+  Outcome outcome = Next(Rpc::kGetRecord, context, *request);
+  if (outcome.status.ok() && outcome.response.empty()) {
+    response->mutable_client()->set_client_id(request->client_id());
+  }
+  return Answer(outcome, response);
+}
+
+grpc::Status FakeRegistrationService::RotateClientSecret(
+    grpc::ServerContext* context, const v1::RotateClientSecretRequest* request,
+    v1::RotateClientSecretResponse* response) {
+  Outcome outcome = Next(Rpc::kRotate, context, *request);
+  if (outcome.status.ok() && outcome.response.empty()) {
+    response->set_new_client_secret(kCannedSecret);
+  }
+  return Answer(outcome, response);
+}
+
+grpc::Status FakeRegistrationService::SetClientLocked(grpc::ServerContext* context,
+                                                      const v1::SetClientLockedRequest* request,
+                                                      v1::SetClientLockedResponse* response) {
+  return Answer(Next(Rpc::kSetLocked, context, *request), response);
+}
+
 FakeGateway::FakeGateway() {
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);

@@ -20,7 +20,8 @@
 
 namespace dcr::client::testing {
 
-enum class Rpc { kRegister, kGet, kUpdate, kDelete };
+enum class Rpc { kRegister, kGet, kUpdate, kDelete, kList, kGetRecord, kRotate, kSetLocked };
+inline constexpr int kRpcCount = 8;
 
 // One scripted answer.
 struct Outcome {
@@ -64,6 +65,19 @@ class FakeRegistrationService final : public v1::ClientRegistrationService::Serv
                             v1::UpdateClientResponse* response) override;
   grpc::Status DeleteClient(grpc::ServerContext* context, const v1::DeleteClientRequest* request,
                             v1::DeleteClientResponse* response) override;
+  // The administrative RPCs; their default answers are empty but for a
+  // canned new secret.
+  grpc::Status ListClients(grpc::ServerContext* context, const v1::ListClientsRequest* request,
+                           v1::ListClientsResponse* response) override;
+  grpc::Status GetClientRecord(grpc::ServerContext* context,
+                               const v1::GetClientRecordRequest* request,
+                               v1::GetClientRecordResponse* response) override;
+  grpc::Status RotateClientSecret(grpc::ServerContext* context,
+                                  const v1::RotateClientSecretRequest* request,
+                                  v1::RotateClientSecretResponse* response) override;
+  grpc::Status SetClientLocked(grpc::ServerContext* context,
+                               const v1::SetClientLockedRequest* request,
+                               v1::SetClientLockedResponse* response) override;
 
  private:
   // Records the call and pops the next outcome (or a default OK).
@@ -71,8 +85,8 @@ class FakeRegistrationService final : public v1::ClientRegistrationService::Serv
   grpc::Status Answer(const Outcome& outcome, google::protobuf::Message* response);
 
   absl::Mutex mu_;
-  std::deque<Outcome> scripts_[4] ABSL_GUARDED_BY(mu_);
-  std::vector<Received> calls_[4] ABSL_GUARDED_BY(mu_);
+  std::deque<Outcome> scripts_[kRpcCount] ABSL_GUARDED_BY(mu_);
+  std::vector<Received> calls_[kRpcCount] ABSL_GUARDED_BY(mu_);
 };
 
 // The service, served on 127.0.0.1 at an ephemeral port.

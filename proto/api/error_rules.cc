@@ -68,6 +68,9 @@ constexpr ReasonRule kRules[] = {
    kNobody, kNobody},
   {v1::ERROR_REASON_CALLER_RATE_LIMITED, StatusCode::kResourceExhausted, 429, Processed::kNo,
    kNobody, kNobody},
+  // The request itself is wrong, as for INVALID_REQUEST.
+  {v1::ERROR_REASON_INVALID_PAGE_TOKEN, StatusCode::kInvalidArgument, 400, Processed::kNo,
+   kNobody, kNobody},
 };
 // clang-format on
 

@@ -4,11 +4,20 @@ namespace dcr::api {
 namespace {
 
 constexpr OperationTraits kTraits[] = {
-    // operation          name              read_only idempotent metadata success
-    {Operation::kRegister, "RegisterClient", false, false, true, v1::ACTION_CREATED},
-    {Operation::kGet, "GetClient", true, true, false, v1::ACTION_OK},
-    {Operation::kUpdate, "UpdateClient", false, true, true, v1::ACTION_UPDATED},
-    {Operation::kDelete, "DeleteClient", false, true, false, v1::ACTION_DELETED},
+    // operation, name, read_only, idempotent, metadata, success, administrative
+    {Operation::kRegister, "RegisterClient", false, false, true, v1::ACTION_CREATED, false},
+    {Operation::kGet, "GetClient", true, true, false, v1::ACTION_OK, false},
+    {Operation::kUpdate, "UpdateClient", false, true, true, v1::ACTION_UPDATED, false},
+    {Operation::kDelete, "DeleteClient", false, true, false, v1::ACTION_DELETED, false},
+    {Operation::kListClients, "ListClients", true, true, false, v1::ACTION_UNSPECIFIED, true},
+    {Operation::kGetClientRecord, "GetClientRecord", true, true, false, v1::ACTION_UNSPECIFIED,
+     true},
+    // A refresh generates a new secret each time: never run twice.
+    {Operation::kRotateClientSecret, "RotateClientSecret", false, false, false,
+     v1::ACTION_UNSPECIFIED, true},
+    // Setting a flag to a value is repeatable.
+    {Operation::kSetClientLocked, "SetClientLocked", false, true, false, v1::ACTION_UNSPECIFIED,
+     true},
 };
 static_assert(sizeof(kTraits) / sizeof(kTraits[0]) == kOperationCount);
 

@@ -14,11 +14,24 @@
 
 namespace dcr::api {
 
-enum class Operation { kRegister, kGet, kUpdate, kDelete };
+enum class Operation {
+  kRegister,
+  kGet,
+  kUpdate,
+  kDelete,
+  // The administrative operations (Authlete's client management API).
+  kListClients,
+  kGetClientRecord,
+  kRotateClientSecret,
+  kSetClientLocked,
+};
 
-inline constexpr std::size_t kOperationCount = 4;
+inline constexpr std::size_t kOperationCount = 8;
 inline constexpr std::array<Operation, kOperationCount> kOperations = {
-    Operation::kRegister, Operation::kGet, Operation::kUpdate, Operation::kDelete};
+    Operation::kRegister,        Operation::kGet,
+    Operation::kUpdate,          Operation::kDelete,
+    Operation::kListClients,     Operation::kGetClientRecord,
+    Operation::kRotateClientSecret, Operation::kSetClientLocked};
 
 // A value per operation, indexed by Index(operation).
 template <typename T>
@@ -39,8 +52,12 @@ struct OperationTraits {
   bool idempotent;
   // Sends an RFC 7591 metadata document.
   bool sends_metadata;
-  // Authlete's action when it succeeded.
+  // Authlete's action when it succeeded (ACTION_UNSPECIFIED for the
+  // administrative operations: Authlete's answer has no action).
   v1::Action success_action;
+  // Administrative: only a caller whose policy names it may call it ("*"
+  // does not), and it is always audited.
+  bool administrative;
 };
 
 const OperationTraits& Traits(Operation operation);

@@ -1,6 +1,7 @@
-// Builds the HTTP request of contract §1-2 for one DCR operation: always a
-// POST, JSON body whose fields are all strings, Bearer (v3) or Basic (v2)
-// authentication.
+// Builds the HTTP request of contract §1-2 for one DCR operation (a POST,
+// JSON body whose fields are all strings), or of §9 for an administrative
+// one (a GET without body or Content-Type, or a POST with a JSON body);
+// Bearer (v3) or Basic (v2) authentication.
 #ifndef DCR_SERVICE_AUTHLETE_AUTHLETE_REQUEST_H_
 #define DCR_SERVICE_AUTHLETE_AUTHLETE_REQUEST_H_
 

@@ -201,6 +201,22 @@ core::Error ActionFailure(Operation operation, const std::string& action_text,
   return failure;
 }
 
+// Contract §9: an administrative call's HTTP 200 answer is its result (no
+// action). Kept whole for the reply, which reads what it needs; it may hold
+// a secret (a rotation's), so no message here quotes it.
+core::DcrResult AdministrativeAnswer(http::HttpResult result) {
+  const nlohmann::json body = nlohmann::json::parse(result.body, nullptr, false);
+  if (!body.is_object()) {
+    return Failure(v1::ERROR_REASON_UPSTREAM_BAD_RESPONSE,
+                   "Authlete's answer is not a JSON object", result);
+  }
+  core::DcrResponse response;
+  response.result_code = StringMember(body, "resultCode");
+  response.result_message = StringMember(body, "resultMessage");
+  response.response_content = std::move(result.body);
+  return response;
+}
+
 }  // namespace
 
 v1::Action ParseAction(absl::string_view action) {
@@ -215,6 +231,7 @@ v1::Action ParseAction(absl::string_view action) {
 core::DcrResult InterpretHttpResult(Operation operation, http::HttpResult result) {
   if (!result.transport.ok()) return TransportFailure(operation, result);
   if (result.status != 200) return Refusal(result);
+  if (api::Traits(operation).administrative) return AdministrativeAnswer(std::move(result));
 
   absl::optional<Envelope> envelope = ParseEnvelope(result.body);
   if (!envelope.has_value()) {

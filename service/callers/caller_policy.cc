@@ -107,7 +107,11 @@ absl::StatusOr<CallerPolicy> ParseCaller(const json& entry, std::size_t index) {
   if (!rpcs.ok()) return rpcs.status();
   for (const std::string& rpc : *rpcs) {
     if (rpc == "*") {
-      policy.rpcs.fill(true);
+      // Not the administrative RPCs: reaching every client of a service
+      // must be granted by name.
+      for (Operation op : api::kOperations) {
+        if (!api::Traits(op).administrative) policy.rpcs[api::Index(op)] = true;
+      }
     } else if (absl::optional<Operation> op = api::OperationNamed(rpc)) {
       policy.rpcs[api::Index(*op)] = true;
     } else {

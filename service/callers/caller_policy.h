@@ -7,7 +7,7 @@
 //     "name": "developer-portal",
 //     "api_key_sha256": ["<64 hex digits>"],          // SHA-256 of each API key
 //     "certificate_identities": ["spiffe://corp/portal"],  // client cert SAN or CN
-//     "rpcs": ["RegisterClient", "GetClient"],          // or ["*"]
+//     "rpcs": ["RegisterClient", "GetClient"],          // or ["*"] (not the administrative RPCs)
 //     "service_ids": ["*"],                             // or numeric ids
 //     "redirect_uri_patterns": ["https://*.portal.example.com/cb"],  // or ["*"]
 //     "grant_types": ["authorization_code", "refresh_token"],         // or ["*"]
@@ -15,7 +15,8 @@
 //     "max_in_flight": 200                                              // optional
 //   }]}
 //
-// A list that is absent allows nothing; ["*"] allows anything.
+// A list that is absent allows nothing; ["*"] allows anything (for "rpcs":
+// every RPC but the administrative ones, which must be named).
 #ifndef DCR_SERVICE_CALLERS_CALLER_POLICY_H_
 #define DCR_SERVICE_CALLERS_CALLER_POLICY_H_
 

@@ -4,8 +4,10 @@
 #ifndef DCR_SERVICE_CORE_CALL_H_
 #define DCR_SERVICE_CORE_CALL_H_
 
+#include <cstdint>
 #include <string>
 
+#include "absl/types/optional.h"
 #include "dcr/v1/action.pb.h"
 #include "proto/api/operation.h"
 #include "service/core/error.h"
@@ -22,6 +24,16 @@ struct DcrCall {
   std::string token;
   // register/update: the RFC 7591 metadata, a JSON object as text.
   std::string json;
+  // ListClients: Authlete's `start` (inclusive) and `end` (exclusive), and
+  // the developer filter (empty: none).
+  int64_t list_start = 0;
+  int64_t list_end = 0;
+  std::string developer;
+  // RotateClientSecret: the secret to set; unset, Authlete generates one.
+  // A secret.
+  absl::optional<std::string> new_client_secret;
+  // SetClientLocked: the flag to set.
+  bool locked = false;
   // W3C trace context passed on to Authlete when non-empty (validated: no CR
   // or LF can reach a header line).
   std::string traceparent;
@@ -29,7 +41,9 @@ struct DcrCall {
 };
 
 // Authlete's answer whose action is the operation's success (CREATED, OK,
-// UPDATED or DELETED).
+// UPDATED or DELETED); for an administrative operation, its HTTP 200 answer
+// (action UNSPECIFIED, `response_content` the whole body, which may hold a
+// secret: it is never logged).
 struct DcrResponse {
   v1::Action action = v1::ACTION_UNSPECIFIED;
   std::string result_code;

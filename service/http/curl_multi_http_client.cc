@@ -284,6 +284,10 @@ void CurlMultiHttpClient::StartTransfer(std::unique_ptr<Transfer> owned,
   curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
   curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
                    static_cast<curl_off_t>(t->request.body.size()));
+  // After the POST set-up, which it overrides: no body is sent. libcurl may
+  // resend a GET on a reused connection that died; a fresh one it never does.
+  if (t->request.method == HttpRequest::Method::kGet) curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+  curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, long{t->request.fresh_connection});
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_ms));

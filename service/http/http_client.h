@@ -14,12 +14,19 @@
 
 namespace dcr::http {
 
-// One POST request. `headers` are complete "Name: value" lines; they may hold
+// One request. `headers` are complete "Name: value" lines; they may hold
 // credentials, so nothing here is ever logged.
 struct HttpRequest {
+  enum class Method { kPost, kGet };
+  // A GET sends no body (`body` is ignored).
+  Method method = Method::kPost;
   std::string url;
   std::vector<std::string> headers;
   std::string body;
+  // Open a new connection for it: libcurl silently resends a GET whose
+  // reused connection died, which a request that must never run twice (a
+  // secret refresh) cannot allow.
+  bool fresh_connection = false;
   // Total time allowed for the exchange, connection set-up included.
   absl::Duration timeout = absl::Seconds(10);
 };

@@ -1,5 +1,6 @@
 #include "service/registration/call_builder.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -18,13 +19,21 @@ using core::ErrorOr;
 // Authlete issues, low enough to refuse abuse before any upstream call.
 constexpr std::size_t kMaxClientIdBytes = 256;
 constexpr std::size_t kMaxTokenBytes = 4096;
+// A developer name and a client secret to set: bounded likewise.
+constexpr std::size_t kMaxDeveloperBytes = 256;
+constexpr std::size_t kMaxClientSecretBytes = 1024;
 
-core::Refusal CheckClientCredentials(const std::string& client_id, const std::string& token) {
+core::Refusal CheckClientId(const std::string& client_id) {
   if (client_id.empty()) return Error::InvalidRequest("client_id is required");
   if (client_id.size() > kMaxClientIdBytes) {
     return Error::InvalidRequest(
         absl::StrCat("client_id is longer than ", kMaxClientIdBytes, " bytes"));
   }
+  return absl::nullopt;
+}
+
+core::Refusal CheckClientCredentials(const std::string& client_id, const std::string& token) {
+  if (core::Refusal bad = CheckClientId(client_id)) return bad;
   if (token.empty()) return Error::InvalidRequest("registration_access_token is required");
   if (token.size() > kMaxTokenBytes) {
     return Error::InvalidRequest(
@@ -122,6 +131,71 @@ ErrorOr<DcrCall> CallBuilder::Build(const v1::UpdateClientRequest& request) cons
 ErrorOr<DcrCall> CallBuilder::Build(const v1::DeleteClientRequest& request) const {
   return NewClientCall(Operation::kDelete, request.service_id(), request.client_id(),
                        request.registration_access_token());
+}
+
+ErrorOr<DcrCall> CallBuilder::NewAdminCall(Operation operation, const std::string& service_id,
+                                           const std::string& client_id) const {
+  ErrorOr<DcrCall> call = NewCall(operation, service_id);
+  if (!call.ok()) return call;
+  if (core::Refusal bad = CheckClientId(client_id)) return *std::move(bad);
+  call->client_id = client_id;
+  return call;
+}
+
+ErrorOr<DcrCall> CallBuilder::Build(const v1::ListClientsRequest& request) const {
+  if (request.page_size() < 0) return Error::InvalidRequest("page_size must not be negative");
+  if (request.developer().size() > kMaxDeveloperBytes) {
+    return Error::InvalidRequest(
+        absl::StrCat("developer is longer than ", kMaxDeveloperBytes, " bytes"));
+  }
+  ErrorOr<DcrCall> call = NewCall(Operation::kListClients, request.service_id());
+  if (!call.ok()) return call;
+  int64_t start = 0;
+  if (!request.page_token().empty()) {
+    // Bound to the resolved service id, so "" and the default id agree.
+    ErrorOr<int64_t> opened =
+        page_tokens_.Open(request.page_token(), call->service_id, request.developer());
+    if (!opened.ok()) return std::move(opened).error();
+    start = *opened;
+  }
+  const int size = request.page_size() == 0 ? kDefaultPageSize
+                                            : std::min(request.page_size(), kMaxPageSize);
+  call->developer = request.developer();
+  call->list_start = start;
+  call->list_end = start + size;
+  return call;
+}
+
+ErrorOr<DcrCall> CallBuilder::Build(const v1::GetClientRecordRequest& request) const {
+  return NewAdminCall(Operation::kGetClientRecord, request.service_id(), request.client_id());
+}
+
+ErrorOr<DcrCall> CallBuilder::Build(const v1::RotateClientSecretRequest& request) const {
+  ErrorOr<DcrCall> call =
+      NewAdminCall(Operation::kRotateClientSecret, request.service_id(), request.client_id());
+  if (!call.ok() || !request.has_new_client_secret()) return call;
+  // Authlete judges the secret itself; the gateway only refuses the absurd.
+  if (request.new_client_secret().empty()) {
+    return Error::InvalidRequest("new_client_secret, when set, must not be empty");
+  }
+  if (request.new_client_secret().size() > kMaxClientSecretBytes) {
+    return Error::InvalidRequest(
+        absl::StrCat("new_client_secret is longer than ", kMaxClientSecretBytes, " bytes"));
+  }
+  call->new_client_secret = request.new_client_secret();
+  return call;
+}
+
+ErrorOr<DcrCall> CallBuilder::Build(const v1::SetClientLockedRequest& request) const {
+  ErrorOr<DcrCall> call =
+      NewAdminCall(Operation::kSetClientLocked, request.service_id(), request.client_id());
+  if (call.ok()) call->locked = request.locked();
+  return call;
+}
+
+std::string CallBuilder::NextPageToken(const DcrCall& call, int64_t total_count) const {
+  if (call.list_end >= total_count) return "";
+  return page_tokens_.Issue(call.service_id, call.developer, call.list_end);
 }
 
 }  // namespace dcr::registration

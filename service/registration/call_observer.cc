@@ -68,7 +68,9 @@ void CallObserver::Finished(const CallRecord& record, const core::Error* error) 
   const std::string reason = ReasonLabel(record, error);
   if (code != absl::StatusCode::kOk) errors_->With({rpc, code_name, reason}).Add(1);
 
-  const bool audit = !api::Traits(operation).read_only || options_.audit_reads;
+  // Administrative reads too: who looked at which clients matters.
+  const bool audit = !api::Traits(operation).read_only || options_.audit_reads ||
+                     api::Traits(operation).administrative;
   if (!options_.log_requests && !audit) return;
   telemetry::Log(
       code == absl::StatusCode::kOk ? telemetry::LogLevel::kInfo : telemetry::LogLevel::kWarning,

@@ -37,10 +37,27 @@ ErrorOr<absl::Duration> UpstreamTimeout(absl::Time deadline, absl::Duration max)
 constexpr std::size_t kMaxLoggedIdBytes = 256;
 std::string Bounded(const std::string& id) { return id.substr(0, kMaxLoggedIdBytes); }
 std::string RequestedClientId(const v1::RegisterClientRequest&) { return ""; }
+std::string RequestedClientId(const v1::ListClientsRequest&) { return ""; }
 template <typename Request>
 std::string RequestedClientId(const Request& request) {
   return Bounded(request.client_id());
 }
+
+// What a reply needs of its call besides Authlete's answer: nothing, but
+// for ListClients, whose next_page_token continues the page it asked for.
+template <typename Response>
+struct ReplyContext {
+  explicit ReplyContext(const DcrCall&) {}
+  void Complete(const CallBuilder&, Response&) const {}
+};
+template <>
+struct ReplyContext<v1::ListClientsResponse> {
+  explicit ReplyContext(const DcrCall& call) : page(call) {}
+  void Complete(const CallBuilder& builder, v1::ListClientsResponse& response) const {
+    response.set_next_page_token(builder.NextPageToken(page, response.total_count()));
+  }
+  DcrCall page;
+};
 
 // One RPC in flight: its record for the observer, its share of the admission
 // budget, and how it ends. Every path ends it exactly once, with or without
@@ -172,12 +189,17 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Handle(Operation operation,
   call->tracestate = trace.tracestate;
   // 5. Upstream; 6. reply and observe, from Authlete's answer.
   authlete_->Call(*call, *timeout,
-                  [rpc = std::move(rpc), response](DcrResult result) mutable {
+                  [this, rpc = std::move(rpc), response,
+                   context = ReplyContext<Response>(*call)](DcrResult result) mutable {
                     if (!result.ok()) {
                       rpc->Fail(result.error());
                       return;
                     }
-                    FillReply(*result, *response);
+                    if (core::Refusal unusable = FillReply(*result, *response)) {
+                      rpc->Fail(*unusable);
+                      return;
+                    }
+                    context.Complete(builder_, *response);
                     CallRecord& record = rpc->record();
                     record.action = result->action;
                     record.result_code = result->result_code;
@@ -209,6 +231,30 @@ grpc::ServerUnaryReactor* ClientRegistrationService::DeleteClient(
     grpc::CallbackServerContext* context, const v1::DeleteClientRequest* request,
     v1::DeleteClientResponse* response) {
   return Handle(Operation::kDelete, context, *request, response);
+}
+
+grpc::ServerUnaryReactor* ClientRegistrationService::ListClients(
+    grpc::CallbackServerContext* context, const v1::ListClientsRequest* request,
+    v1::ListClientsResponse* response) {
+  return Handle(Operation::kListClients, context, *request, response);
+}
+
+grpc::ServerUnaryReactor* ClientRegistrationService::GetClientRecord(
+    grpc::CallbackServerContext* context, const v1::GetClientRecordRequest* request,
+    v1::GetClientRecordResponse* response) {
+  return Handle(Operation::kGetClientRecord, context, *request, response);
+}
+
+grpc::ServerUnaryReactor* ClientRegistrationService::RotateClientSecret(
+    grpc::CallbackServerContext* context, const v1::RotateClientSecretRequest* request,
+    v1::RotateClientSecretResponse* response) {
+  return Handle(Operation::kRotateClientSecret, context, *request, response);
+}
+
+grpc::ServerUnaryReactor* ClientRegistrationService::SetClientLocked(
+    grpc::CallbackServerContext* context, const v1::SetClientLockedRequest* request,
+    v1::SetClientLockedResponse* response) {
+  return Handle(Operation::kSetClientLocked, context, *request, response);
 }
 
 }  // namespace dcr::registration

@@ -56,6 +56,18 @@ class ClientRegistrationService final
   grpc::ServerUnaryReactor* DeleteClient(grpc::CallbackServerContext* context,
                                          const v1::DeleteClientRequest* request,
                                          v1::DeleteClientResponse* response) override;
+  grpc::ServerUnaryReactor* ListClients(grpc::CallbackServerContext* context,
+                                        const v1::ListClientsRequest* request,
+                                        v1::ListClientsResponse* response) override;
+  grpc::ServerUnaryReactor* GetClientRecord(grpc::CallbackServerContext* context,
+                                            const v1::GetClientRecordRequest* request,
+                                            v1::GetClientRecordResponse* response) override;
+  grpc::ServerUnaryReactor* RotateClientSecret(grpc::CallbackServerContext* context,
+                                               const v1::RotateClientSecretRequest* request,
+                                               v1::RotateClientSecretResponse* response) override;
+  grpc::ServerUnaryReactor* SetClientLocked(grpc::CallbackServerContext* context,
+                                            const v1::SetClientLockedRequest* request,
+                                            v1::SetClientLockedResponse* response) override;
 
  private:
   template <typename Request, typename Response>

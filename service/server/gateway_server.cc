@@ -162,6 +162,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   options.call.default_service_id = config.default_service_id;
   options.call.allowed_service_ids = config.allowed_service_ids;
   options.call.max_metadata_bytes = config.max_metadata_bytes;
+  // Every replica holds the same credential, so each accepts the page
+  // tokens of the others; the key reveals nothing of it.
+  options.call.page_token_key = registration::PageTokens::DeriveKey(config.authlete.credential);
   options.observe.log_requests = config.log_requests;
   options.observe.audit_reads = config.audit_reads;
   options.max_upstream_timeout = config.max_upstream_timeout;

@@ -33,7 +33,9 @@ json ClientToJson(const StoredClient& c) {
               {"registrationAccessTokenHash", c.registration_access_token_hash},
               {"metadata", c.metadata},
               {"createdAt", c.created_at_ms},
-              {"modifiedAt", c.modified_at_ms}};
+              {"modifiedAt", c.modified_at_ms},
+              {"locked", c.locked},
+              {"developer", c.developer}};
 }
 
 absl::StatusOr<StoredClient> ClientFromJson(const json& j) {
@@ -59,6 +61,15 @@ absl::StatusOr<StoredClient> ClientFromJson(const json& j) {
     return bad("a client record misses a field or has a wrong type");
   }
   if (c.registration_access_token_hash.size() != 64) return bad("a token hash is not SHA-256 hex");
+  // Optional: stores written before the management API lack them.
+  if (auto it = j.find("locked"); it != j.end()) {
+    if (!it->is_boolean()) return bad("a client's locked flag is not a boolean");
+    c.locked = it->get<bool>();
+  }
+  if (auto it = j.find("developer"); it != j.end()) {
+    if (!it->is_string()) return bad("a client's developer is not a string");
+    c.developer = it->get<std::string>();
+  }
   auto md = j.find("metadata");
   if (md == j.end() || !md->is_object()) return bad("a client record has no metadata object");
   c.metadata = *md;
@@ -186,7 +197,8 @@ absl::StatusOr<StoredClient*> ClientStore::Authenticate(const std::string& servi
   const std::string& expected =
       it == clients_.end() ? kDummy : it->second.registration_access_token_hash;
   bool token_ok = DigestEquals(expected, token_hash);
-  if (it == clients_.end() || it->second.service_id != service_id || !token_ok) {
+  if (it == clients_.end() || it->second.service_id != service_id || !token_ok ||
+      it->second.locked) {
     return absl::UnauthenticatedError("invalid registration access token or unknown client");
   }
   return &it->second;
@@ -273,6 +285,50 @@ absl::StatusOr<StoredClient> ClientStore::Delete(const std::string& service_id,
     return st;
   }
   return removed;
+}
+
+ClientPage ClientStore::List(const std::string& service_id, const std::string& developer,
+                             int64_t start, int64_t end) const {
+  absl::MutexLock lock(&mu_);
+  ClientPage page;
+  // clients_ is ordered by client id: the order is stable between pages.
+  for (const auto& [id, c] : clients_) {
+    if (c.service_id != service_id || (!developer.empty() && c.developer != developer)) continue;
+    if (page.total_count >= start && page.total_count < end) page.clients.push_back(c);
+    ++page.total_count;
+  }
+  return page;
+}
+
+absl::StatusOr<StoredClient> ClientStore::Find(const std::string& service_id,
+                                               int64_t client_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = clients_.find(client_id);
+  if (it == clients_.end() || it->second.service_id != service_id) {
+    return absl::NotFoundError("no such client");
+  }
+  return it->second;
+}
+
+absl::StatusOr<StoredClient> ClientStore::Modify(
+    const std::string& service_id, int64_t client_id,
+    const std::function<absl::Status(StoredClient&)>& mutate) {
+  absl::MutexLock lock(&mu_);
+  auto it = clients_.find(client_id);
+  if (it == clients_.end() || it->second.service_id != service_id) {
+    return absl::NotFoundError("no such client");
+  }
+  StoredClient updated = it->second;
+  if (absl::Status st = mutate(updated); !st.ok()) return st;
+  updated.client_id = client_id;
+  updated.service_id = service_id;
+  StoredClient old = std::move(it->second);
+  it->second = updated;
+  if (absl::Status st = Persist(); !st.ok()) {
+    it->second = std::move(old);
+    return st;
+  }
+  return updated;
 }
 
 size_t ClientStore::size() const {

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -25,13 +26,26 @@ struct StoredClient {
   nlohmann::json metadata = nlohmann::json::object();  // validated metadata, defaults filled in
   int64_t created_at_ms = 0;
   int64_t modified_at_ms = 0;
+  // Authlete's clientLocked: a locked client refuses the RFC 7592 calls.
+  bool locked = false;
+  // Authlete's developer (README "Client management").
+  std::string developer;
+};
+
+// One page of a service's clients, by client id.
+struct ClientPage {
+  std::vector<StoredClient> clients;
+  int64_t total_count = 0;
 };
 
 // All methods are thread-safe. Access to an existing client always takes the
 // SHA-256 of the presented registration access token and checks it, under the
 // same lock as the operation, in constant time. Errors:
-//   kUnauthenticated  unknown client, wrong service, or token mismatch (one
-//                     error for all three so callers cannot leak which);
+//   kUnauthenticated  unknown client, wrong service, token mismatch, or a
+//                     locked client (one error for all, so callers cannot
+//                     leak which);
+//   kNotFound         no such client in the service (the management calls,
+//                     which take no token);
 //   kAlreadyExists    duplicate software_id when blocking is requested;
 //   kInternal         the store file could not be written (memory unchanged);
 //   anything a `mutate` callback returns.
@@ -56,6 +70,19 @@ class ClientStore {
   // Returns the deleted client.
   absl::StatusOr<StoredClient> Delete(const std::string& service_id, int64_t client_id,
                                       const std::string& token_hash) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The client management API (contract §9): the service credential is the
+  // authority, so no token is checked, and a locked client is still found.
+  // The clients of `service_id` (of `developer` unless empty) in client id
+  // order, from index `start` (inclusive) to `end` (exclusive).
+  ClientPage List(const std::string& service_id, const std::string& developer, int64_t start,
+                  int64_t end) const ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<StoredClient> Find(const std::string& service_id, int64_t client_id) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // As Update, without the token.
+  absl::StatusOr<StoredClient> Modify(const std::string& service_id, int64_t client_id,
+                                      const std::function<absl::Status(StoredClient&)>& mutate)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -34,6 +34,7 @@ const char* CodePrefix(Operation op) {
     case Operation::kGet: return "A217";
     case Operation::kUpdate: return "A213";
     case Operation::kDelete: return "A216";
+    default: return "A000";
   }
   return "A000";
 }
@@ -161,6 +162,30 @@ absl::StatusOr<std::string> NewRegistrationAccessToken() {
 
 }  // namespace
 
+namespace {
+
+// A management path after /api[/{serviceId}]: the operation and the client
+// identifier it names.
+absl::optional<std::pair<Operation, std::string>> ParseManagementSuffix(absl::string_view rest) {
+  if (rest == "/client/get/list") return std::make_pair(Operation::kListClients, std::string());
+  static const std::pair<const char*, Operation> kPrefixes[] = {
+      {"/client/get/", Operation::kGetClientRecord},
+      {"/client/secret/refresh/", Operation::kRefreshSecret},
+      {"/client/secret/update/", Operation::kUpdateSecret},
+      {"/client/lock_flag/update/", Operation::kUpdateLockFlag},
+  };
+  for (const auto& [prefix, op] : kPrefixes) {
+    absl::string_view id = rest;
+    if (absl::ConsumePrefix(&id, prefix) && !id.empty() &&
+        id.find('/') == absl::string_view::npos) {
+      return std::make_pair(op, std::string(id));
+    }
+  }
+  return absl::nullopt;
+}
+
+}  // namespace
+
 absl::optional<ApiRoute> ParseApiRoute(absl::string_view path) {
   static const std::pair<const char*, Operation> kSuffixes[] = {
       {"/client/registration", Operation::kRegister},
@@ -177,6 +202,12 @@ absl::optional<ApiRoute> ParseApiRoute(absl::string_view path) {
       return route;
     }
   }
+  if (auto managed = ParseManagementSuffix(path)) {
+    route.api_version = 2;
+    route.operation = managed->first;
+    route.client_identifier = std::move(managed->second);
+    return route;
+  }
   // v3: /api/{serviceId}/client/registration...
   if (!absl::ConsumePrefix(&path, "/")) return absl::nullopt;
   size_t slash = path.find('/');
@@ -190,6 +221,13 @@ absl::optional<ApiRoute> ParseApiRoute(absl::string_view path) {
       route.service_id = std::string(service_id);
       return route;
     }
+  }
+  if (auto managed = ParseManagementSuffix(rest)) {
+    route.api_version = 3;
+    route.operation = managed->first;
+    route.service_id = std::string(service_id);
+    route.client_identifier = std::move(managed->second);
+    return route;
   }
   return absl::nullopt;
 }
@@ -359,8 +397,10 @@ json BuildClientRecord(const StoredClient& c, const ServiceConfig& service) {
             {"dynamicallyRegistered", true},
             {"createdAt", c.created_at_ms},
             {"modifiedAt", c.modified_at_ms},
-            {"registrationAccessTokenHash", c.registration_access_token_hash}};
+            {"registrationAccessTokenHash", c.registration_access_token_hash},
+            {"clientLocked", c.locked}};
   if (!c.client_secret.empty()) r["clientSecret"] = c.client_secret;
+  if (!c.developer.empty()) r["developer"] = c.developer;
   CopyRenamedFields(md, &r);
   AddEnumFields(md, &r);
   AddTaggedAndCustomFields(md, service, &r);
@@ -456,17 +496,40 @@ const ServiceConfig* DcrHandler::Authenticate(const ApiRoute& route, const ApiRe
   return AuthenticateBearer(config_, route, credential, refusal);
 }
 
+namespace {
+
+// Contract §9: list, get and refresh are GETs; the rest are POSTs.
+const char* MethodOf(Operation op) {
+  switch (op) {
+    case Operation::kListClients:
+    case Operation::kGetClientRecord:
+    case Operation::kRefreshSecret:
+      return "GET";
+    default:
+      return "POST";
+  }
+}
+
+bool IsManagement(Operation op) {
+  return op != Operation::kRegister && op != Operation::kGet && op != Operation::kUpdate &&
+         op != Operation::kDelete;
+}
+
+}  // namespace
+
 ApiResponse DcrHandler::Handle(const ApiRoute& route, const ApiRequest& request) const {
-  if (request.method != "POST") {
+  const char* method = MethodOf(route.operation);
+  if (request.method != method) {
     ApiResponse r = MakeRefusal(405, kCodeMethodNotAllowed,
                                 absl::StrCat("The HTTP method '", request.method,
-                                             "' is not allowed; use POST."));
-    r.headers.emplace_back("Allow", "POST");
+                                             "' is not allowed; use ", method, "."));
+    r.headers.emplace_back("Allow", method);
     return r;
   }
   ApiResponse refusal;
   const ServiceConfig* service = Authenticate(route, request, &refusal);
   if (service == nullptr) return refusal;
+  if (IsManagement(route.operation)) return Manage(*service, route, request);
 
   // Request body: a JSON object (v2 also accepts a form).
   json params;
@@ -511,6 +574,7 @@ ApiResponse DcrHandler::Handle(const ApiRoute& route, const ApiRequest& request)
     case Operation::kGet: return Get(*service, params);
     case Operation::kUpdate: return Update(*service, params);
     case Operation::kDelete: return Delete(*service, params);
+    default: break;
   }
   return MakeRefusal(500, kCodeServerError, "Authlete Server error.");
 }
@@ -541,6 +605,12 @@ ApiResponse DcrHandler::Register(const ServiceConfig& service, const json& param
   StoredClient draft;
   draft.service_id = service.service_id;
   draft.metadata = *std::move(metadata);
+  // README "Client management": a `developer` member names the developer.
+  if (absl::StatusOr<json> input = ParseJson(params["json"].get<std::string>()); input.ok()) {
+    if (auto it = input->find("developer"); it != input->end() && it->is_string()) {
+      draft.developer = it->get<std::string>();
+    }
+  }
   draft.created_at_ms = draft.modified_at_ms = NowMillis();
   if (AuthMethod(draft) != "none") {
     absl::StatusOr<std::string> secret = RandomBase64Url(kClientSecretBytes);
@@ -688,6 +758,142 @@ ApiResponse DcrHandler::Delete(const ServiceConfig& service, const json& params)
   json client = BuildClientRecord(*removed, service);
   return Processed(Code(op, 1), absl::StrCat("The client (id = ", *id, ") was deleted."),
                    "DELETED", nullptr, &client);
+}
+
+namespace {
+
+// A management answer with a result: HTTP 200, resultCode and resultMessage.
+ApiResponse Result(const char* code, const std::string& message, json extra = json::object()) {
+  extra["resultCode"] = code;
+  extra["resultMessage"] = absl::StrCat("[", code, "] ", message);
+  ApiResponse r;
+  r.http_status = 200;
+  r.body = DumpJson(extra);
+  r.result_code = code;
+  return r;
+}
+
+ApiResponse NoSuchClient(const std::string& identifier) {
+  return MakeRefusal(404, kCodeNoSuchClient,
+                     absl::StrCat("No client has the identifier '", identifier, "'."));
+}
+
+// A query parameter that must be a non-negative integer, or `fallback`.
+absl::optional<int64_t> Index(const json& query, const char* name, int64_t fallback) {
+  auto it = query.find(name);
+  if (it == query.end()) return fallback;
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(it->get<std::string>(), &value) || value < 0) return absl::nullopt;
+  return value;
+}
+
+// Authlete's default page when `end` is absent (the SDK's documented default).
+constexpr int64_t kDefaultListEnd = 5;
+
+}  // namespace
+
+ApiResponse DcrHandler::ListClients(const ServiceConfig& service,
+                                    const ApiRequest& request) const {
+  absl::optional<json> query = ParseForm(request.query);
+  if (!query) return MakeRefusal(400, kCodeBadRange, "The query string is malformed.");
+  absl::optional<int64_t> start = Index(*query, "start", 0);
+  absl::optional<int64_t> end = Index(*query, "end", kDefaultListEnd);
+  if (!start || !end || *end < *start) {
+    return MakeRefusal(400, kCodeBadRange,
+                       "'start' and 'end' must be integers with 0 <= start <= end.");
+  }
+  const std::string developer = query->value("developer", "");
+  ClientPage page = store_->List(service.service_id, developer, *start, *end);
+  json clients = json::array();
+  for (const StoredClient& c : page.clients) clients.push_back(BuildClientRecord(c, service));
+  ApiResponse r;
+  r.http_status = 200;
+  r.body = DumpJson(json{{"start", *start},
+                         {"end", *end},
+                         {"developer", developer},
+                         {"totalCount", page.total_count},
+                         {"clients", clients}});
+  return r;
+}
+
+ApiResponse DcrHandler::Manage(const ServiceConfig& service, const ApiRoute& route,
+                               const ApiRequest& request) const {
+  if (route.operation == Operation::kListClients) return ListClients(service, request);
+  const std::string& identifier = route.client_identifier;
+  // No aliases here: an identifier is a client id or names no client.
+  absl::optional<int64_t> id = ParseClientId(identifier);
+  if (!id) return NoSuchClient(identifier);
+  switch (route.operation) {
+    case Operation::kGetClientRecord: {
+      absl::StatusOr<StoredClient> c = store_->Find(service.service_id, *id);
+      if (absl::IsNotFound(c.status())) return NoSuchClient(identifier);
+      if (!c.ok()) return MakeRefusal(500, kCodeServerError, "Authlete Server error.");
+      ApiResponse r;
+      r.http_status = 200;
+      r.body = DumpJson(BuildClientRecord(*c, service));
+      return r;
+    }
+    case Operation::kRefreshSecret:
+    case Operation::kUpdateSecret: {
+      std::string secret;
+      if (route.operation == Operation::kUpdateSecret) {
+        absl::StatusOr<json> body = ParseJson(request.body);
+        if (!body.ok() || !body->is_object()) {
+          return MakeRefusal(400, kCodeBodyNotJson, "The request body is not a JSON object.");
+        }
+        auto it = body->find("clientSecret");
+        if (it == body->end() || !it->is_string() || it->get<std::string>().empty()) {
+          return MakeRefusal(400, kCodeParamMissing,
+                             "The request parameter 'clientSecret' is missing.");
+        }
+        secret = it->get<std::string>();
+      } else {
+        absl::StatusOr<std::string> fresh = RandomBase64Url(kClientSecretBytes);
+        if (!fresh.ok()) return MakeRefusal(500, kCodeServerError, "Authlete Server error.");
+        secret = *fresh;
+      }
+      std::string old_secret;
+      absl::StatusOr<StoredClient> c =
+          store_->Modify(service.service_id, *id, [&](StoredClient& client) {
+            old_secret = client.client_secret;
+            client.client_secret = secret;
+            client.modified_at_ms = NowMillis();
+            return absl::OkStatus();
+          });
+      if (absl::IsNotFound(c.status())) return NoSuchClient(identifier);
+      if (!c.ok()) return MakeRefusal(500, kCodeServerError, "Authlete Server error.");
+      const bool refreshed = route.operation == Operation::kRefreshSecret;
+      return Result(refreshed ? kCodeSecretRefreshed : kCodeSecretUpdated,
+                    absl::StrCat("The client secret of the client (id = ", *id, ") was ",
+                                 refreshed ? "refreshed." : "updated."),
+                    json{{"newClientSecret", secret}, {"oldClientSecret", old_secret}});
+    }
+    case Operation::kUpdateLockFlag: {
+      absl::StatusOr<json> body = ParseJson(request.body);
+      if (!body.ok() || !body->is_object()) {
+        return MakeRefusal(400, kCodeBodyNotJson, "The request body is not a JSON object.");
+      }
+      auto it = body->find("clientLocked");
+      if (it == body->end() || !it->is_boolean()) {
+        return MakeRefusal(400, kCodeParamMissing,
+                           "The request parameter 'clientLocked' (a boolean) is missing.");
+      }
+      const bool locked = it->get<bool>();
+      absl::StatusOr<StoredClient> c =
+          store_->Modify(service.service_id, *id, [&](StoredClient& client) {
+            client.locked = locked;
+            client.modified_at_ms = NowMillis();
+            return absl::OkStatus();
+          });
+      if (absl::IsNotFound(c.status())) return NoSuchClient(identifier);
+      if (!c.ok()) return MakeRefusal(500, kCodeServerError, "Authlete Server error.");
+      return Result(kCodeLockFlagUpdated,
+                    absl::StrCat("The lock flag of the client (id = ", *id, ") was set to ",
+                                 locked ? "true." : "false."));
+    }
+    default:
+      return MakeRefusal(500, kCodeServerError, "Authlete Server error.");
+  }
 }
 
 }  // namespace dcr::emulator

@@ -1,5 +1,6 @@
-// The Authlete DCR API proper: routing of the eight paths, Authlete's
-// authentication, request-body checks and the four operations.
+// The Authlete DCR API proper: routing of the eight DCR paths and the ten
+// client management paths (v2 and v3 of each), Authlete's authentication,
+// request checks and the operations.
 #ifndef DCR_TESTS_EMULATOR_DCR_HANDLER_H_
 #define DCR_TESTS_EMULATOR_DCR_HANDLER_H_
 
@@ -17,11 +18,12 @@
 
 namespace dcr::emulator {
 
-// One of the eight DCR paths of contract §1.
+// One of the DCR paths of contract §1 or the management paths of §9.
 struct ApiRoute {
   int api_version = 3;     // 2 or 3
   Operation operation = Operation::kRegister;
   std::string service_id;  // from the v3 path; empty for v2
+  std::string client_identifier;  // the management paths' last segment, as sent
 };
 
 // `path` without the query string. nullopt for anything else.
@@ -32,6 +34,7 @@ struct ApiRequest {
   absl::optional<std::string> authorization;  // the Authorization header, if any
   std::string content_type;
   std::string body;
+  std::string query;  // after '?', as sent; empty when none
 };
 
 struct ApiResponse {
@@ -60,6 +63,13 @@ inline constexpr char kCodeNoSuchService[] = "A001206";      // 404
 inline constexpr char kCodeBodyNotJson[] = "A001301";        // 400
 inline constexpr char kCodeParamMissing[] = "A001302";       // 400
 inline constexpr char kCodeParamNotString[] = "A001303";     // 400
+inline constexpr char kCodeNoSuchClient[] = "A001207";       // 404
+inline constexpr char kCodeBadRange[] = "A001304";           // 400
+// Success of the management calls that answer a result (the emulator's own
+// codes: Authlete's are not published in the contract).
+inline constexpr char kCodeSecretRefreshed[] = "A148001";
+inline constexpr char kCodeSecretUpdated[] = "A149001";
+inline constexpr char kCodeLockFlagUpdated[] = "A243001";
 
 class DcrHandler {
  public:
@@ -77,6 +87,10 @@ class DcrHandler {
   ApiResponse Get(const ServiceConfig& service, const nlohmann::json& params) const;
   ApiResponse Update(const ServiceConfig& service, const nlohmann::json& params) const;
   ApiResponse Delete(const ServiceConfig& service, const nlohmann::json& params) const;
+  // Contract §9.
+  ApiResponse Manage(const ServiceConfig& service, const ApiRoute& route,
+                     const ApiRequest& request) const;
+  ApiResponse ListClients(const ServiceConfig& service, const ApiRequest& request) const;
 
   const EmulatorConfig config_;
   ClientStore* const store_;

@@ -120,6 +120,8 @@ class Emulator::Application : public HttpApplication {
       api.authorization = request.Header("Authorization");
       api.content_type = request.Header("Content-Type").value_or("");
       api.body = request.body;
+      const size_t question = request.target.find('?');
+      if (question != std::string::npos) api.query = request.target.substr(question + 1);
       answer = handler_.Handle(*route, api);
     }
     if (answer.http_status != 200) {
@@ -205,6 +207,11 @@ class Emulator::Application : public HttpApplication {
       case Operation::kGet: ++stats_.get_requests; break;
       case Operation::kUpdate: ++stats_.update_requests; break;
       case Operation::kDelete: ++stats_.delete_requests; break;
+      case Operation::kListClients:
+      case Operation::kGetClientRecord:
+      case Operation::kRefreshSecret:
+      case Operation::kUpdateSecret:
+      case Operation::kUpdateLockFlag: ++stats_.management_requests; break;
     }
   }
 
@@ -247,6 +254,7 @@ class Emulator::Application : public HttpApplication {
                              {"get", s.get_requests},
                              {"update", s.update_requests},
                              {"delete", s.delete_requests},
+                             {"management", s.management_requests},
                              {"other", s.other_requests},
                              {"refused", s.refused},
                              {"faultsInjected", s.faults_injected},

@@ -56,6 +56,7 @@ struct Stats {
   int64_t get_requests = 0;
   int64_t update_requests = 0;
   int64_t delete_requests = 0;
+  int64_t management_requests = 0;  // the client management paths (contract §9)
   int64_t other_requests = 0;     // not one of the eight DCR paths
   int64_t refused = 0;            // answered with an Authlete refusal (401/403/404/400/405/413)
   int64_t faults_injected = 0;    // requests that got at least one fault

@@ -72,7 +72,8 @@ absl::Status ReadKindAndOperation(const json& obj, FaultRule* rule) {
       rule->operation = OperationFromName(name);
       if (!rule->operation.has_value()) {
         return Err(absl::StrCat("unknown operation \"", name,
-                                "\" (register, get, update, delete or all)"));
+                                "\" (register, get, update, delete, list_clients, get_client_record, "
+                                "refresh_secret, update_secret, update_lock_flag or all)"));
       }
     }
   }
@@ -169,6 +170,11 @@ absl::string_view OperationName(Operation op) {
     case Operation::kGet: return "get";
     case Operation::kUpdate: return "update";
     case Operation::kDelete: return "delete";
+    case Operation::kListClients: return "list_clients";
+    case Operation::kGetClientRecord: return "get_client_record";
+    case Operation::kRefreshSecret: return "refresh_secret";
+    case Operation::kUpdateSecret: return "update_secret";
+    case Operation::kUpdateLockFlag: return "update_lock_flag";
   }
   return "unknown";
 }
@@ -178,6 +184,11 @@ absl::optional<Operation> OperationFromName(absl::string_view name) {
   if (name == "get") return Operation::kGet;
   if (name == "update") return Operation::kUpdate;
   if (name == "delete") return Operation::kDelete;
+  if (name == "list_clients") return Operation::kListClients;
+  if (name == "get_client_record") return Operation::kGetClientRecord;
+  if (name == "refresh_secret") return Operation::kRefreshSecret;
+  if (name == "update_secret") return Operation::kUpdateSecret;
+  if (name == "update_lock_flag") return Operation::kUpdateLockFlag;
   return absl::nullopt;
 }
 

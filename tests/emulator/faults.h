@@ -15,10 +15,22 @@
 
 namespace dcr::emulator {
 
-// The four DCR operations of contract §1.
-enum class Operation { kRegister, kGet, kUpdate, kDelete };
+// The four DCR operations of contract §1, and the client management
+// operations of §9.
+enum class Operation {
+  kRegister,
+  kGet,
+  kUpdate,
+  kDelete,
+  kListClients,
+  kGetClientRecord,
+  kRefreshSecret,
+  kUpdateSecret,
+  kUpdateLockFlag,
+};
 
-// "register", "get", "update", "delete".
+// "register", "get", "update", "delete", "list_clients", "get_client_record",
+// "refresh_secret", "update_secret", "update_lock_flag".
 absl::string_view OperationName(Operation op);
 absl::optional<Operation> OperationFromName(absl::string_view name);
 

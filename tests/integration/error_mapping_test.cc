@@ -67,6 +67,8 @@ class ErrorMappingTest : public ::testing::Test {
         v1::DeleteClientResponse response;
         return env_->stub().DeleteClient(context.get(), request, &response);
       }
+      default:
+        break;  // the management operations: client_lifecycle_test.cc
     }
     return grpc::Status::CANCELLED;
   }
@@ -219,6 +221,7 @@ struct Attempts {
       case emulator::Operation::kGet: return get;
       case emulator::Operation::kUpdate: return update;
       case emulator::Operation::kDelete: return delete_;
+      default: break;
     }
     return 0;
   }
@@ -249,6 +252,7 @@ int64_t RequestsOf(const emulator::Stats& stats, emulator::Operation op) {
     case emulator::Operation::kGet: return stats.get_requests;
     case emulator::Operation::kUpdate: return stats.update_requests;
     case emulator::Operation::kDelete: return stats.delete_requests;
+    default: return stats.management_requests;
   }
   return 0;
 }

@@ -37,6 +37,7 @@ int64_t RequestsOf(const emulator::Stats& stats, Operation op) {
     case Operation::kGet: return stats.get_requests;
     case Operation::kUpdate: return stats.update_requests;
     case Operation::kDelete: return stats.delete_requests;
+    default: return stats.management_requests;
   }
   return 0;
 }
@@ -68,6 +69,8 @@ class RetryBoundTest : public ::testing::TestWithParam<std::tuple<BoundCase, Ope
       case Operation::kDelete:
         return client_->DeleteClient(client.client_id(), client.registration_access_token())
             .status();
+      default:
+        break;
     }
     return absl::InternalError("unknown operation");
   }

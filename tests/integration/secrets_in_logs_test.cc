@@ -65,7 +65,9 @@ TEST(SecretsInLogsTest, NoSecretOfAFullRunAppearsInAnyLogLine) {
   WriteFile(dir + "/credential", std::string(kCredential) + "\n");
   WriteFile(dir + "/callers.json",
             absl::StrCat(R"({"callers": [{"name": "portal", "api_key_sha256": [")",
-                         callers::HashApiKeyHex(kApiKey), R"("], "rpcs": ["*"], "service_ids": ["*"],
+                         callers::HashApiKeyHex(kApiKey), R"("], "rpcs": ["*", "ListClients",
+                         "GetClientRecord", "RotateClientSecret", "SetClientLocked"],
+                         "service_ids": ["*"],
                          "redirect_uri_patterns": ["https://*.example.com/cb"],
                          "grant_types": ["*"]}]})"));
   auto gateway = Process::Start(
@@ -156,6 +158,47 @@ TEST(SecretsInLogsTest, NoSecretOfAFullRunAppearsInAnyLogLine) {
       secrets.push_back(updated.client().client_secret());
     }
     if (status.ok()) secrets.push_back(updated.client().registration_access_token());
+
+    // The administrative RPCs: a refresh, a secret set by the caller, the
+    // record, the listing, a lock and an unlock. Every secret of the rotation
+    // (the old, the new, the one set) must stay out of logs and errors.
+    {
+      v1::RotateClientSecretRequest rotate;
+      rotate.set_client_id(client.client_id());
+      v1::RotateClientSecretResponse rotated;
+      status = stub->RotateClientSecret(Context().get(), rotate, &rotated);
+      ++mutations;
+      if (status.ok()) {
+        EXPECT_FALSE(rotated.new_client_secret().empty());
+        secrets.push_back(rotated.new_client_secret());
+      } else {
+        error_messages.push_back(status.error_message());
+      }
+      const std::string chosen = absl::StrCat("chosen-secret-", i, "-5e4d3c2b1a09");
+      secrets.push_back(chosen);
+      rotate.set_new_client_secret(chosen);
+      status = stub->RotateClientSecret(Context().get(), rotate, &rotated);
+      ++mutations;
+      if (!status.ok()) error_messages.push_back(status.error_message());
+      v1::GetClientRecordRequest record;
+      record.set_client_id(client.client_id());
+      v1::GetClientRecordResponse got_record;
+      status = stub->GetClientRecord(Context().get(), record, &got_record);
+      if (!status.ok()) error_messages.push_back(status.error_message());
+      v1::ListClientsRequest list;
+      v1::ListClientsResponse listed;
+      status = stub->ListClients(Context().get(), list, &listed);
+      if (!status.ok()) error_messages.push_back(status.error_message());
+      for (bool locked : {true, false}) {
+        v1::SetClientLockedRequest lock;
+        lock.set_client_id(client.client_id());
+        lock.set_locked(locked);
+        v1::SetClientLockedResponse lock_response;
+        status = stub->SetClientLocked(Context().get(), lock, &lock_response);
+        ++mutations;
+        if (!status.ok()) error_messages.push_back(status.error_message());
+      }
+    }
 
     v1::DeleteClientRequest del;
     del.set_client_id(client.client_id());

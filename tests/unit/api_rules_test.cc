@@ -32,12 +32,19 @@ RegistrationError Error(v1::ErrorReason reason, bool may_have_been_processed,
   return error;
 }
 
-// The operations `retries` says yes to, as "Register,Get,Update,Delete".
+// The operations `retries` says yes to, as "Register,Get,Update,Delete": the
+// DCR operations, or with `administrative` the others, by their full names.
 template <typename Predicate>
-std::string Retried(Predicate retries) {
+std::string Retried(Predicate retries, bool administrative = false) {
   std::string names;
   for (Operation operation : kOperations) {
+    if (Traits(operation).administrative != administrative) continue;
     if (!retries(operation)) continue;
+    if (administrative) {
+      if (!names.empty()) names += ",";
+      names += std::string(Name(operation));
+      continue;
+    }
     if (!names.empty()) names += ",";
     // "RegisterClient" -> "Register"
     names += std::string(Name(operation).substr(0, Name(operation).size() - 6));
@@ -163,6 +170,43 @@ TEST(ApiGatewayRetries, EveryOtherReasonIsNeverRetried) {
           << k.upstream_http_status;
     }
   }
+}
+
+// ---- the administrative operations: the same rules by their traits ----
+
+std::string AdminGatewayRetried(const RegistrationError& error) {
+  return Retried([&](Operation operation) { return GatewayRetries(operation, error); }, true);
+}
+
+std::string AdminClientRetried(StatusCode code, const RegistrationError* error) {
+  return Retried([&](Operation operation) { return ClientRetries(operation, code, error); },
+                 true);
+}
+
+TEST(ApiAdminRetries, GatewayNeverResendsARotationThatMayHaveArrived) {
+  const char* const all = "ListClients,GetClientRecord,RotateClientSecret,SetClientLocked";
+  const char* const repeatable = "ListClients,GetClientRecord,SetClientLocked";
+  const char* const reads = "ListClients,GetClientRecord";
+  EXPECT_EQ(AdminGatewayRetried(Error(v1::ERROR_REASON_UPSTREAM_UNREACHABLE, false, 0)), all);
+  EXPECT_EQ(AdminGatewayRetried(Error(v1::ERROR_REASON_UPSTREAM_RATE_LIMITED, false, 429)),
+            repeatable);
+  EXPECT_EQ(AdminGatewayRetried(Error(v1::ERROR_REASON_UPSTREAM_FAILED, true, 503)), repeatable);
+  EXPECT_EQ(AdminGatewayRetried(Error(v1::ERROR_REASON_UPSTREAM_FAILED, true, 0)), reads);
+  EXPECT_EQ(AdminGatewayRetried(Error(v1::ERROR_REASON_UPSTREAM_TIMEOUT, true, 0)), reads);
+  EXPECT_EQ(AdminGatewayRetried(Error(v1::ERROR_REASON_UPSTREAM_BAD_RESPONSE, true, 200)), reads);
+  EXPECT_EQ(AdminGatewayRetried(Error(v1::ERROR_REASON_INVALID_PAGE_TOKEN, false, 0)), "");
+}
+
+TEST(ApiAdminRetries, ClientResendsWhatTheGatewayDidNotAndNeverALostRotation) {
+  RegistrationError limited = Error(v1::ERROR_REASON_UPSTREAM_RATE_LIMITED, false, 429);
+  EXPECT_EQ(AdminClientRetried(StatusCode::kUnavailable, &limited), "RotateClientSecret");
+  EXPECT_EQ(AdminClientRetried(StatusCode::kUnavailable, nullptr),
+            "ListClients,GetClientRecord,SetClientLocked");
+  RegistrationError gone = Error(v1::ERROR_REASON_GATEWAY_UNAVAILABLE, true, 0);
+  EXPECT_EQ(AdminClientRetried(StatusCode::kUnavailable, &gone),
+            "ListClients,GetClientRecord,SetClientLocked");
+  RegistrationError bad_token = Error(v1::ERROR_REASON_INVALID_PAGE_TOKEN, false, 0);
+  EXPECT_EQ(AdminClientRetried(StatusCode::kInvalidArgument, &bad_token), "");
 }
 
 // ---- dcr::client's retries of the gateway call ----

@@ -106,6 +106,23 @@ TEST(CallersFileTest, ParsesAValidFile) {
   EXPECT_EQ((*callers)[1].max_in_flight, 0);  // only its share of the budget
 }
 
+TEST(CallersFileTest, AdministrativeRpcsMustBeNamed) {
+  auto callers = ParseCallersFile(R"({"callers": [
+    {"name": "ops", "certificate_identities": ["spiffe://corp/ops"], "rpcs": ["*"]},
+    {"name": "admin", "certificate_identities": ["spiffe://corp/admin"],
+     "rpcs": ["ListClients", "RotateClientSecret"]}]})");
+  ASSERT_TRUE(callers.ok()) << callers.status();
+  for (Operation op : api::kOperations) {
+    // "*" grants the RFC 7591/7592 RPCs only.
+    EXPECT_EQ((*callers)[0].MayCall(op), !api::Traits(op).administrative) << api::Name(op);
+  }
+  EXPECT_TRUE((*callers)[1].MayCall(Operation::kListClients));
+  EXPECT_TRUE((*callers)[1].MayCall(Operation::kRotateClientSecret));
+  EXPECT_FALSE((*callers)[1].MayCall(Operation::kSetClientLocked));
+  EXPECT_FALSE((*callers)[1].MayCall(Operation::kGetClientRecord));
+  EXPECT_FALSE((*callers)[1].MayCall(Operation::kRegister));
+}
+
 TEST(CallersFileTest, RefusesMistakesInsteadOfWideningAccess) {
   const std::string key = HashApiKeyHex("k");
   const std::vector<std::string> bad = {

@@ -475,5 +475,43 @@ TEST(ClientChannel, RoundRobinSpreadsCallsOverEveryResolvedGateway) {
   }
 }
 
+// ---- the administrative RPCs: the same rules by their traits ----
+
+TEST_F(ClientGrpcConnection, AdministrativeReadsAndLockAreResentLikeGet) {
+  // No answer from a gateway: only what is safe to run twice goes again.
+  Script(Rpc::kList, {BareUnavailable()});
+  EXPECT_TRUE(Client().ListClients(v1::ListClientsRequest()).ok());
+  EXPECT_EQ(Calls(Rpc::kList), 2);
+  Script(Rpc::kGetRecord, {BareUnavailable()});
+  EXPECT_TRUE(Client().GetClientRecord("1").ok());
+  EXPECT_EQ(Calls(Rpc::kGetRecord), 2);
+  Script(Rpc::kSetLocked, {GatewayGoingAway(true)});
+  EXPECT_TRUE(Client().SetClientLocked("1", true).ok());
+  EXPECT_EQ(Calls(Rpc::kSetLocked), 2);
+  // A 429 the gateway already resent is not resent again.
+  Script(Rpc::kList, {RateLimited()});
+  EXPECT_EQ(Client().ListClients(v1::ListClientsRequest()).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Calls(Rpc::kList), 3);
+}
+
+TEST_F(ClientGrpcConnection, RotationIsResentOnlyWhenNeverProcessed) {
+  v1::RotateClientSecretRequest rotate;
+  rotate.set_client_id("1");
+  // Lost, or perhaps processed: a second refresh would make another secret.
+  Script(Rpc::kRotate, {BareUnavailable()});
+  EXPECT_EQ(Client().RotateClientSecret(rotate).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Calls(Rpc::kRotate), 1);
+  Script(Rpc::kRotate, {GatewayGoingAway(true)});
+  EXPECT_FALSE(Client().RotateClientSecret(rotate).ok());
+  EXPECT_EQ(Calls(Rpc::kRotate), 2);
+  // Authlete said 429, so nothing happened, and the gateway left it to us.
+  Script(Rpc::kRotate, {RateLimited()});
+  auto r = Client().RotateClientSecret(rotate);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->new_client_secret(), testing::kCannedSecret);
+  EXPECT_EQ(Calls(Rpc::kRotate), 4);
+}
+
 }  // namespace
 }  // namespace dcr::client

@@ -108,5 +108,70 @@ TEST(ClientRegistrationClient, NullConnectionFailsWithoutCrashing) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(ClientRegistrationClient, AdministrativeCallsReachTheConnection) {
+  auto mock = MakeMock();
+  EXPECT_CALL(*mock, ListClients(Truly([](const v1::ListClientsRequest& r) {
+                                   return r.page_size() == 5 && r.developer() == "d";
+                                 }),
+                                 _))
+      .WillOnce(Return(v1::ListClientsResponse()));
+  EXPECT_CALL(*mock, GetClientRecord(Truly([](const v1::GetClientRecordRequest& r) {
+                                       return r.client_id() == "7";
+                                     }),
+                                     _))
+      .WillOnce(Return(v1::GetClientRecordResponse()));
+  EXPECT_CALL(*mock, RotateClientSecret(Truly([](const v1::RotateClientSecretRequest& r) {
+                                          return r.client_id() == "7" &&
+                                                 !r.has_new_client_secret();
+                                        }),
+                                        _))
+      .WillOnce(Return(v1::RotateClientSecretResponse()));
+  EXPECT_CALL(*mock, SetClientLocked(Truly([](const v1::SetClientLockedRequest& r) {
+                                       return r.client_id() == "7" && r.locked();
+                                     }),
+                                     _))
+      .WillOnce(Return(v1::SetClientLockedResponse()));
+  RegistrationClient client(mock);
+  v1::ListClientsRequest list;
+  list.set_page_size(5);
+  list.set_developer("d");
+  EXPECT_TRUE(client.ListClients(list).ok());
+  EXPECT_TRUE(client.GetClientRecord("7").ok());
+  v1::RotateClientSecretRequest rotate;
+  rotate.set_client_id("7");
+  EXPECT_TRUE(client.RotateClientSecret(rotate).ok());
+  EXPECT_TRUE(client.SetClientLocked("7", true).ok());
+}
+
+// A connection written before the administrative RPCs still compiles and
+// answers them UNIMPLEMENTED.
+class OldConnection : public RegistrationConnection {
+ public:
+  absl::StatusOr<v1::RegisterClientResponse> RegisterClient(const v1::RegisterClientRequest&,
+                                                            const CallOptions&) override {
+    return v1::RegisterClientResponse();
+  }
+  absl::StatusOr<v1::GetClientResponse> GetClient(const v1::GetClientRequest&,
+                                                  const CallOptions&) override {
+    return v1::GetClientResponse();
+  }
+  absl::StatusOr<v1::UpdateClientResponse> UpdateClient(const v1::UpdateClientRequest&,
+                                                        const CallOptions&) override {
+    return v1::UpdateClientResponse();
+  }
+  absl::StatusOr<v1::DeleteClientResponse> DeleteClient(const v1::DeleteClientRequest&,
+                                                        const CallOptions&) override {
+    return v1::DeleteClientResponse();
+  }
+};
+
+TEST(ClientRegistrationClient, AnOlderConnectionAnswersUnimplemented) {
+  RegistrationClient client(std::make_shared<OldConnection>());
+  EXPECT_EQ(client.ListClients(v1::ListClientsRequest()).status().code(),
+            absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(client.SetClientLocked("1", false).status().code(),
+            absl::StatusCode::kUnimplemented);
+}
+
 }  // namespace
 }  // namespace dcr::client
