@@ -81,6 +81,11 @@ core::Refusal FillReply(const core::DcrResponse& result, v1::GetClientRecordResp
   const nlohmann::json body = Body(result);
   if (!body.contains("clientId")) return Unusable("Authlete's client record lacks clientId");
   *response.mutable_client() = metadata::ClientRecordFromJson(body);
+  // The record's own copy of the secret is never in `client`; the
+  // administrative read gives it here, once.
+  if (auto secret = body.find("clientSecret"); secret != body.end() && secret->is_string()) {
+    response.set_client_secret(secret->get<std::string>());
+  }
   return absl::nullopt;
 }
 

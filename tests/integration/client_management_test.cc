@@ -278,10 +278,13 @@ TEST_F(ClientManagementTest, RotatedSecretTakesEffectAndLockingStopsRfc7592) {
   ASSERT_TRUE(stub().GetClient(Context().get(), get, &got).ok());
   EXPECT_EQ(got.client().client_secret(), new_secret);
   EXPECT_THAT(got.response_content(), Not(HasSubstr(old_secret)));
-  // The administrative read reflects it (the secret itself is never returned).
+  // The administrative read returns it too (in client_secret, never in the
+  // record itself).
+  EXPECT_EQ(before.client_secret(), old_secret);
   v1::GetClientRecordResponse after;
   ASSERT_TRUE(stub().GetClientRecord(Context().get(), record_request, &after).ok());
   EXPECT_TRUE(after.client().has_client_secret());
+  EXPECT_EQ(after.client_secret(), new_secret);
   EXPECT_GE(after.client().modified_at().seconds() * 1000 + after.client().modified_at().nanos() / 1000000,
             before.client().modified_at().seconds() * 1000 + before.client().modified_at().nanos() / 1000000);
   EXPECT_THAT(after.client().record_json(), Not(HasSubstr(new_secret)));
@@ -292,6 +295,8 @@ TEST_F(ClientManagementTest, RotatedSecretTakesEffectAndLockingStopsRfc7592) {
   ASSERT_TRUE(stub().RotateClientSecret(Context().get(), rotate, &rotated).ok());
   ASSERT_TRUE(stub().GetClient(Context().get(), get, &got).ok());
   EXPECT_EQ(got.client().client_secret(), "chosen-secret-6d1f7a3b9c2e4d5f");
+  ASSERT_TRUE(stub().GetClientRecord(Context().get(), record_request, &after).ok());
+  EXPECT_EQ(after.client_secret(), "chosen-secret-6d1f7a3b9c2e4d5f");
 
   v1::SetClientLockedRequest lock;
   lock.set_client_id(client.client_id());

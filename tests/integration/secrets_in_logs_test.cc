@@ -184,7 +184,12 @@ TEST(SecretsInLogsTest, NoSecretOfAFullRunAppearsInAnyLogLine) {
       record.set_client_id(client.client_id());
       v1::GetClientRecordResponse got_record;
       status = stub->GetClientRecord(Context().get(), record, &got_record);
-      if (!status.ok()) error_messages.push_back(status.error_message());
+      if (status.ok()) {
+        EXPECT_EQ(got_record.client_secret(), chosen);  // the administrative read's secret
+        secrets.push_back(got_record.client_secret());
+      } else {
+        error_messages.push_back(status.error_message());
+      }
       v1::ListClientsRequest list;
       v1::ListClientsResponse listed;
       status = stub->ListClients(Context().get(), list, &listed);

@@ -308,20 +308,15 @@ class MockConnection : public authlete::AuthleteConnection {
               (override));
 };
 
-std::string Hex(const callers::Sha256& digest) {
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
-}
-
 class ManagementServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto callers = callers::ParseCallersFile(absl::StrCat(
         R"({"callers": [{"name": "admin", "api_key_sha256": [")",
-        Hex(callers::HashApiKey("admin-key")),
+        callers::HashApiKeyHex("admin-key"),
         R"("], "rpcs": ["ListClients", "GetClientRecord", "RotateClientSecret",)"
         R"( "SetClientLocked"], "service_ids": ["*"]},)"
-        R"({"name": "portal", "api_key_sha256": [")", Hex(callers::HashApiKey("portal-key")),
+        R"({"name": "portal", "api_key_sha256": [")", callers::HashApiKeyHex("portal-key"),
         R"("], "rpcs": ["*"], "service_ids": ["*"], "redirect_uri_patterns": ["*"],)"
         R"( "grant_types": ["*"]}]})"));
     ASSERT_TRUE(callers.ok()) << callers.status();
