@@ -21,6 +21,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "service/state/redis_state_store.h"
+#include "tests/integration/fake_redis_server.h"
 #include "tests/integration/redis_server.h"
 #include "tests/testing/sync_state_store.h"
 #include "tests/testing/temp_dir.h"
@@ -30,6 +31,12 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+
+std::string Repeat(absl::string_view s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out.append(s.data(), s.size());
+  return out;
+}
 
 std::string KeysFile() {
   return absl::StrCat("k1:", absl::Base64Escape(std::string(32, 'a')), "\n",
@@ -344,6 +351,61 @@ TEST_F(RedisStateStoreTest, NoSecretOrCallerIdentityReachesRedisInClear) {
       EXPECT_THAT(k.key, Not(HasSubstr(clear)));
       EXPECT_THAT(k.dump, Not(HasSubstr(clear)));
     }
+  }
+}
+
+// A hostile or broken server: every malformed, mistyped or oversized reply
+// ends the call with an error (and at worst the connection), never a crash,
+// a hang or a wrong answer.
+TEST(RedisStateStoreUntrustedRepliesTest, EveryBadReplyIsAnErrorNotACrash) {
+  testing::FakeRedisServer fake;
+  struct Case {
+    std::string reply;
+    absl::StatusCode code;
+    std::string message = "";
+  } cases[] = {
+      {"+PONG\r\n", absl::StatusCode::kInternal},
+      {"*0\r\n", absl::StatusCode::kInternal},
+      {"*-1\r\n", absl::StatusCode::kInternal},
+      {"$-1\r\n", absl::StatusCode::kInternal},
+      {":1\r\n", absl::StatusCode::kInternal},
+      {"*1\r\n:5\r\n", absl::StatusCode::kInternal},
+      {"*1\r\n$7\r\nunheard\r\n", absl::StatusCode::kInternal},
+      {"*1\r\n$9\r\nin_flight\r\n", absl::StatusCode::kInternal},
+      {"*2\r\n$9\r\nin_flight\r\n$1\r\nx\r\n", absl::StatusCode::kInternal},
+      {"*2\r\n$9\r\ncompleted\r\n:1\r\n", absl::StatusCode::kInternal},
+      {"*2\r\n$9\r\ncompleted\r\n$3\r\nabc\r\n", absl::StatusCode::kDataLoss},
+      {"*2\r\n$9\r\ncompleted\r\n*1\r\n$1\r\nx\r\n", absl::StatusCode::kInternal},
+      {"-ERR something MARKER-from-server\r\n", absl::StatusCode::kUnavailable},
+      {"this is not RESP\r\n", absl::StatusCode::kUnavailable},
+      {absl::StrCat(Repeat("*1\r\n", 10), ":1\r\n"), absl::StatusCode::kUnavailable,
+       "connection lost"},  // nested deeper than hiredis reads
+      {"$200000\r\n" + std::string(200000, 'x') + "\r\n", absl::StatusCode::kUnavailable,
+       "reply larger than max_reply_bytes"},
+  };
+  for (const Case& c : cases) {
+    fake.AnswerScriptsWith(c.reply);
+    absl::StatusOr<RecordCipher> cipher = RecordCipher::Parse(KeysFile());
+    ASSERT_TRUE(cipher.ok());
+    RedisOptions options;
+    options.port = fake.port();
+    options.max_record_bytes = 1024;
+    options.max_reply_bytes = 64 * 1024;
+    options.command_timeout = absl::Milliseconds(500);
+    absl::StatusOr<std::unique_ptr<RedisStateStore>> store =
+        RedisStateStore::Create(options, *std::move(cipher));
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->WaitForConnection(absl::Seconds(5)));
+    const absl::Time t0 = absl::Now();
+    absl::StatusOr<ReserveResult> r = testing::Reserve(**store, "k", "fp");
+    EXPECT_EQ(r.status().code(), c.code) << absl::CHexEscape(c.reply.substr(0, 40)) << ": "
+                                         << r.status();
+    EXPECT_LT(absl::Now() - t0, absl::Milliseconds(400)) << absl::CHexEscape(c.reply.substr(0, 40));
+    EXPECT_THAT(r.status().message(), HasSubstr(c.message));
+    // The server's words are not relayed, only its error code.
+    EXPECT_THAT(r.status().message(), Not(HasSubstr("MARKER")));
+    absl::StatusOr<RateDecision> d = testing::Acquire(**store, "b", 1, 1);
+    EXPECT_FALSE(d.ok());
   }
 }
 
