@@ -163,7 +163,6 @@ struct RedisStateStore::Pending {
   std::size_t bytes = 0;
   bool fell_back = false;          // already resent as EVAL once
   absl::Time deadline = absl::InfiniteFuture();
-  redisAsyncContext* connection = nullptr;
   ReplyHandler handler;
 };
 
@@ -465,7 +464,6 @@ void RedisStateStore::Send(std::unique_ptr<Pending> pending) {
     argvlen.push_back(a.size());
   }
   pending->deadline = absl::Now() + options_.command_timeout;
-  pending->connection = ac_;
   Pending* raw = pending.release();
   if (redisAsyncCommandArgv(ac_, &RedisStateStore::OnReply, raw, static_cast<int>(argv.size()),
                             argv.data(), argvlen.data()) != REDIS_OK) {
@@ -487,12 +485,11 @@ void RedisStateStore::OnReply(redisAsyncContext* ac, void* reply, void* privdata
                         absl::UnavailableError(absl::StrCat("state store (Redis) connection lost: ",
                                                             self->drop_reason_)));
   }
-  if (r->type == REDIS_REPLY_ERROR) {
+  if (r->type == REDIS_REPLY_ERROR && pending->script != Script::kCount) {
     const std::string code = ErrorCode(r);
     // The server lost its scripts (restart, SCRIPT FLUSH, failover): send
     // the script itself, once, on the same connection.
-    if (code == "NOSCRIPT" && pending->script != Script::kCount && !pending->fell_back &&
-        ac == self->ac_) {
+    if (code == "NOSCRIPT" && !pending->fell_back && ac == self->ac_) {
       pending->fell_back = true;
       pending->args[0] = "EVAL";
       pending->args[1] = kScripts[static_cast<int>(pending->script)];
@@ -501,6 +498,7 @@ void RedisStateStore::OnReply(redisAsyncContext* ac, void* reply, void* privdata
     return self->Finish(std::move(pending), nullptr,
                         absl::UnavailableError(absl::StrCat("Redis answered ", code)));
   }
+  // Handshake commands judge their replies, errors included, themselves.
   self->Finish(std::move(pending), r, absl::OkStatus());
 }
 
@@ -618,6 +616,7 @@ void RedisStateStore::MarkReady() {
     ready_ = true;
   }
   connected_ = true;
+  last_reported_ = "connected";
   if (options_.on_connection_change) options_.on_connection_change(true, "connected");
 }
 
@@ -632,7 +631,12 @@ void RedisStateStore::MarkDisconnected(const std::string& reason) {
   handshake_done_ = false;
   connect_deadline_ = absl::InfiniteFuture();
   FailQueued(absl::StrCat("state store (Redis) connection lost: ", reason));
-  if (was_ready && options_.on_connection_change) options_.on_connection_change(false, reason);
+  // Every lost connection is told; failed attempts only when their reason
+  // changes, so that a Redis down for an hour is not a line per backoff.
+  if ((was_ready || reason != last_reported_) && options_.on_connection_change) {
+    options_.on_connection_change(false, reason);
+  }
+  last_reported_ = reason;
 }
 
 // ---- hiredis' event hooks: interest in the one socket, kept in epoll ----

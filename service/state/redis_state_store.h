@@ -68,8 +68,9 @@ struct RedisOptions {
   // before the connection is dropped as misbehaving.
   std::size_t max_record_bytes = 1 << 20;
   std::size_t max_reply_bytes = 4 << 20;
-  // Told every connect and disconnect, on the store's thread (a log line, a
-  // gauge); `reason` never holds a secret.
+  // Told every connect and disconnect, and a failed connect whenever its
+  // reason changes, on the store's thread (a log line, a gauge); `reason`
+  // never holds a secret.
   std::function<void(bool connected, const std::string& reason)> on_connection_change;
 };
 
@@ -169,6 +170,7 @@ class RedisStateStore final : public StateStore {
   absl::Time next_connect_ = absl::InfinitePast();
   absl::Duration backoff_;
   std::string drop_reason_;
+  std::string last_reported_;  // to on_connection_change
   std::deque<Pending*> outstanding_;  // sent, in order; owned by hiredis until answered
 
   std::thread thread_;

@@ -281,10 +281,21 @@ TEST_F(RedisStateStoreTest, AWrongPasswordNeverConnectsAndCallsFailAtOnce) {
   cli_test::WriteFile(wrong, "not-the-password\n");
   RedisOptions options = Options();
   options.password_file = wrong;
+  absl::Mutex mu;
+  std::vector<std::string> reasons;
+  options.on_connection_change = [&](bool up, const std::string& reason) {
+    absl::MutexLock lock(&mu);
+    reasons.push_back(reason);
+  };
   std::unique_ptr<RedisStateStore> store = Store(options, /*wait=*/false);
   ASSERT_TRUE(store);
   EXPECT_FALSE(store->WaitForConnection(absl::Seconds(1)));
   EXPECT_EQ(testing::Reserve(*store, "k", "fp").status().code(), absl::StatusCode::kUnavailable);
+  store.reset();
+  // Said once however often the store retried, with Redis' code, not the password.
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(reasons.size(), 1u);
+  EXPECT_EQ(reasons[0], "AUTH refused: WRONGPASS");
 }
 
 TEST_F(RedisStateStoreTest, ScriptsFlushedFromTheServerAreSentAgain) {
