@@ -612,10 +612,11 @@ void RedisStateStore::DropConnection(const std::string& reason) {
 
 void RedisStateStore::MarkReady() {
   {
+    // With ready_, so that Health() agrees with WaitForConnection.
     absl::MutexLock lock(&mu_);
     ready_ = true;
+    connected_ = true;
   }
-  connected_ = true;
   last_reported_ = "connected";
   if (options_.on_connection_change) options_.on_connection_change(true, "connected");
 }
@@ -626,8 +627,8 @@ void RedisStateStore::MarkDisconnected(const std::string& reason) {
     absl::MutexLock lock(&mu_);
     was_ready = ready_;
     ready_ = false;
+    connected_ = false;
   }
-  connected_ = false;
   handshake_done_ = false;
   connect_deadline_ = absl::InfiniteFuture();
   FailQueued(absl::StrCat("state store (Redis) connection lost: ", reason));

@@ -229,7 +229,7 @@ TEST_F(RedisStateStoreTest, RedisKilledMidRunFailsFastAndRecoversAfterRestart) {
     const absl::Duration took = absl::Now() - t0;
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
-    EXPECT_LT(took, i == 0 ? absl::Milliseconds(400) : absl::Milliseconds(20)) << i;
+    EXPECT_LT(took, i == 0 ? absl::Milliseconds(400) : absl::Milliseconds(50)) << i;
     ++unavailable;
     absl::SleepFor(absl::Milliseconds(10));
   }
@@ -270,7 +270,7 @@ TEST_F(RedisStateStoreTest, AHungRedisTimesOutAndTheQueueIsBounded) {
   }
   EXPECT_EQ(queue_full, 10);
   EXPECT_EQ(lost, 20);
-  EXPECT_LT(absl::Now() - t0, absl::Milliseconds(300 + 500));
+  EXPECT_LT(absl::Now() - t0, absl::Milliseconds(300 + 700));  // the timeout, and slack for a busy machine
   redis_->Resume();
   ASSERT_TRUE(store->WaitForConnection(absl::Seconds(5)));
   EXPECT_TRUE(testing::Acquire(*store, "b", 10, 10).ok());
