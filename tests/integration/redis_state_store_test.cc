@@ -136,6 +136,35 @@ TEST_F(RedisStateStoreTest, ALapsedReservationCannotOverwriteItsSuccessor) {
   EXPECT_EQ(testing::Reserve(*a, "k", "fp")->record, "on time");
 }
 
+// How a duplicate waits (the interface's choice: polling, no notification):
+// replica B polls Reserve after each retry_after until replica A's call
+// completes, then shares its record.
+TEST_F(RedisStateStoreTest, ADuplicateWaitsByPollingAndSharesTheResult) {
+  std::unique_ptr<RedisStateStore> a = Store();
+  std::unique_ptr<RedisStateStore> b = Store();
+  ASSERT_TRUE(a && b);
+  absl::StatusOr<ReserveResult> first = testing::Reserve(*a, "portal/svc/slow", "fp");
+  ASSERT_EQ(first->outcome, ReserveOutcome::kReserved);
+  std::thread holder([&] {
+    absl::SleepFor(absl::Milliseconds(200));
+    EXPECT_TRUE(testing::Complete(*a, first->reservation, "the one reply").ok());
+  });
+  const absl::Time deadline = absl::Now() + absl::Seconds(3);
+  int polls = 0;
+  absl::StatusOr<ReserveResult> seen;
+  do {
+    seen = testing::Reserve(*b, "portal/svc/slow", "fp");
+    ASSERT_TRUE(seen.ok()) << seen.status();
+    ++polls;
+    if (seen->outcome == ReserveOutcome::kInFlight) absl::SleepFor(seen->retry_after);
+  } while (seen->outcome == ReserveOutcome::kInFlight && absl::Now() < deadline);
+  holder.join();
+  EXPECT_EQ(seen->outcome, ReserveOutcome::kCompleted);
+  EXPECT_EQ(seen->record, "the one reply");
+  EXPECT_GE(polls, 2);
+  EXPECT_LE(polls, 60);  // 200 ms at one poll per 50 ms at most, and slack
+}
+
 TEST_F(RedisStateStoreTest, FiftyConcurrentReservesOfOneKeyHaveExactlyOneWinner) {
   std::unique_ptr<RedisStateStore> a = Store();
   std::unique_ptr<RedisStateStore> b = Store();
@@ -274,6 +303,22 @@ TEST_F(RedisStateStoreTest, AHungRedisTimesOutAndTheQueueIsBounded) {
   redis_->Resume();
   ASSERT_TRUE(store->WaitForConnection(absl::Seconds(5)));
   EXPECT_TRUE(testing::Acquire(*store, "b", 10, 10).ok());
+}
+
+TEST_F(RedisStateStoreTest, DestroyedWithCallsPendingAnswersEachExactlyOnce) {
+  std::unique_ptr<RedisStateStore> store = Store();
+  ASSERT_TRUE(store);
+  redis_->Pause();
+  std::vector<testing::Waiter<absl::StatusOr<ReserveResult>>> waiters(5);
+  for (int i = 0; i < 5; ++i) {
+    store->Reserve(absl::StrCat("k", i), "fp", absl::Seconds(5), waiters[i].Callback());
+  }
+  store.reset();
+  for (auto& w : waiters) {
+    EXPECT_EQ(w.runs(), 1);
+    EXPECT_EQ(w.Get(absl::Milliseconds(1)).status().code(), absl::StatusCode::kUnavailable);
+  }
+  redis_->Resume();
 }
 
 TEST_F(RedisStateStoreTest, AWrongPasswordNeverConnectsAndCallsFailAtOnce) {
