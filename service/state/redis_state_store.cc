@@ -511,8 +511,7 @@ void RedisStateStore::Connect() {
     const std::string reason =
         absl::StrCat("connect: ", ac != nullptr && ac->errstr != nullptr ? ac->errstr : "no memory");
     if (ac != nullptr) redisAsyncFree(ac);
-    next_connect_ = absl::Now() + backoff_;
-    backoff_ = std::min(2 * backoff_, options_.max_backoff);
+    ScheduleReconnect();
     MarkDisconnected(reason);
     return;
   }
@@ -579,8 +578,7 @@ void RedisStateStore::OnConnect(const redisAsyncContext* ac, int status) {
   // hiredis frees the context after this callback (and fails its commands).
   self->ac_ = nullptr;
   self->drop_reason_ = absl::StrCat("connect: ", ac->errstr != nullptr ? ac->errstr : "failed");
-  self->next_connect_ = absl::Now() + self->backoff_;
-  self->backoff_ = std::min(2 * self->backoff_, self->options_.max_backoff);
+  self->ScheduleReconnect();
   self->MarkDisconnected(self->drop_reason_);
 }
 
@@ -590,8 +588,7 @@ void RedisStateStore::OnDisconnect(const redisAsyncContext* ac, int status) {
   self->ac_ = nullptr;
   self->drop_reason_ = absl::StrCat("disconnected: ", ac->errstr != nullptr && ac->err ? ac->errstr
                                                                                         : "closed");
-  self->next_connect_ = absl::Now() + self->backoff_;
-  self->backoff_ = std::min(2 * self->backoff_, self->options_.max_backoff);
+  self->ScheduleReconnect();
   self->MarkDisconnected(self->drop_reason_);
 }
 
@@ -600,14 +597,19 @@ void RedisStateStore::DropConnection(const std::string& reason) {
   if (ac == nullptr) return;
   ac_ = nullptr;
   drop_reason_ = reason;
-  // Jittered so that replicas that lost Redis together do not come back in step.
-  absl::BitGen gen;
-  next_connect_ = absl::Now() + backoff_ * absl::Uniform(gen, 0.5, 1.0);
-  backoff_ = std::min(2 * backoff_, options_.max_backoff);
+  ScheduleReconnect();
   MarkDisconnected(reason);
   // Runs every command's callback with no reply (UNAVAILABLE), then Cleanup.
   // Inside a hiredis callback, hiredis defers the free until it returns.
   redisAsyncFree(ac);
+}
+
+void RedisStateStore::ScheduleReconnect() {
+  // Jittered so that replicas that lost Redis together do not come back in
+  // step; doubled up to max_backoff, reset once connected.
+  absl::BitGen gen;
+  next_connect_ = absl::Now() + backoff_ * absl::Uniform(gen, 0.5, 1.0);
+  backoff_ = std::min(2 * backoff_, options_.max_backoff);
 }
 
 void RedisStateStore::MarkReady() {

@@ -126,6 +126,7 @@ class RedisStateStore final : public StateStore {
   void Send(std::unique_ptr<Pending> pending);
   void CheckDeadlines(absl::Time now);
   void DropConnection(const std::string& reason);
+  void ScheduleReconnect();
   void MarkDisconnected(const std::string& reason) ABSL_LOCKS_EXCLUDED(mu_);
   void MarkReady() ABSL_LOCKS_EXCLUDED(mu_);
   void FailQueued(const std::string& reason) ABSL_LOCKS_EXCLUDED(mu_);
