@@ -22,6 +22,10 @@ struct DcrCall {
   std::string token;
   // register/update: the RFC 7591 metadata, a JSON object as text.
   std::string json;
+  // register: RegisterClientRequest.request_id, validated and lowercased;
+  // empty when the caller sent none. The gateway's own: never sent to
+  // Authlete.
+  std::string request_id;
   // W3C trace context passed on to Authlete when non-empty (validated: no CR
   // or LF can reach a header line).
   std::string traceparent;

@@ -1,9 +1,11 @@
 #include "service/registration/client_registration_service.h"
 
 #include <chrono>
+#include <type_traits>
 #include <utility>
 
 #include "proto/api/status_detail.h"
+#include "service/state/in_process_state_store.h"
 #include "service/registration/incoming_call.h"
 #include "service/registration/reply.h"
 #include "service/telemetry/trace_context.h"
@@ -41,6 +43,8 @@ template <typename Request>
 std::string RequestedClientId(const Request& request) {
   return Bounded(request.client_id());
 }
+
+}  // namespace
 
 // One RPC in flight: its record for the observer, its share of the admission
 // budget, and how it ends. Every path ends it exactly once, with or without
@@ -93,18 +97,20 @@ class PendingRpc {
   admission::Reservation reservation_;
 };
 
-}  // namespace
-
 ClientRegistrationService::ClientRegistrationService(
     Options options, std::shared_ptr<callers::CallerGuard> guard,
     std::shared_ptr<authlete::AuthleteConnection> authlete, metrics::Registry* registry,
-    std::shared_ptr<admission::InFlightBudget> budget)
+    std::shared_ptr<admission::InFlightBudget> budget, std::shared_ptr<state::StateStore> store)
     : options_(options),
       guard_(std::move(guard)),
       authlete_(std::move(authlete)),
       budget_(std::move(budget)),
       builder_(options.call),
-      observer_(options.observe, registry) {}
+      observer_(options.observe, registry),
+      idempotency_(std::make_unique<IdempotencyStage>(
+          options.idempotency,
+          store != nullptr ? std::move(store) : std::make_shared<state::InProcessStateStore>(),
+          registry)) {}
 
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* ClientRegistrationService::Handle(Operation operation,
@@ -162,14 +168,20 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Handle(Operation operation,
     rpc->Fail(*refused);
     return reactor;
   }
+  call->traceparent = trace.TraceparentHeader();
+  call->tracestate = trace.tracestate;
+  if constexpr (std::is_same_v<Request, v1::RegisterClientRequest>) {
+    if (!call->request_id.empty()) {
+      RegisterOnce(std::move(rpc), *caller, *std::move(call), incoming.deadline, response);
+      return reactor;
+    }
+  }
   ErrorOr<absl::Duration> timeout =
       UpstreamTimeout(incoming.deadline, options_.max_upstream_timeout);
   if (!timeout.ok()) {
     rpc->Fail(timeout.error());
     return reactor;
   }
-  call->traceparent = trace.TraceparentHeader();
-  call->tracestate = trace.tracestate;
   // 5. Upstream; 6. reply and observe, from Authlete's answer.
   authlete_->Call(*call, *timeout,
                   [rpc = std::move(rpc), response](DcrResult result) mutable {
@@ -185,6 +197,57 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Handle(Operation operation,
                     rpc->Succeed();
                   });
   return reactor;
+}
+
+void ClientRegistrationService::RegisterOnce(std::unique_ptr<PendingRpc> rpc,
+                                             const callers::Caller& caller, DcrCall call,
+                                             absl::Time deadline,
+                                             v1::RegisterClientResponse* response) {
+  std::string key = IdempotencyStage::Key(caller.name, call.service_id, call.request_id);
+  std::string fingerprint = IdempotencyStage::Fingerprint(call.service_id, call.json);
+  // Sent only when this call holds the request_id; the timeout is taken
+  // then, after any wait for a duplicate.
+  auto send = [this, call = std::move(call), deadline,
+               response](IdempotencyStage::SendDone sent) mutable {
+    ErrorOr<absl::Duration> timeout = UpstreamTimeout(deadline, options_.max_upstream_timeout);
+    if (!timeout.ok()) {
+      std::move(sent)(timeout.error());
+      return;
+    }
+    authlete_->Call(call, *timeout,
+                    [response, sent = std::move(sent)](DcrResult result) mutable {
+                      if (!result.ok()) {
+                        std::move(sent)(std::move(result).error());
+                        return;
+                      }
+                      FillReply(*result, *response);
+                      std::move(sent)(response->SerializeAsString());
+                    });
+  };
+  idempotency_->Run(
+      std::move(key), std::move(fingerprint), deadline, std::move(send),
+      [rpc = std::move(rpc), response](ErrorOr<IdempotencyStage::Reply> reply) mutable {
+        if (!reply.ok()) {
+          rpc->Fail(reply.error());
+          return;
+        }
+        CallRecord& record = rpc->record();
+        if (reply->replayed) {
+          // The first call's reply, byte for byte: the same client, secret
+          // and registration access token.
+          response->Clear();
+          if (!response->ParseFromString(reply->bytes)) {
+            rpc->Fail(Error(v1::ERROR_REASON_STATE_STORE_UNAVAILABLE,
+                            "the stored reply of this request_id could not be read"));
+            return;
+          }
+          record.replayed = true;
+        }
+        record.action = response->action();
+        record.result_code = response->result_code();
+        if (record.client_id.empty()) record.client_id = ClientIdOf(*response);
+        rpc->Succeed();
+      });
 }
 
 grpc::ServerUnaryReactor* ClientRegistrationService::RegisterClient(
