@@ -112,6 +112,70 @@ ClientRegistrationService::ClientRegistrationService(
           store != nullptr ? std::move(store) : std::make_shared<state::InProcessStateStore>(),
           registry)) {}
 
+// What the stages after admission need of the call.
+struct ClientRegistrationService::Onward {
+  callers::Caller caller;
+  absl::Time deadline;
+  std::string traceparent;
+  std::string tracestate;
+};
+
+template <typename Request, typename Response>
+void ClientRegistrationService::Continue(std::unique_ptr<PendingRpc> rpc, Onward onward,
+                                         const Request& request, Response* response) {
+  if (budget_ != nullptr) {
+    core::ErrorOr<admission::Reservation> room = budget_->Reserve(
+        {onward.caller.index, onward.caller.policy->max_in_flight},
+        admission::CallCost(request.ByteSizeLong()));
+    if (!room.ok()) {
+      rpc->Fail(room.error());
+      return;
+    }
+    rpc->Hold(*std::move(room));
+  }
+  // 3. Build the call.
+  ErrorOr<DcrCall> call = builder_.Build(request);
+  if (!call.ok()) {
+    rpc->Fail(call.error());
+    return;
+  }
+  rpc->record().service_id = call->service_id;
+  rpc->record().client_id = call->client_id;
+  // 4. Check what it asks for against the caller's policy.
+  if (core::Refusal refused = guard_->CheckCall(onward.caller, *call)) {
+    rpc->Fail(*refused);
+    return;
+  }
+  call->traceparent = std::move(onward.traceparent);
+  call->tracestate = std::move(onward.tracestate);
+  if constexpr (std::is_same_v<Request, v1::RegisterClientRequest>) {
+    if (!call->request_id.empty()) {
+      RegisterOnce(std::move(rpc), onward.caller, *std::move(call), onward.deadline, response);
+      return;
+    }
+  }
+  ErrorOr<absl::Duration> timeout =
+      UpstreamTimeout(onward.deadline, options_.max_upstream_timeout);
+  if (!timeout.ok()) {
+    rpc->Fail(timeout.error());
+    return;
+  }
+  // 5. Upstream; 6. reply and observe, from Authlete's answer.
+  authlete_->Call(*call, *timeout,
+                  [rpc = std::move(rpc), response](DcrResult result) mutable {
+                    if (!result.ok()) {
+                      rpc->Fail(result.error());
+                      return;
+                    }
+                    FillReply(*result, *response);
+                    CallRecord& record = rpc->record();
+                    record.action = result->action;
+                    record.result_code = result->result_code;
+                    if (record.client_id.empty()) record.client_id = ClientIdOf(*response);
+                    rpc->Succeed();
+                  });
+}
+
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* ClientRegistrationService::Handle(Operation operation,
                                                             grpc::CallbackServerContext* context,
@@ -145,57 +209,24 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Handle(Operation operation,
     rpc->Fail(*refused);
     return reactor;
   }
-  if (budget_ != nullptr) {
-    core::ErrorOr<admission::Reservation> room = budget_->Reserve(
-        {caller->index, caller->policy->max_in_flight},
-        admission::CallCost(request.ByteSizeLong()));
-    if (!room.ok()) {
-      rpc->Fail(room.error());
-      return reactor;
-    }
-    rpc->Hold(*std::move(room));
-  }
-  // 3. Build the call.
-  ErrorOr<DcrCall> call = builder_.Build(request);
-  if (!call.ok()) {
-    rpc->Fail(call.error());
+  Onward onward{*std::move(caller), incoming.deadline, trace.TraceparentHeader(),
+                trace.tracestate};
+  if (!guard_->shares_rate_limits()) {
+    Continue(std::move(rpc), std::move(onward), request, response);
     return reactor;
   }
-  rpc->record().service_id = call->service_id;
-  rpc->record().client_id = call->client_id;
-  // 4. Check what it asks for against the caller's policy.
-  if (core::Refusal refused = guard_->CheckCall(*caller, *call)) {
-    rpc->Fail(*refused);
-    return reactor;
-  }
-  call->traceparent = trace.TraceparentHeader();
-  call->tracestate = trace.tracestate;
-  if constexpr (std::is_same_v<Request, v1::RegisterClientRequest>) {
-    if (!call->request_id.empty()) {
-      RegisterOnce(std::move(rpc), *caller, *std::move(call), incoming.deadline, response);
-      return reactor;
-    }
-  }
-  ErrorOr<absl::Duration> timeout =
-      UpstreamTimeout(incoming.deadline, options_.max_upstream_timeout);
-  if (!timeout.ok()) {
-    rpc->Fail(timeout.error());
-    return reactor;
-  }
-  // 5. Upstream; 6. reply and observe, from Authlete's answer.
-  authlete_->Call(*call, *timeout,
-                  [rpc = std::move(rpc), response](DcrResult result) mutable {
-                    if (!result.ok()) {
-                      rpc->Fail(result.error());
-                      return;
-                    }
-                    FillReply(*result, *response);
-                    CallRecord& record = rpc->record();
-                    record.action = result->action;
-                    record.result_code = result->result_code;
-                    if (record.client_id.empty()) record.client_id = ClientIdOf(*response);
-                    rpc->Succeed();
-                  });
+  // The rate limit shared by every replica: one store call, then on from
+  // its answer (on this thread or the store's).
+  const callers::Caller who = onward.caller;
+  guard_->SharedRateLimit(
+      who, [this, rpc = std::move(rpc), onward = std::move(onward), &request,
+            response](core::Refusal refused) mutable {
+        if (refused) {
+          rpc->Fail(*refused);
+          return;
+        }
+        Continue(std::move(rpc), std::move(onward), request, response);
+      });
   return reactor;
 }
 

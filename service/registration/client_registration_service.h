@@ -76,6 +76,11 @@ class ClientRegistrationService final
   grpc::ServerUnaryReactor* Handle(api::Operation operation,
                                    grpc::CallbackServerContext* context, const Request& request,
                                    Response* response);
+  struct Onward;
+  // Stages 2 (the budget) to 6, after the rate limit.
+  template <typename Request, typename Response>
+  void Continue(std::unique_ptr<PendingRpc> rpc, Onward onward, const Request& request,
+                Response* response);
   // Stages 4b to 6 of a RegisterClient with a request_id.
   void RegisterOnce(std::unique_ptr<PendingRpc> rpc, const callers::Caller& caller,
                     core::DcrCall call, absl::Time deadline,

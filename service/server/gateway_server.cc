@@ -234,9 +234,15 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       MakeStateStore(config.state_store, gateway->registry_);
   if (!store.ok()) return store.status();
   gateway->store_ = *std::move(store);
+  auto guard = std::make_shared<callers::CallerGuard>(std::move(callers));
+  // With Redis, the callers' rate limits hold across the fleet; the
+  // in-process store keeps them per replica, as the guard does itself.
+  if (config.state_store.kind == config::StateStoreConfig::Kind::kRedis) {
+    guard->ShareRateLimits(gateway->store_);
+  }
   gateway->service_ = std::make_unique<registration::ClientRegistrationService>(
-      options, std::make_shared<callers::CallerGuard>(std::move(callers)), gateway->authlete_,
-      &gateway->registry_, gateway->budget_, gateway->store_);
+      options, std::move(guard), gateway->authlete_, &gateway->registry_, gateway->budget_,
+      gateway->store_);
 
   // Health (grpc.health.v1, our own so that reflection can describe it) and
   // reflection, so grpcurl and Kubernetes' native gRPC probes just work.

@@ -26,6 +26,7 @@
 #include "proto/api/status_detail.h"
 #include "tests/cli/subprocess.h"
 #include "tests/emulator/emulator.h"
+#include "service/callers/caller_policy.h"
 #include "tests/integration/redis_server.h"
 
 ABSL_FLAG(std::string, gateway, "", "path of the dcr-gateway binary");
@@ -40,6 +41,17 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr char kRequestId[] = "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+// Two callers: "open" without a rate limit, "limited" at kRate calls/s with
+// a burst of kRate.
+constexpr char kOpenKey[] = "open-key";
+constexpr char kLimitedKey[] = "limited-key";
+constexpr int kRate = 5;
+
+std::string KeyHash(const std::string& key) {
+  const callers::Sha256 digest = callers::HashApiKey(key);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+}
 
 std::string RandomKey(char seed) {
   // Fixed bytes are enough for a test; only their length matters.
@@ -71,10 +83,23 @@ class SharedStateTest : public ::testing::Test {
     WriteFile(dir_ + "/credential", std::string(emulator::kDefaultServiceToken) + "\n");
     WriteFile(dir_ + "/keys", absl::StrCat("# test keys\nk1:", RandomKey('a'),
                                            "\nnames:", RandomKey('n'), "\n"));
-    for (int i = 0; i < 2; ++i) ASSERT_NO_FATAL_FAILURE(StartReplica(gateway, i));
+    const std::string anything =
+        R"("rpcs": ["*"], "service_ids": ["*"], "redirect_uri_patterns": ["*"], )"
+        R"("grant_types": ["*"])";
+    WriteFile(dir_ + "/callers.json",
+              absl::StrCat(R"({"callers": [{"name": "open", "api_key_sha256": [")",
+                           KeyHash(kOpenKey), "\"], ", anything,
+                           R"(}, {"name": "limited", "api_key_sha256": [")",
+                           KeyHash(kLimitedKey), "\"], ", anything,
+                           R"(, "rate_limit": {"requests_per_second": )", kRate,
+                           R"(, "burst": )", kRate, "}}]}"));
+    for (int i = 0; i < 2; ++i) ASSERT_NO_FATAL_FAILURE(StartReplica(gateway, i, store_));
   }
 
-  void StartReplica(const std::string& gateway, int i) {
+  // Set by fixtures before SetUp.
+  std::string store_ = "redis";
+
+  void StartReplica(const std::string& gateway, int i, const std::string& store) {
     Replica& replica = replicas_[i];
     const std::string port_file = absl::StrCat(dir_, "/gateway", i, ".port");
     replica.log = absl::StrCat(dir_, "/gateway", i, ".log");
@@ -83,7 +108,7 @@ class SharedStateTest : public ::testing::Test {
         "--port_file=" + port_file, "--authlete_base_url=" + emulator_->base_url(),
         absl::StrCat("--authlete_service_id=", emulator::kDefaultServiceId),
         "--authlete_credential_file=" + dir_ + "/credential", "--drain_delay=0s",
-        "--shutdown_grace=1s", "--state_store=redis",
+        "--shutdown_grace=1s", "--state_store=" + store, "--callers_file=" + dir_ + "/callers.json",
         absl::StrCat("--redis_address=127.0.0.1:", redis_->port()),
         "--redis_password_file=" + redis_->password_file(),
         "--state_store_keys_file=" + dir_ + "/keys"};
@@ -94,6 +119,7 @@ class SharedStateTest : public ::testing::Test {
     ASSERT_TRUE(port.ok()) << port.status() << ReadFile(replica.log);
     replica.stub = v1::ClientRegistrationService::NewStub(grpc::CreateChannel(
         absl::StrCat("127.0.0.1:", *port), grpc::InsecureChannelCredentials()));
+    if (store != "redis") return;
     // Connected to Redis: a call that needs it is answered from it.
     const absl::Time give_up = absl::Now() + absl::Seconds(10);
     while (ReadFile(replica.log).find("state store connected") == std::string::npos) {
@@ -116,9 +142,11 @@ class SharedStateTest : public ::testing::Test {
 
   grpc::Status Register(int replica, const v1::RegisterClientRequest& request,
                         v1::RegisterClientResponse* response,
-                        absl::Duration timeout = absl::Seconds(10)) {
+                        absl::Duration timeout = absl::Seconds(10),
+                        const char* key = kOpenKey) {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", key));
     return replicas_[replica].stub->RegisterClient(&context, request, response);
   }
 
@@ -163,6 +191,7 @@ TEST_F(SharedStateTest, AReplyLostThroughOneReplicaIsReplayedThroughTheOther) {
   {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", kOpenKey));
     v1::RegisterClientResponse lost;
     std::thread cancel([&] {
       absl::SleepFor(absl::Milliseconds(300));
@@ -276,6 +305,62 @@ TEST_F(SharedStateTest, RedisStoppedRefusesCallsWithARequestIdAndRecovers) {
   // The second replica got the first one's reply.
   EXPECT_EQ(emulator_->stats().register_requests, 2);
   for (Replica& replica : replicas_) EXPECT_TRUE(replica.process->Running());
+}
+
+// Calls of the limited caller admitted over a run that hammers both
+// replicas (plain Registers, no request_id).
+class SharedRateLimitTest : public SharedStateTest {
+ protected:
+  int Admitted(absl::Duration run) {
+    std::atomic<int> admitted{0}, limited{0}, other{0};
+    const absl::Time end = absl::Now() + run;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        while (absl::Now() < end) {
+          v1::RegisterClientResponse response;
+          grpc::Status status =
+              Register(t % 2, Request(""), &response, absl::Seconds(5), kLimitedKey);
+          if (status.ok()) {
+            ++admitted;
+          } else if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+            ++limited;
+          } else {
+            ++other;
+          }
+          absl::SleepFor(absl::Milliseconds(10));
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    EXPECT_EQ(other.load(), 0);
+    EXPECT_GT(limited.load(), 0);
+    return admitted.load();
+  }
+};
+
+// Rate 5/s, burst 5, a 2 s run: one bucket admits 5 + 5 x 2 = 15 (+-3 for
+// the run's edges and scheduling); a bucket per replica about twice that.
+constexpr absl::Duration kRun = absl::Seconds(2);
+
+TEST_F(SharedRateLimitTest, TwoReplicasSharingRedisHoldOneCallerToItsRate) {
+  const int admitted = Admitted(kRun);
+  EXPECT_GE(admitted, 12);
+  EXPECT_LE(admitted, 18);
+}
+
+class InProcessRateLimitTest : public SharedRateLimitTest {
+ protected:
+  void SetUp() override {
+    store_ = "in_process";
+    SharedRateLimitTest::SetUp();
+  }
+};
+
+TEST_F(InProcessRateLimitTest, TwoReplicasWithTheirOwnStoresAdmitAboutTwiceTheRate) {
+  const int admitted = Admitted(kRun);
+  EXPECT_GE(admitted, 25);
+  EXPECT_LE(admitted, 36);
 }
 
 }  // namespace
