@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "service/state/fallback_state_store.h"
 #include "service/state/in_process_state_store.h"
 #include "tests/testing/sync_state_store.h"
 
@@ -203,6 +204,72 @@ TEST_F(InProcessStateStoreTest, SaysWhatItIs) {
   InProcessStateStore store(Options());
   EXPECT_EQ(store.Health().kind, "in_process");
   EXPECT_TRUE(store.Health().connected);
+}
+
+}  // namespace
+}  // namespace dcr::state
+
+// --- FallbackStateStore (--state_store_unavailable=local) -------------------
+
+namespace dcr::state {
+namespace {
+
+// A shared store that can be switched off: answers UNAVAILABLE, as the Redis
+// store does when not connected; otherwise an in-process store.
+class SwitchableStore : public StateStore {
+ public:
+  bool up = true;
+  InProcessStateStore inner;
+  void Reserve(absl::string_view k, absl::string_view f, absl::Duration t,
+               ReserveCallback done) override {
+    if (!up) return std::move(done)(absl::UnavailableError("down"));
+    inner.Reserve(k, f, t, std::move(done));
+  }
+  void Complete(const Reservation& r, absl::string_view v, absl::Duration t,
+                DoneCallback done) override {
+    if (!up) return std::move(done)(absl::UnavailableError("down"));
+    inner.Complete(r, v, t, std::move(done));
+  }
+  void MarkUnknown(const Reservation& r, absl::Duration t, DoneCallback done) override {
+    if (!up) return std::move(done)(absl::UnavailableError("down"));
+    inner.MarkUnknown(r, t, std::move(done));
+  }
+  void Release(const Reservation& r, DoneCallback done) override {
+    if (!up) return std::move(done)(absl::UnavailableError("down"));
+    inner.Release(r, std::move(done));
+  }
+  void Acquire(absl::string_view b, double rate, double burst, absl::Time now,
+               RateCallback done) override {
+    if (!up) return std::move(done)(absl::UnavailableError("down"));
+    inner.Acquire(b, rate, burst, now, std::move(done));
+  }
+  StoreHealth Health() const override { return {"switchable", up}; }
+};
+
+TEST(FallbackStateStoreTest, UsesTheLocalStoreWhileTheSharedOneIsDownAndFinishesWhereItReserved) {
+  auto shared = std::make_shared<SwitchableStore>();
+  auto local = std::make_shared<InProcessStateStore>();
+  FallbackStateStore store(shared, local);
+
+  absl::StatusOr<ReserveResult> a = testing::Reserve(store, "a", "f");
+  ASSERT_TRUE(a.ok());
+  ASSERT_EQ(a->outcome, ReserveOutcome::kReserved);
+  shared->up = false;
+  absl::StatusOr<ReserveResult> b = testing::Reserve(store, "b", "f");
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_EQ(b->outcome, ReserveOutcome::kReserved);
+  EXPECT_EQ(local->records(), 1u);
+  // b goes back to the local store although the shared one is back.
+  shared->up = true;
+  EXPECT_TRUE(testing::Complete(store, b->reservation, "reply-b").ok());
+  EXPECT_TRUE(testing::Complete(store, a->reservation, "reply-a").ok());
+  EXPECT_EQ(testing::Reserve(store, "a", "f")->record, "reply-a");
+  EXPECT_EQ(shared->inner.records(), 1u);
+  shared->up = false;
+  EXPECT_EQ(testing::Reserve(store, "b", "f")->record, "reply-b");
+  // Rate limits likewise: the local bucket meanwhile.
+  EXPECT_TRUE(testing::Acquire(store, "caller", 1, 1, absl::Now())->allowed);
+  EXPECT_EQ(local->buckets(), 1u);
 }
 
 }  // namespace
