@@ -111,6 +111,9 @@ ABSL_FLAG(std::string, state_store_unavailable, "refuse",
           "when Redis cannot be reached: refuse (calls that need it fail UNAVAILABLE, "
           "never sent: no duplicate client possible) or local (this replica's own "
           "records meanwhile)");
+ABSL_FLAG(int64_t, state_store_max_records, 100000,
+          "request_id records the in-process store (and the local fallback) holds at most; "
+          "beyond, new request_ids are refused, never evicted");
 ABSL_FLAG(absl::Duration, request_id_retention, absl::Hours(1),
           "how long a RegisterClient reply is kept for retries with the same request_id");
 
@@ -191,7 +194,8 @@ std::vector<std::string> GatewayFlagNames() {
           "redis_key_prefix",
           "state_store_keys_file",
           "state_store_unavailable",
-          "request_id_retention"};
+          "request_id_retention",
+          "state_store_max_records"};
 }
 
 absl::Status ApplyEnvironmentToFlags() {
@@ -292,6 +296,9 @@ absl::Status ValidateConfig(const GatewayConfig& config) {
     return absl::InvalidArgumentError("--drain_delay must not be negative");
   }
   const StateStoreConfig& store = config.state_store;
+  if (store.max_records < 1) {
+    return absl::InvalidArgumentError("--state_store_max_records must be at least 1");
+  }
   if (store.request_id_retention < absl::Minutes(1)) {
     return absl::InvalidArgumentError("--request_id_retention must be at least 1m");
   }
@@ -392,6 +399,7 @@ absl::StatusOr<GatewayConfig> ConfigFromFlags() {
     return absl::InvalidArgumentError("--state_store_unavailable must be refuse or local");
   }
   store.request_id_retention = absl::GetFlag(FLAGS_request_id_retention);
+  store.max_records = absl::GetFlag(FLAGS_state_store_max_records);
   if (absl::Status valid = ValidateConfig(config); !valid.ok()) return valid;
   return config;
 }

@@ -61,6 +61,9 @@ struct StateStoreConfig {
   WhenUnavailable when_unavailable = WhenUnavailable::kRefuse;
   // How long a RegisterClient's reply is kept for retries with its request_id.
   absl::Duration request_id_retention = absl::Hours(1);
+  // The in-process store's bound on live records (each holds a reply); a
+  // full store refuses new request_ids (GATEWAY_OVERLOADED), never evicts.
+  int64_t max_records = 100000;
 };
 
 absl::string_view StateStoreKindName(StateStoreConfig::Kind kind);

@@ -125,12 +125,15 @@ absl::StatusOr<std::shared_ptr<state::StateStore>> MakeStateStore(
                 "1 while the state store can answer (the in-process store always can).",
                 metrics::Type::kGauge, {"store"})
            .With({kind});
+  state::InProcessOptions local;
+  local.max_records = static_cast<std::size_t>(config.max_records);
   if (config.kind == config::StateStoreConfig::Kind::kInProcess) {
     up->Set(1);
     telemetry::Log(telemetry::LogLevel::kInfo, "state store",
                    {{"store", kind},
                     {"note", std::string("request_id records are this replica's own")}});
-    return std::shared_ptr<state::StateStore>(std::make_shared<state::InProcessStateStore>());
+    return std::shared_ptr<state::StateStore>(
+        std::make_shared<state::InProcessStateStore>(local));
   }
   absl::StatusOr<state::RecordCipher> cipher = state::RecordCipher::FromFile(config.keys_file);
   if (!cipher.ok()) return cipher.status();
@@ -157,7 +160,7 @@ absl::StatusOr<std::shared_ptr<state::StateStore>> MakeStateStore(
   std::shared_ptr<state::StateStore> shared = *std::move(store);
   if (config.when_unavailable == config::StateStoreConfig::WhenUnavailable::kLocal) {
     return std::shared_ptr<state::StateStore>(std::make_shared<state::FallbackStateStore>(
-        std::move(shared), std::make_shared<state::InProcessStateStore>()));
+        std::move(shared), std::make_shared<state::InProcessStateStore>(local)));
   }
   return shared;
 }
