@@ -34,8 +34,8 @@ struct IdempotencyStage::Attempt {
   Send send;
   Done done;
   Options options;
-  std::shared_ptr<state::StateStore> store;
-  std::shared_ptr<resilience::TimerQueue> timers;
+  state::StateStore* store = nullptr;
+  resilience::TimerQueue* timers = nullptr;
   Counters counters;
 
   void Finish(ErrorOr<Reply> result) { std::move(done)(std::move(result)); }
@@ -45,7 +45,7 @@ IdempotencyStage::IdempotencyStage(Options options, std::shared_ptr<state::State
                                    metrics::Registry* registry)
     : options_(options),
       store_(std::move(store)),
-      timers_(std::make_shared<resilience::TimerQueue>()) {
+      timers_(std::make_unique<resilience::TimerQueue>()) {
   if (registry == nullptr) {
     own_registry_ = std::make_unique<metrics::Registry>();
     registry = own_registry_.get();
@@ -103,8 +103,8 @@ void IdempotencyStage::Run(std::string key, std::string fingerprint, absl::Time 
   attempt->send = std::move(send);
   attempt->done = std::move(done);
   attempt->options = options_;
-  attempt->store = store_;
-  attempt->timers = timers_;
+  attempt->store = store_.get();
+  attempt->timers = timers_.get();
   attempt->counters = counters_;
   Reserve(std::move(attempt));
 }
@@ -182,7 +182,7 @@ void IdempotencyStage::OnReserved(std::shared_ptr<Attempt> attempt,
                 .set_retry_after(attempt->options.first_poll * 10));
         return;
       }
-      std::shared_ptr<resilience::TimerQueue> timers = attempt->timers;
+      resilience::TimerQueue* timers = attempt->timers;
       timers->Schedule(when, [attempt = std::move(attempt)](bool cancelled) mutable {
         if (cancelled) {
           attempt->Finish(Error(v1::ERROR_REASON_GATEWAY_UNAVAILABLE,

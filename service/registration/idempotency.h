@@ -92,8 +92,12 @@ class IdempotencyStage {
   static void SendNow(std::shared_ptr<Attempt> attempt, state::Reservation reservation);
 
   const Options options_;
+  // Calls hold plain pointers to these: a store or timer thread must never
+  // drop the last reference (and so run a destructor that joins itself).
+  // The stage outlives its calls (the server waits for every call before the
+  // service goes), and the store outlives the stage.
   const std::shared_ptr<state::StateStore> store_;
-  const std::shared_ptr<resilience::TimerQueue> timers_;
+  const std::unique_ptr<resilience::TimerQueue> timers_;
   std::unique_ptr<metrics::Registry> own_registry_;
   Counters counters_;
 };
