@@ -74,6 +74,11 @@ ABSL_FLAG(std::string, developer, "", "Only the clients of this developer (list)
 ABSL_FLAG(std::string, new_secret_file, "",
           "File holding the client secret to set (rotate-secret); - reads stdin. Without it, "
           "Authlete generates the new secret.");
+// register: the request_id that makes a retry safe.
+ABSL_FLAG(std::string, request_id, "",
+          "A UUID naming this registration (register): run dcrctl again with the same "
+          "value to retry it without creating a second client. Default: a new one per "
+          "run, reused by dcrctl's own retries.");
 
 // register / update: metadata as a JSON document...
 ABSL_FLAG(std::string, metadata_file, "",
@@ -114,7 +119,8 @@ Commands:
   register  Register a client (RFC 7591). Metadata comes from
             --metadata_file=PATH (or - for stdin), a JSON document sent
             verbatim, or from the typed metadata flags (--client_name,
-            --redirect_uris, ...), not both.
+            --redirect_uris, ...), not both. --request_id=UUID names the
+            registration: a retry with the same value gets the same client.
   get       Read a client's registration (RFC 7592). Needs --client_id and
             the registration access token.
   update    Replace a client's metadata (RFC 7592; fields left out are
@@ -174,6 +180,7 @@ std::set<std::string> CommandFlags(const std::string& command) {
   if (command == "list") flags.insert({"page_size", "page_token", "developer"});
   if (command == "rotate-secret") flags.insert({"client_id", "new_secret_file"});
   if (command == "lock" || command == "unlock") flags.insert("client_id");
+  if (command == "register") flags.insert("request_id");
   if (has_metadata) {
     flags.insert("metadata_file");
     flags.insert(TypedMetadataFlags().begin(), TypedMetadataFlags().end());
@@ -256,6 +263,7 @@ void PrintHelp(std::ostream& out) {
   print_group("get, update, delete", [](const std::string& n) {
     return n == "client_id" || n == "token_file";
   });
+  print_group("register", [](const std::string& n) { return n == "request_id"; });
   print_group("register, update", [](const std::string& n) {
     return n == "metadata_file" || TypedMetadataFlags().count(n) > 0;
   });
@@ -588,6 +596,7 @@ int RunRegister(Context& ctx, const Args& args) {
   if (!metadata.ok()) return UsageError(std::string(metadata.status().message()));
   auto request = ServiceRequest<v1::RegisterClientRequest>();
   SetMetadata(*metadata, request);
+  request.set_request_id(absl::GetFlag(FLAGS_request_id));
   return Report(ctx, "register", ctx.client.RegisterClient(request, ctx.call_options), "",
                 [](const v1::RegisterClientResponse& response) {
                   PrintClientResponse("Registered client", response, /*new_client=*/true, "");

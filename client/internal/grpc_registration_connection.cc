@@ -1,6 +1,8 @@
 #include "client/grpc_registration_connection.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <string>
 #include <mutex>
 #include <utility>
 
@@ -36,7 +38,14 @@ class GrpcRegistrationConnection : public RegistrationConnection {
 
   absl::StatusOr<v1::RegisterClientResponse> RegisterClient(
       const v1::RegisterClientRequest& request, const CallOptions& options) override {
-    return Call(api::Operation::kRegister, &Stub::RegisterClient, request, options);
+    if (!request.request_id().empty()) {
+      return Call(api::Operation::kRegister, &Stub::RegisterClient, request, options, true);
+    }
+    // Every attempt of this call carries the same new request_id, so that a
+    // resend can never create a second client.
+    v1::RegisterClientRequest with_id = request;
+    with_id.set_request_id(NewRequestId());
+    return Call(api::Operation::kRegister, &Stub::RegisterClient, with_id, options, true);
   }
   absl::StatusOr<v1::GetClientResponse> GetClient(const v1::GetClientRequest& request,
                                                   const CallOptions& options) override {
@@ -79,7 +88,8 @@ class GrpcRegistrationConnection : public RegistrationConnection {
   // attempts or the deadline run out.
   template <typename Request, typename Response>
   absl::StatusOr<Response> Call(api::Operation operation, Method<Request, Response> method,
-                                const Request& request, const CallOptions& call_options) {
+                                const Request& request, const CallOptions& call_options,
+                                bool with_request_id = false) {
     const absl::Time deadline =
         absl::Now() + call_options.timeout.value_or(options_.default_timeout);
     const int max_attempts = std::max(call_options.max_attempts.value_or(options_.max_attempts), 1);
@@ -94,7 +104,10 @@ class GrpcRegistrationConnection : public RegistrationConnection {
       if (n >= max_attempts) return status;
       const absl::optional<v1::RegistrationError> detail = GetRegistrationError(status);
       const v1::RegistrationError* error = detail.has_value() ? &*detail : nullptr;
-      if (!api::ClientRetries(operation, status.code(), error)) return status;
+      const bool retry = with_request_id
+                             ? api::ClientRetriesWithRequestId(status.code(), error)
+                             : api::ClientRetries(operation, status.code(), error);
+      if (!retry) return status;
 
       absl::Duration sleep = Jitter(backoff);
       backoff = std::min(options_.max_backoff, backoff * options_.backoff_multiplier);
@@ -108,6 +121,26 @@ class GrpcRegistrationConnection : public RegistrationConnection {
       if (absl::Now() + sleep >= deadline) return status;
       absl::SleepFor(sleep);
     }
+  }
+
+  // A random (version 4) UUID, RFC 9562 §5.4.
+  std::string NewRequestId() {
+    uint8_t bytes[16];
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (uint8_t& byte : bytes) byte = absl::Uniform<uint8_t>(bitgen_);
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;  // version 4
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;  // variant 10
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string id;
+    id.reserve(36);
+    for (int i = 0; i < 16; ++i) {
+      if (i == 4 || i == 6 || i == 8 || i == 10) id.push_back('-');
+      id.push_back(kHex[bytes[i] >> 4]);
+      id.push_back(kHex[bytes[i] & 0x0f]);
+    }
+    return id;
   }
 
   // Full jitter: uniform in [0, cap].

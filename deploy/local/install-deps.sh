@@ -12,6 +12,9 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libsimdjson-dev libjemalloc-dev
   libboost-dev prometheus-cpp-dev libgtest-dev libgmock-dev
+  # service/state's Redis store (hiredis' asynchronous API) and its tests'
+  # real redis-server (started by each test on loopback, never as a service).
+  libhiredis-dev redis-server
   curl python3 python3-yaml ca-certificates
   prometheus
   # tests/fuzz (libFuzzer, its sanitizer runtimes) and tests/sanitize.sh (gcc's).
@@ -39,9 +42,10 @@ if [[ ${#missing[@]} -gt 0 || -n "${DCR_FORCE_APT:-}" ]]; then
   if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
   export DEBIAN_FRONTEND=noninteractive
   "${sudo[@]}" apt-get update -qq
-  # Packages are installed for their tools (promtool), never to run their
-  # services: where no policy-rc.d forbids it, one does during the install,
-  # so that no Prometheus server takes port 9090.
+  # Packages are installed for their tools (promtool, redis-server for the
+  # tests), never to run their services: where no policy-rc.d forbids it, one
+  # does during the install, so that no Prometheus server takes port 9090 and
+  # no Redis server port 6379.
   policy=""
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     policy=/usr/sbin/policy-rc.d

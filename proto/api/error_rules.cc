@@ -71,6 +71,22 @@ constexpr ReasonRule kRules[] = {
   // The request itself is wrong, as for INVALID_REQUEST.
   {v1::ERROR_REASON_INVALID_PAGE_TOKEN, StatusCode::kInvalidArgument, 400, Processed::kNo,
    kNobody, kNobody},
+  // request_id (idempotent Register): the request is wrong, or names
+  // another request.
+  {v1::ERROR_REASON_INVALID_REQUEST_ID, StatusCode::kInvalidArgument, 400, Processed::kNo,
+   kNobody, kNobody},
+  {v1::ERROR_REASON_REQUEST_ID_REUSED, StatusCode::kInvalidArgument, 400, Processed::kNo,
+   kNobody, kNobody},
+  // FAILED_PRECONDITION, not UNAVAILABLE: no retry with this request_id can
+  // ever succeed; the caller must look for the client first.
+  {v1::ERROR_REASON_REQUEST_OUTCOME_UNKNOWN, StatusCode::kFailedPrecondition, 500,
+   Processed::kYes, kNobody, kNobody},
+  // Not sent: the first call of the request_id still runs, and a resend with
+  // the same request_id shares its result.
+  {v1::ERROR_REASON_REQUEST_IN_PROGRESS, StatusCode::kUnavailable, 503, Processed::kNo,
+   kNobody, {kAll, kAll, kAll}},
+  {v1::ERROR_REASON_STATE_STORE_UNAVAILABLE, StatusCode::kUnavailable, 503, Processed::kNo,
+   kNobody, {kAll, kAll, kAll}},
 };
 // clang-format on
 
@@ -144,6 +160,12 @@ bool ClientRetries(Operation operation, absl::StatusCode code, const Registratio
   const ReasonRule& rule = RuleOf(error->reason());
   return InScope(ScopeFor(rule.client, *error), operation) &&
          !InScope(ScopeFor(rule.gateway, *error), operation);
+}
+
+bool ClientRetriesWithRequestId(absl::StatusCode code, const RegistrationError* error) {
+  if (code != StatusCode::kUnavailable) return false;
+  if (error == nullptr || error->reason() == v1::ERROR_REASON_GATEWAY_UNAVAILABLE) return true;
+  return ClientRetries(Operation::kRegister, code, error);
 }
 
 }  // namespace dcr::api

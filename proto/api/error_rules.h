@@ -85,6 +85,12 @@ bool GatewayRetries(Operation operation, const v1::RegistrationError& error);
 // so only an idempotent operation is resent, and only on UNAVAILABLE).
 bool ClientRetries(Operation operation, absl::StatusCode code,
                    const v1::RegistrationError* error);
+// The same for a RegisterClient that carries a request_id: the gateway's
+// store recognizes a resend, so dcr::client also resends it when no gateway
+// answered (the connection was lost) and when a replica shut down with it
+// in flight; a resend then gets the first call's reply or its
+// REQUEST_OUTCOME_UNKNOWN, never a second client.
+bool ClientRetriesWithRequestId(absl::StatusCode code, const v1::RegistrationError* error);
 
 }  // namespace dcr::api
 

@@ -117,7 +117,7 @@ core::Refusal CallerGuard::Admit(const Caller& caller, Operation operation) {
   if (!caller.policy->MayCall(operation)) {
     return NotPermitted(caller, absl::StrCat("call ", api::Name(operation)));
   }
-  if (!caller.policy->rate_limit.has_value()) return absl::nullopt;
+  if (!caller.policy->rate_limit.has_value() || shared_ != nullptr) return absl::nullopt;
   const RateLimit& limit = *caller.policy->rate_limit;
   const absl::Time now = clock_();
   absl::MutexLock lock(&mu_);
@@ -135,6 +135,32 @@ core::Refusal CallerGuard::Admit(const Caller& caller, Operation operation) {
                              limit.requests_per_second, " calls/s"));
   limited.set_retry_after(wait);
   return limited;
+}
+
+void CallerGuard::SharedRateLimit(const Caller& caller,
+                                  absl::AnyInvocable<void(core::Refusal) &&> done) const {
+  if (shared_ == nullptr || !caller.policy->rate_limit.has_value()) {
+    return std::move(done)(absl::nullopt);
+  }
+  const RateLimit limit = *caller.policy->rate_limit;
+  // Named by the caller's name, which every replica's callers file shares.
+  shared_->Acquire(
+      absl::StrCat("rate;", caller.name), limit.requests_per_second, limit.burst, clock_(),
+      [name = caller.name, limit, done = std::move(done)](
+          absl::StatusOr<state::RateDecision> decision) mutable {
+        if (!decision.ok()) {
+          std::move(done)(Error(v1::ERROR_REASON_STATE_STORE_UNAVAILABLE,
+                                absl::StrCat("the shared rate limit could not be checked: ",
+                                             decision.status().message())));
+          return;
+        }
+        if (decision->allowed) return std::move(done)(absl::nullopt);
+        Error limited(v1::ERROR_REASON_CALLER_RATE_LIMITED,
+                      absl::StrCat("caller ", name, " is over its rate limit of ",
+                                   limit.requests_per_second, " calls/s (all replicas)"));
+        limited.set_retry_after(decision->retry_after);
+        std::move(done)(std::move(limited));
+      });
 }
 
 core::Refusal CallerGuard::CheckCall(const Caller& caller, const core::DcrCall& call) const {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
@@ -23,6 +24,7 @@
 #include "service/callers/caller_policy.h"
 #include "service/core/call.h"
 #include "service/core/error.h"
+#include "service/state/state_store.h"
 
 namespace dcr::callers {
 
@@ -56,8 +58,21 @@ class CallerGuard {
   core::ErrorOr<Caller> Authenticate(const CallerCredentials& credentials) const;
 
   // The RPC is in the caller's policy and the caller within its rate limit
-  // (which this call then uses up a token of).
+  // (which this call then uses up a token of). With `shared_rate_limits`,
+  // the rate limit is left to the caller of Admit (SharedRateLimit).
   core::Refusal Admit(const Caller& caller, api::Operation operation) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Rate limits shared by every replica: the caller's bucket in this store
+  // (Redis), one atomic script per call, instead of this replica's own.
+  void ShareRateLimits(std::shared_ptr<state::StateStore> store) { shared_ = std::move(store); }
+  bool shares_rate_limits() const { return shared_ != nullptr; }
+  // The shared rate limit of a caller Admit let through: `done` gets nullopt
+  // (a token taken, or the caller has no limit) or the refusal, exactly
+  // once, on this thread or the store's. A store that cannot answer refuses
+  // (STATE_STORE_UNAVAILABLE): --state_store_unavailable=local falls back
+  // to per-replica buckets inside the store instead.
+  void SharedRateLimit(const Caller& caller,
+                       absl::AnyInvocable<void(core::Refusal) &&> done) const;
 
   // The call's service id, and for Register/Update the redirect URIs and
   // grant types of its metadata, are within the caller's policy.
@@ -77,6 +92,7 @@ class CallerGuard {
   // What every caller may do in open mode.
   const CallerPolicy allow_all_;
   const Clock clock_;
+  std::shared_ptr<state::StateStore> shared_;  // set before serving
   absl::Mutex mu_;
   std::vector<Bucket> buckets_ ABSL_GUARDED_BY(mu_);
 };

@@ -95,6 +95,28 @@ ABSL_FLAG(std::string, admin_listen, "0.0.0.0:9090",
           "host:port of the admin HTTP port serving GET /metrics (Prometheus) and "
           "/healthz; empty: no admin port");
 
+ABSL_FLAG(std::string, state_store, "in_process",
+          "where RegisterClient's request_id records live: in_process (this replica "
+          "only) or redis (shared by every replica pointing at the same Redis)");
+ABSL_FLAG(std::string, redis_address, "127.0.0.1:6379",
+          "host:port of the Redis for --state_store=redis (plaintext; see README for TLS)");
+ABSL_FLAG(std::string, redis_password_file, "",
+          "file holding the Redis AUTH password (a Secret mount); empty: no AUTH");
+ABSL_FLAG(std::string, redis_key_prefix, "dcr:",
+          "prefix of every Redis key the gateway writes");
+ABSL_FLAG(std::string, state_store_keys_file, "",
+          "keys file sealing the records the gateway writes to Redis (README \"Shared "
+          "state\"); required with --state_store=redis");
+ABSL_FLAG(std::string, state_store_unavailable, "refuse",
+          "when Redis cannot be reached: refuse (calls that need it fail UNAVAILABLE, "
+          "never sent: no duplicate client possible) or local (this replica's own "
+          "records meanwhile)");
+ABSL_FLAG(int64_t, state_store_max_records, 100000,
+          "request_id records the in-process store (and the local fallback) holds at most; "
+          "beyond, new request_ids are refused, never evicted");
+ABSL_FLAG(absl::Duration, request_id_retention, absl::Hours(1),
+          "how long a RegisterClient reply is kept for retries with the same request_id");
+
 namespace dcr::config {
 namespace {
 
@@ -113,6 +135,14 @@ absl::StatusOr<std::string> ReadCredentialFile(const std::string& path) {
 }
 
 }  // namespace
+
+absl::string_view StateStoreKindName(StateStoreConfig::Kind kind) {
+  return kind == StateStoreConfig::Kind::kRedis ? "redis" : "in_process";
+}
+
+absl::string_view WhenUnavailableName(StateStoreConfig::WhenUnavailable mode) {
+  return mode == StateStoreConfig::WhenUnavailable::kLocal ? "local" : "refuse";
+}
 
 bool IsValidServiceId(absl::string_view id) {
   if (id.empty() || id.size() > 32) return false;
@@ -157,7 +187,15 @@ std::vector<std::string> GatewayFlagNames() {
           "caller_budget_share",
           "shutdown_grace",
           "log_requests",
-          "admin_listen"};
+          "admin_listen",
+          "state_store",
+          "redis_address",
+          "redis_password_file",
+          "redis_key_prefix",
+          "state_store_keys_file",
+          "state_store_unavailable",
+          "request_id_retention",
+          "state_store_max_records"};
 }
 
 absl::Status ApplyEnvironmentToFlags() {
@@ -257,6 +295,23 @@ absl::Status ValidateConfig(const GatewayConfig& config) {
   if (config.drain_delay < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--drain_delay must not be negative");
   }
+  const StateStoreConfig& store = config.state_store;
+  if (store.max_records < 1) {
+    return absl::InvalidArgumentError("--state_store_max_records must be at least 1");
+  }
+  if (store.request_id_retention < absl::Minutes(1)) {
+    return absl::InvalidArgumentError("--request_id_retention must be at least 1m");
+  }
+  if (store.kind == StateStoreConfig::Kind::kRedis) {
+    if (store.redis_host.empty() || store.redis_port <= 0 || store.redis_port > 65535) {
+      return absl::InvalidArgumentError("--redis_address must be host:port");
+    }
+    if (store.keys_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--state_store=redis needs --state_store_keys_file (records hold secrets and are "
+          "sealed before they leave the process)");
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -320,6 +375,31 @@ absl::StatusOr<GatewayConfig> ConfigFromFlags() {
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   config.log_requests = absl::GetFlag(FLAGS_log_requests);
   config.admin_listen_address = absl::GetFlag(FLAGS_admin_listen);
+  StateStoreConfig& store = config.state_store;
+  const std::string kind = absl::GetFlag(FLAGS_state_store);
+  if (kind == "redis") {
+    store.kind = StateStoreConfig::Kind::kRedis;
+  } else if (kind != "in_process") {
+    return absl::InvalidArgumentError("--state_store must be in_process or redis");
+  }
+  const std::string address = absl::GetFlag(FLAGS_redis_address);
+  const std::size_t colon = address.rfind(':');
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(absl::string_view(address).substr(colon + 1), &store.redis_port)) {
+    return absl::InvalidArgumentError("--redis_address must be host:port");
+  }
+  store.redis_host = address.substr(0, colon);
+  store.redis_password_file = absl::GetFlag(FLAGS_redis_password_file);
+  store.redis_key_prefix = absl::GetFlag(FLAGS_redis_key_prefix);
+  store.keys_file = absl::GetFlag(FLAGS_state_store_keys_file);
+  const std::string unavailable = absl::GetFlag(FLAGS_state_store_unavailable);
+  if (unavailable == "local") {
+    store.when_unavailable = StateStoreConfig::WhenUnavailable::kLocal;
+  } else if (unavailable != "refuse") {
+    return absl::InvalidArgumentError("--state_store_unavailable must be refuse or local");
+  }
+  store.request_id_retention = absl::GetFlag(FLAGS_request_id_retention);
+  store.max_records = absl::GetFlag(FLAGS_state_store_max_records);
   if (absl::Status valid = ValidateConfig(config); !valid.ok()) return valid;
   return config;
 }

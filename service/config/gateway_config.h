@@ -39,6 +39,36 @@ struct AdmissionConfig {
   double caller_budget_share = 0.75;
 };
 
+// Where the state shared by replicas lives (README "Shared state"): the
+// request_id records of RegisterClient.
+struct StateStoreConfig {
+  enum class Kind { kInProcess, kRedis };
+  // What a call that needs a Redis that cannot be reached gets.
+  enum class WhenUnavailable {
+    // UNAVAILABLE (STATE_STORE_UNAVAILABLE), not sent: no duplicate possible.
+    kRefuse,
+    // This replica's own records meanwhile: a retry through another replica
+    // (or after Redis is back) may be sent again.
+    kLocal,
+  };
+  Kind kind = Kind::kInProcess;
+  std::string redis_host = "127.0.0.1";
+  int redis_port = 6379;
+  std::string redis_password_file;
+  std::string redis_key_prefix = "dcr:";
+  // RecordCipher's keys file; required with Redis.
+  std::string keys_file;
+  WhenUnavailable when_unavailable = WhenUnavailable::kRefuse;
+  // How long a RegisterClient's reply is kept for retries with its request_id.
+  absl::Duration request_id_retention = absl::Hours(1);
+  // The in-process store's bound on live records (each holds a reply); a
+  // full store refuses new request_ids (GATEWAY_OVERLOADED), never evicts.
+  int64_t max_records = 100000;
+};
+
+absl::string_view StateStoreKindName(StateStoreConfig::Kind kind);
+absl::string_view WhenUnavailableName(StateStoreConfig::WhenUnavailable mode);
+
 struct GatewayConfig {
   // host:port for gRPC; port 0 picks a free port (see GatewayServer::port()).
   std::string listen_address = "0.0.0.0:50051";
@@ -78,6 +108,7 @@ struct GatewayConfig {
   // The flag's default is 0.0.0.0:9090; in code it is off, so that tests
   // open no port they did not ask for.
   std::string admin_listen_address;
+  StateStoreConfig state_store;
 };
 
 // Authlete service ids are numeric API keys; anything else is refused before

@@ -34,6 +34,10 @@ struct DcrCall {
   absl::optional<std::string> new_client_secret;
   // SetClientLocked: the flag to set.
   bool locked = false;
+  // register: RegisterClientRequest.request_id, validated and lowercased;
+  // empty when the caller sent none. The gateway's own: never sent to
+  // Authlete.
+  std::string request_id;
   // W3C trace context passed on to Authlete when non-empty (validated: no CR
   // or LF can reach a header line).
   std::string traceparent;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "service/config/gateway_config.h"
 #include "service/metadata/metadata_json.h"
@@ -73,6 +74,25 @@ ErrorOr<std::string> MetadataDocument(const Request& request, absl::string_view 
 
 }  // namespace
 
+absl::optional<std::string> NormalizedRequestId(absl::string_view id) {
+  // 8-4-4-4-12 hex digits: any UUID version (AIP-155 asks for a UUID, not
+  // which one), lowercased so that a retry that changed only the case is
+  // the same request.
+  if (id.size() != 36) return absl::nullopt;
+  std::string out(id);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    const char c = out[i];
+    if (dash) {
+      if (c != '-') return absl::nullopt;
+      continue;
+    }
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return absl::nullopt;
+    out[i] = absl::ascii_tolower(static_cast<unsigned char>(c));
+  }
+  return out;
+}
+
 ErrorOr<DcrCall> CallBuilder::NewCall(Operation operation, const std::string& service_id) const {
   DcrCall call;
   call.operation = operation;
@@ -114,7 +134,16 @@ ErrorOr<DcrCall> CallBuilder::WithMetadata(ErrorOr<DcrCall> call, const Request&
 }
 
 ErrorOr<DcrCall> CallBuilder::Build(const v1::RegisterClientRequest& request) const {
-  return WithMetadata(NewCall(Operation::kRegister, request.service_id()), request);
+  ErrorOr<DcrCall> call =
+      WithMetadata(NewCall(Operation::kRegister, request.service_id()), request);
+  if (!call.ok() || request.request_id().empty()) return call;
+  absl::optional<std::string> id = NormalizedRequestId(request.request_id());
+  if (!id.has_value()) {
+    return Error(v1::ERROR_REASON_INVALID_REQUEST_ID,
+                 "request_id must be a UUID (8-4-4-4-12 hexadecimal digits)");
+  }
+  call->request_id = *std::move(id);
+  return call;
 }
 
 ErrorOr<DcrCall> CallBuilder::Build(const v1::GetClientRequest& request) const {

@@ -9,11 +9,17 @@
 #include <string>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
 #include "dcr/v1/client_registration_service.pb.h"
 #include "service/core/call.h"
 #include "service/registration/page_token.h"
 
 namespace dcr::registration {
+
+// RegisterClientRequest.request_id in its canonical form (lowercase), or
+// nullopt when it is not a UUID.
+absl::optional<std::string> NormalizedRequestId(absl::string_view id);
 
 class CallBuilder {
  public:

@@ -86,6 +86,7 @@ void CallObserver::Finished(const CallRecord& record, const core::Error* error) 
        // What the gateway did although its caller never saw it (a Register
        // that created client_id, say): nothing done is unrecorded.
        {"caller_gave_up", record.caller_gave_up},
+       {"replayed", record.replayed},
        {"action", v1::Action_Name(action)},
        {"result_code", error != nullptr ? error->detail().result_code() : record.result_code},
        {"upstream_attempts", int64_t{error != nullptr ? error->detail().upstream_attempts() : 0}},

@@ -35,6 +35,9 @@ struct CallRecord {
   // or CANCELLED, whatever the gateway and Authlete did.
   bool caller_gave_up = false;
   bool caller_deadline_passed = false;
+  // RegisterClient with a request_id: the reply was an earlier call's,
+  // Authlete was not called.
+  bool replayed = false;
 };
 
 class CallObserver {

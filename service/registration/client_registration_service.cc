@@ -1,9 +1,11 @@
 #include "service/registration/client_registration_service.h"
 
 #include <chrono>
+#include <type_traits>
 #include <utility>
 
 #include "proto/api/status_detail.h"
+#include "service/state/in_process_state_store.h"
 #include "service/registration/incoming_call.h"
 #include "service/registration/reply.h"
 #include "service/telemetry/trace_context.h"
@@ -37,7 +39,6 @@ ErrorOr<absl::Duration> UpstreamTimeout(absl::Time deadline, absl::Duration max)
 constexpr std::size_t kMaxLoggedIdBytes = 256;
 std::string Bounded(const std::string& id) { return id.substr(0, kMaxLoggedIdBytes); }
 std::string RequestedClientId(const v1::RegisterClientRequest&) { return ""; }
-std::string RequestedClientId(const v1::ListClientsRequest&) { return ""; }
 template <typename Request>
 std::string RequestedClientId(const Request& request) {
   return Bounded(request.client_id());
@@ -112,16 +113,140 @@ class PendingRpc {
 
 }  // namespace
 
+// One RPC in flight: its record for the observer, its share of the admission
+// budget, and how it ends. Every path ends it exactly once, with or without
+// an error, and it is observed then with the code its caller sees: a caller
+// that already gave up sees its own deadline or cancellation, which gRPC
+// knows by then. gRPC's default reactor, not one of ours: gRPC runs its
+// reactions inline, where a reactor of our own would cost a hop to gRPC's
+// executor threads on every call.
+class PendingRpc {
+ public:
+  // `reactor` is the context's DefaultReactor(), which may be asked for once.
+  PendingRpc(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+             CallObserver& observer, CallRecord record)
+      : context_(context), reactor_(reactor), observer_(observer), record_(std::move(record)) {}
+
+  CallRecord& record() { return record_; }
+  void Hold(admission::Reservation reservation) { reservation_ = std::move(reservation); }
+
+  void Fail(const Error& error) {
+    Observe(&error);
+    // The one place an error becomes a gRPC status.
+    End(api::ToGrpcStatus(error.code(), error.message(), &error.detail()));
+  }
+
+  void Succeed() {
+    Observe(nullptr);
+    End(grpc::Status::OK);
+  }
+
+ private:
+  void Observe(const Error* error) {
+    record_.caller_gave_up = context_->IsCancelled();
+    if (record_.caller_gave_up) {
+      record_.caller_deadline_passed = context_->deadline() <= std::chrono::system_clock::now();
+    }
+    observer_.Finished(record_, error);
+  }
+
+  // The budget is given back as the answer is handed to gRPC: what the call
+  // held (request JSON, Authlete's answer) is gone by then but the reply.
+  void End(const grpc::Status& status) {
+    reservation_.Release();
+    reactor_->Finish(status);
+  }
+
+  grpc::CallbackServerContext* const context_;
+  grpc::ServerUnaryReactor* const reactor_;
+  CallObserver& observer_;
+  CallRecord record_;
+  admission::Reservation reservation_;
+};
+
 ClientRegistrationService::ClientRegistrationService(
     Options options, std::shared_ptr<callers::CallerGuard> guard,
     std::shared_ptr<authlete::AuthleteConnection> authlete, metrics::Registry* registry,
-    std::shared_ptr<admission::InFlightBudget> budget)
+    std::shared_ptr<admission::InFlightBudget> budget, std::shared_ptr<state::StateStore> store)
     : options_(options),
       guard_(std::move(guard)),
       authlete_(std::move(authlete)),
       budget_(std::move(budget)),
       builder_(options.call),
-      observer_(options.observe, registry) {}
+      observer_(options.observe, registry),
+      idempotency_(std::make_unique<IdempotencyStage>(
+          options.idempotency,
+          store != nullptr ? std::move(store) : std::make_shared<state::InProcessStateStore>(),
+          registry)) {}
+
+// What the stages after admission need of the call.
+struct ClientRegistrationService::Onward {
+  callers::Caller caller;
+  absl::Time deadline;
+  std::string traceparent;
+  std::string tracestate;
+};
+
+template <typename Request, typename Response>
+void ClientRegistrationService::Continue(std::unique_ptr<PendingRpc> rpc, Onward onward,
+                                         const Request& request, Response* response) {
+  if (budget_ != nullptr) {
+    core::ErrorOr<admission::Reservation> room = budget_->Reserve(
+        {onward.caller.index, onward.caller.policy->max_in_flight},
+        admission::CallCost(request.ByteSizeLong()));
+    if (!room.ok()) {
+      rpc->Fail(room.error());
+      return;
+    }
+    rpc->Hold(*std::move(room));
+  }
+  // 3. Build the call.
+  ErrorOr<DcrCall> call = builder_.Build(request);
+  if (!call.ok()) {
+    rpc->Fail(call.error());
+    return;
+  }
+  rpc->record().service_id = call->service_id;
+  rpc->record().client_id = call->client_id;
+  // 4. Check what it asks for against the caller's policy.
+  if (core::Refusal refused = guard_->CheckCall(onward.caller, *call)) {
+    rpc->Fail(*refused);
+    return;
+  }
+  call->traceparent = std::move(onward.traceparent);
+  call->tracestate = std::move(onward.tracestate);
+  if constexpr (std::is_same_v<Request, v1::RegisterClientRequest>) {
+    if (!call->request_id.empty()) {
+      RegisterOnce(std::move(rpc), onward.caller, *std::move(call), onward.deadline, response);
+      return;
+    }
+  }
+  ErrorOr<absl::Duration> timeout =
+      UpstreamTimeout(onward.deadline, options_.max_upstream_timeout);
+  if (!timeout.ok()) {
+    rpc->Fail(timeout.error());
+    return;
+  }
+  // 5. Upstream; 6. reply and observe, from Authlete's answer.
+  authlete_->Call(*call, *timeout,
+                  [this, rpc = std::move(rpc), response,
+                   context = ReplyContext<Response>(*call)](DcrResult result) mutable {
+                    if (!result.ok()) {
+                      rpc->Fail(result.error());
+                      return;
+                    }
+                    if (core::Refusal unusable = FillReply(*result, *response)) {
+                      rpc->Fail(*unusable);
+                      return;
+                    }
+                    context.Complete(builder_, *response);
+                    CallRecord& record = rpc->record();
+                    record.action = result->action;
+                    record.result_code = result->result_code;
+                    if (record.client_id.empty()) record.client_id = ClientIdOf(*response);
+                    rpc->Succeed();
+                  });
+}
 
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* ClientRegistrationService::Handle(Operation operation,
@@ -156,57 +281,79 @@ grpc::ServerUnaryReactor* ClientRegistrationService::Handle(Operation operation,
     rpc->Fail(*refused);
     return reactor;
   }
-  if (budget_ != nullptr) {
-    core::ErrorOr<admission::Reservation> room = budget_->Reserve(
-        {caller->index, caller->policy->max_in_flight},
-        admission::CallCost(request.ByteSizeLong()));
-    if (!room.ok()) {
-      rpc->Fail(room.error());
-      return reactor;
-    }
-    rpc->Hold(*std::move(room));
-  }
-  // 3. Build the call.
-  ErrorOr<DcrCall> call = builder_.Build(request);
-  if (!call.ok()) {
-    rpc->Fail(call.error());
+  Onward onward{*std::move(caller), incoming.deadline, trace.TraceparentHeader(),
+                trace.tracestate};
+  if (!guard_->shares_rate_limits()) {
+    Continue(std::move(rpc), std::move(onward), request, response);
     return reactor;
   }
-  rpc->record().service_id = call->service_id;
-  rpc->record().client_id = call->client_id;
-  // 4. Check what it asks for against the caller's policy.
-  if (core::Refusal refused = guard_->CheckCall(*caller, *call)) {
-    rpc->Fail(*refused);
-    return reactor;
-  }
-  ErrorOr<absl::Duration> timeout =
-      UpstreamTimeout(incoming.deadline, options_.max_upstream_timeout);
-  if (!timeout.ok()) {
-    rpc->Fail(timeout.error());
-    return reactor;
-  }
-  call->traceparent = trace.TraceparentHeader();
-  call->tracestate = trace.tracestate;
-  // 5. Upstream; 6. reply and observe, from Authlete's answer.
-  authlete_->Call(*call, *timeout,
-                  [this, rpc = std::move(rpc), response,
-                   context = ReplyContext<Response>(*call)](DcrResult result) mutable {
-                    if (!result.ok()) {
-                      rpc->Fail(result.error());
-                      return;
-                    }
-                    if (core::Refusal unusable = FillReply(*result, *response)) {
-                      rpc->Fail(*unusable);
-                      return;
-                    }
-                    context.Complete(builder_, *response);
-                    CallRecord& record = rpc->record();
-                    record.action = result->action;
-                    record.result_code = result->result_code;
-                    if (record.client_id.empty()) record.client_id = ClientIdOf(*response);
-                    rpc->Succeed();
-                  });
+  // The rate limit shared by every replica: one store call, then on from
+  // its answer (on this thread or the store's).
+  const callers::Caller who = onward.caller;
+  guard_->SharedRateLimit(
+      who, [this, rpc = std::move(rpc), onward = std::move(onward), &request,
+            response](core::Refusal refused) mutable {
+        if (refused) {
+          rpc->Fail(*refused);
+          return;
+        }
+        Continue(std::move(rpc), std::move(onward), request, response);
+      });
   return reactor;
+}
+
+void ClientRegistrationService::RegisterOnce(std::unique_ptr<PendingRpc> rpc,
+                                             const callers::Caller& caller, DcrCall call,
+                                             absl::Time deadline,
+                                             v1::RegisterClientResponse* response) {
+  std::string key = IdempotencyStage::Key(caller.name, call.service_id, call.request_id);
+  std::string fingerprint = IdempotencyStage::Fingerprint(call.service_id, call.json);
+  // Sent only when this call holds the request_id; the timeout is taken
+  // then, after any wait for a duplicate.
+  auto send = [this, call = std::move(call), deadline,
+               response](IdempotencyStage::SendDone sent) mutable {
+    ErrorOr<absl::Duration> timeout = UpstreamTimeout(deadline, options_.max_upstream_timeout);
+    if (!timeout.ok()) {
+      std::move(sent)(timeout.error());
+      return;
+    }
+    authlete_->Call(call, *timeout,
+                    [response, sent = std::move(sent)](DcrResult result) mutable {
+                      if (!result.ok()) {
+                        std::move(sent)(std::move(result).error());
+                        return;
+                      }
+                      if (core::Refusal unusable = FillReply(*result, *response)) {
+                        std::move(sent)(*std::move(unusable));
+                        return;
+                      }
+                      std::move(sent)(response->SerializeAsString());
+                    });
+  };
+  idempotency_->Run(
+      std::move(key), std::move(fingerprint), deadline, std::move(send),
+      [rpc = std::move(rpc), response](ErrorOr<IdempotencyStage::Reply> reply) mutable {
+        if (!reply.ok()) {
+          rpc->Fail(reply.error());
+          return;
+        }
+        CallRecord& record = rpc->record();
+        if (reply->replayed) {
+          // The first call's reply, byte for byte: the same client, secret
+          // and registration access token.
+          response->Clear();
+          if (!response->ParseFromString(reply->bytes)) {
+            rpc->Fail(Error(v1::ERROR_REASON_STATE_STORE_UNAVAILABLE,
+                            "the stored reply of this request_id could not be read"));
+            return;
+          }
+          record.replayed = true;
+        }
+        record.action = response->action();
+        record.result_code = response->result_code();
+        if (record.client_id.empty()) record.client_id = ClientIdOf(*response);
+        rpc->Succeed();
+      });
 }
 
 grpc::ServerUnaryReactor* ClientRegistrationService::RegisterClient(

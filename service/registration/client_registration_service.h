@@ -5,6 +5,8 @@
 //                           admission::InFlightBudget: room in the memory budget)
 //   3. build the call       (call_builder.h; metadata serialized only now)
 //   4. check the call       (CallerGuard::CheckCall: service, redirect URIs, grants)
+//   4b. idempotency         (idempotency.h: a RegisterClient with a request_id
+//                           only; no store traffic without one)
 //   5. upstream             (authlete::AuthleteConnection: resilience, then HTTP)
 //   6. reply                (reply.h), observed (call_observer.h), and the
 //                           error, if any, turned into a gRPC status once.
@@ -21,8 +23,12 @@
 #include "service/callers/caller_guard.h"
 #include "service/registration/call_builder.h"
 #include "service/registration/call_observer.h"
+#include "service/registration/idempotency.h"
+#include "service/state/state_store.h"
 
 namespace dcr::registration {
+
+class PendingRpc;  // one RPC in flight (client_registration_service.cc)
 
 class ClientRegistrationService final
     : public v1::ClientRegistrationService::CallbackService {
@@ -33,16 +39,24 @@ class ClientRegistrationService final
     // Upper bound of the time given to Authlete; the caller's deadline may
     // shorten it.
     absl::Duration max_upstream_timeout = absl::Seconds(10);
+    // RegisterClient with a request_id; reservation_ttl must exceed
+    // max_upstream_timeout (GatewayServer derives it so).
+    IdempotencyStage::Options idempotency;
   };
 
   // `guard` decides who may call (never null: CallerGuard without a callers
   // file lets everyone in); `registry` (may be null) gets the RPC metrics;
   // `budget` bounds what calls in flight hold (null: no bound, for tests of
-  // the other stages; GatewayServer always has one).
+  // the other stages; GatewayServer always has one); `store` keeps the
+  // request_id records (null: an in-process store of the service's own).
   ClientRegistrationService(Options options, std::shared_ptr<callers::CallerGuard> guard,
                             std::shared_ptr<authlete::AuthleteConnection> authlete,
                             metrics::Registry* registry,
-                            std::shared_ptr<admission::InFlightBudget> budget = nullptr);
+                            std::shared_ptr<admission::InFlightBudget> budget = nullptr,
+                            std::shared_ptr<state::StateStore> store = nullptr);
+
+  // Shutdown: calls waiting for a duplicate in flight end now.
+  void CancelWaits() { idempotency_->CancelAll(); }
 
   grpc::ServerUnaryReactor* RegisterClient(grpc::CallbackServerContext* context,
                                            const v1::RegisterClientRequest* request,
@@ -74,6 +88,15 @@ class ClientRegistrationService final
   grpc::ServerUnaryReactor* Handle(api::Operation operation,
                                    grpc::CallbackServerContext* context, const Request& request,
                                    Response* response);
+  struct Onward;
+  // Stages 2 (the budget) to 6, after the rate limit.
+  template <typename Request, typename Response>
+  void Continue(std::unique_ptr<PendingRpc> rpc, Onward onward, const Request& request,
+                Response* response);
+  // Stages 4b to 6 of a RegisterClient with a request_id.
+  void RegisterOnce(std::unique_ptr<PendingRpc> rpc, const callers::Caller& caller,
+                    core::DcrCall call, absl::Time deadline,
+                    v1::RegisterClientResponse* response);
 
   const Options options_;
   const std::shared_ptr<callers::CallerGuard> guard_;
@@ -81,6 +104,8 @@ class ClientRegistrationService final
   const std::shared_ptr<admission::InFlightBudget> budget_;
   const CallBuilder builder_;
   CallObserver observer_;
+  // Last: destroyed first, so that waits it cancels still find the observer.
+  std::unique_ptr<IdempotencyStage> idempotency_;
 };
 
 }  // namespace dcr::registration

@@ -18,6 +18,10 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "service/reflection/descriptor_set_bytes.h"
 #include "service/callers/caller_guard.h"
+#include "service/state/fallback_state_store.h"
+#include "service/state/in_process_state_store.h"
+#include "service/state/redis_state_store.h"
+#include "service/telemetry/logging.h"
 
 namespace dcr::server {
 namespace {
@@ -102,6 +106,65 @@ admission::BudgetOptions BudgetOf(const config::AdmissionConfig& config,
   return budget;
 }
 
+// The store of request_id records the configuration names, with the log line
+// and the metrics that say which one is in force.
+absl::StatusOr<std::shared_ptr<state::StateStore>> MakeStateStore(
+    const config::StateStoreConfig& config, metrics::Registry& registry) {
+  const std::string kind(config::StateStoreKindName(config.kind));
+  const std::string mode(config::WhenUnavailableName(config.when_unavailable));
+  registry
+      .Add("dcr_gateway_state_store_mode",
+           "The state store in force (1): store in_process or redis, and what calls that "
+           "need an unreachable Redis get (when_unavailable refuse or local).",
+           metrics::Type::kGauge, {"store", "when_unavailable"})
+      .With({kind, mode})
+      .Set(1);
+  metrics::Series* up =
+      &registry
+           .Add("dcr_gateway_state_store_up",
+                "1 while the state store can answer (the in-process store always can).",
+                metrics::Type::kGauge, {"store"})
+           .With({kind});
+  state::InProcessOptions local;
+  local.max_records = static_cast<std::size_t>(config.max_records);
+  if (config.kind == config::StateStoreConfig::Kind::kInProcess) {
+    up->Set(1);
+    telemetry::Log(telemetry::LogLevel::kInfo, "state store",
+                   {{"store", kind},
+                    {"note", std::string("request_id records are this replica's own")}});
+    return std::shared_ptr<state::StateStore>(
+        std::make_shared<state::InProcessStateStore>(local));
+  }
+  absl::StatusOr<state::RecordCipher> cipher = state::RecordCipher::FromFile(config.keys_file);
+  if (!cipher.ok()) return cipher.status();
+  state::RedisOptions redis;
+  redis.host = config.redis_host;
+  redis.port = config.redis_port;
+  redis.password_file = config.redis_password_file;
+  redis.key_prefix = config.redis_key_prefix;
+  const std::string address = absl::StrCat(config.redis_host, ":", config.redis_port);
+  redis.on_connection_change = [up, address, mode](bool connected, const std::string& reason) {
+    up->Set(connected ? 1 : 0);
+    telemetry::Log(connected ? telemetry::LogLevel::kInfo : telemetry::LogLevel::kWarning,
+                   connected ? "state store connected" : "state store unreachable",
+                   {{"store", std::string("redis")},
+                    {"address", address},
+                    {"when_unavailable", mode},
+                    {"reason", reason}});
+  };
+  absl::StatusOr<std::unique_ptr<state::RedisStateStore>> store =
+      state::RedisStateStore::Create(std::move(redis), *std::move(cipher));
+  if (!store.ok()) return store.status();
+  telemetry::Log(telemetry::LogLevel::kInfo, "state store",
+                 {{"store", kind}, {"address", address}, {"when_unavailable", mode}});
+  std::shared_ptr<state::StateStore> shared = *std::move(store);
+  if (config.when_unavailable == config::StateStoreConfig::WhenUnavailable::kLocal) {
+    return std::shared_ptr<state::StateStore>(std::make_shared<state::FallbackStateStore>(
+        std::move(shared), std::make_shared<state::InProcessStateStore>(local)));
+  }
+  return shared;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
@@ -168,10 +231,24 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   options.observe.log_requests = config.log_requests;
   options.observe.audit_reads = config.audit_reads;
   options.max_upstream_timeout = config.max_upstream_timeout;
+  options.idempotency.retention = config.state_store.request_id_retention;
+  // Longer than any call may take upstream, so that a reservation never
+  // lapses (and lets a duplicate be sent) while its call still runs.
+  options.idempotency.reservation_ttl = config.max_upstream_timeout + absl::Seconds(10);
   gateway->drain_delay_ = config.drain_delay;
+  absl::StatusOr<std::shared_ptr<state::StateStore>> store =
+      MakeStateStore(config.state_store, gateway->registry_);
+  if (!store.ok()) return store.status();
+  gateway->store_ = *std::move(store);
+  auto guard = std::make_shared<callers::CallerGuard>(std::move(callers));
+  // With Redis, the callers' rate limits hold across the fleet; the
+  // in-process store keeps them per replica, as the guard does itself.
+  if (config.state_store.kind == config::StateStoreConfig::Kind::kRedis) {
+    guard->ShareRateLimits(gateway->store_);
+  }
   gateway->service_ = std::make_unique<registration::ClientRegistrationService>(
-      options, std::make_shared<callers::CallerGuard>(std::move(callers)), gateway->authlete_,
-      &gateway->registry_, gateway->budget_);
+      options, std::move(guard), gateway->authlete_, &gateway->registry_, gateway->budget_,
+      gateway->store_);
 
   // Health (grpc.health.v1, our own so that reflection can describe it) and
   // reflection, so grpcurl and Kubernetes' native gRPC probes just work.
@@ -248,6 +325,7 @@ void GatewayServer::Shutdown(absl::Duration grace) {
   absl::Notification drained;
   std::thread canceller([this, grace, &drained] {
     if (!drained.WaitForNotificationWithTimeout(grace)) {
+      service_->CancelWaits();  // calls waiting for a duplicate in flight
       authlete_->CancelAll();  // calls waiting to retry
       http_->CancelAll();      // calls waiting on Authlete
     }

@@ -19,6 +19,7 @@
 #include "service/reflection/reflection_service.h"
 #include "service/registration/client_registration_service.h"
 #include "service/resilience/resilient_authlete_connection.h"
+#include "service/state/state_store.h"
 
 namespace dcr::server {
 
@@ -57,6 +58,8 @@ class GatewayServer {
   metrics::Series* budget_calls_in_use_ = nullptr;
   std::shared_ptr<http::CurlMultiHttpClient> http_;
   std::shared_ptr<resilience::ResilientAuthleteConnection> authlete_;
+  // Before service_: outlives every call that uses it.
+  std::shared_ptr<state::StateStore> store_;
   std::unique_ptr<registration::ClientRegistrationService> service_;
   std::unique_ptr<health::HealthService> health_;
   std::unique_ptr<reflection::ReflectionService> reflection_;

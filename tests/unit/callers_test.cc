@@ -7,6 +7,7 @@
 #include "service/callers/caller_guard.h"
 #include "service/callers/caller_policy.h"
 #include "service/callers/redirect_uri_pattern.h"
+#include "service/state/in_process_state_store.h"
 
 namespace dcr::callers {
 namespace {
@@ -266,6 +267,59 @@ TEST_F(CallerGuardTest, RateLimitIsATokenBucketPerCaller) {
   EXPECT_FALSE(V(guard_->Admit(portal, Operation::kGet)).ok());
   now_ += absl::Milliseconds(1);
   EXPECT_TRUE(V(guard_->Admit(portal, Operation::kGet)).ok());  // 1 per second
+}
+
+// The verdict of SharedRateLimit, which the stores used here answer inline.
+Verdict Shared(CallerGuard& guard, const Caller& caller) {
+  core::Refusal verdict = core::Error::InvalidRequest("no answer");
+  guard.SharedRateLimit(caller, [&](core::Refusal refused) { verdict = std::move(refused); });
+  return V(std::move(verdict));
+}
+
+// A store that is never reachable.
+class DownStore : public state::StateStore {
+ public:
+  void Reserve(absl::string_view, absl::string_view, absl::Duration,
+               state::ReserveCallback done) override {
+    std::move(done)(absl::UnavailableError("down"));
+  }
+  void Complete(const state::Reservation&, absl::string_view, absl::Duration,
+                state::DoneCallback done) override {
+    std::move(done)(absl::UnavailableError("down"));
+  }
+  void MarkUnknown(const state::Reservation&, absl::Duration, state::DoneCallback done) override {
+    std::move(done)(absl::UnavailableError("down"));
+  }
+  void Release(const state::Reservation&, state::DoneCallback done) override {
+    std::move(done)(absl::UnavailableError("down"));
+  }
+  void Acquire(absl::string_view, double, double, absl::Time, state::RateCallback done) override {
+    std::move(done)(absl::UnavailableError("down"));
+  }
+  state::StoreHealth Health() const override { return {"down", false}; }
+};
+
+TEST_F(CallerGuardTest, SharedRateLimitsAreTheStoresBucketPerCaller) {
+  guard_->ShareRateLimits(std::make_shared<state::InProcessStateStore>());
+  ASSERT_TRUE(guard_->shares_rate_limits());
+  const Caller portal = Authenticated({std::string("portal-key-1"), {}});
+  const Caller ops = Authenticated({absl::nullopt, {"spiffe://corp/ops"}});
+  // Admit no longer spends the replica's own tokens.
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(V(guard_->Admit(portal, Operation::kGet)).ok());
+  EXPECT_TRUE(Shared(*guard_, portal).ok());
+  EXPECT_TRUE(Shared(*guard_, portal).ok());  // burst 2
+  Verdict limited = Shared(*guard_, portal);
+  EXPECT_EQ(Reason(limited), v1::ERROR_REASON_CALLER_RATE_LIMITED);
+  EXPECT_EQ(limited.error->detail().retry_after().seconds(), 1);
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(Shared(*guard_, ops).ok());  // no limit
+  now_ += absl::Seconds(1);
+  EXPECT_TRUE(Shared(*guard_, portal).ok());
+
+  guard_->ShareRateLimits(std::make_shared<DownStore>());
+  Verdict down = Shared(*guard_, portal);
+  EXPECT_EQ(Reason(down), v1::ERROR_REASON_STATE_STORE_UNAVAILABLE);
+  EXPECT_EQ(down.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(Shared(*guard_, ops).ok());  // no limit: no store call
 }
 
 }  // namespace

@@ -112,11 +112,45 @@ TEST_F(ClientGrpcConnection, RegisterRetriedOnGatewayUnavailableNeverSent) {
   EXPECT_EQ(Calls(Rpc::kRegister), 2);
 }
 
-TEST_F(ClientGrpcConnection, RegisterNotRetriedOnGatewayUnavailableMaybeProcessed) {
+// Every attempt of a Register carries the same request_id, a UUID v4.
+std::string RequestIdOf(const std::string& serialized) {
+  v1::RegisterClientRequest seen;
+  EXPECT_TRUE(seen.ParseFromString(serialized));
+  return seen.request_id();
+}
+
+TEST_F(ClientGrpcConnection, RegisterIsRetriedOnGatewayUnavailableMaybeProcessedWithItsRequestId) {
+  // The replica went away with the call in flight: the state store answers
+  // the resend with the first attempt's outcome, never a second client.
   Script(Rpc::kRegister, {GatewayGoingAway(true), Outcome()});
   auto r = Client().RegisterClient(RegisterRequest());
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(GetRegistrationError(r.status())->reason(), v1::ERROR_REASON_GATEWAY_UNAVAILABLE);
+  EXPECT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(Calls(Rpc::kRegister), 2);
+  const std::string id = RequestIdOf(gateway_.service().Calls(Rpc::kRegister)[0].request);
+  EXPECT_EQ(id, RequestIdOf(gateway_.service().Calls(Rpc::kRegister)[1].request));
+  ASSERT_EQ(id.size(), 36u);
+  EXPECT_EQ(id[14], '4');  // version 4
+  EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos);  // variant 10
+}
+
+TEST_F(ClientGrpcConnection, EachRegisterGetsItsOwnRequestIdAndTheCallersIsKept) {
+  ASSERT_TRUE(Client().RegisterClient(RegisterRequest()).ok());
+  ASSERT_TRUE(Client().RegisterClient(RegisterRequest()).ok());
+  v1::RegisterClientRequest mine = RegisterRequest();
+  mine.set_request_id("0b7c1f0e-2f4a-4c1d-9a57-3f1e2d4c5b6a");
+  ASSERT_TRUE(Client().RegisterClient(mine).ok());
+  ASSERT_EQ(Calls(Rpc::kRegister), 3);
+  const auto& calls = gateway_.service().Calls(Rpc::kRegister);
+  EXPECT_NE(RequestIdOf(calls[0].request), RequestIdOf(calls[1].request));
+  EXPECT_EQ(RequestIdOf(calls[2].request), "0b7c1f0e-2f4a-4c1d-9a57-3f1e2d4c5b6a");
+}
+
+TEST_F(ClientGrpcConnection, RegisterNotRetriedOnOutcomeUnknown) {
+  Script(Rpc::kRegister, {Outcome::Error(grpc::StatusCode::FAILED_PRECONDITION, "unknown",
+                                         Detail(v1::ERROR_REASON_REQUEST_OUTCOME_UNKNOWN, true)),
+                          Outcome()});
+  EXPECT_EQ(Client().RegisterClient(RegisterRequest()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Calls(Rpc::kRegister), 1);
 }
 
@@ -145,12 +179,14 @@ TEST_F(ClientGrpcConnection, RegisterStopsAtMaxAttempts) {
   EXPECT_EQ(Calls(Rpc::kRegister), 3);
 }
 
-TEST_F(ClientGrpcConnection, RegisterNeverRetriedOnBareUnavailable) {
-  Script(Rpc::kRegister, {BareUnavailable()});
+TEST_F(ClientGrpcConnection, RegisterIsRetriedOnBareUnavailableWithItsRequestId) {
+  // No gateway answered: safe to resend only because it carries a request_id.
+  Script(Rpc::kRegister, {BareUnavailable(), Outcome()});
   auto r = Client().RegisterClient(RegisterRequest());
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_FALSE(GetRegistrationError(r.status()).has_value());
-  EXPECT_EQ(Calls(Rpc::kRegister), 1);
+  EXPECT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(Calls(Rpc::kRegister), 2);
+  EXPECT_EQ(RequestIdOf(gateway_.service().Calls(Rpc::kRegister)[0].request),
+            RequestIdOf(gateway_.service().Calls(Rpc::kRegister)[1].request));
 }
 
 TEST_F(ClientGrpcConnection, RegisterNeverRetriedOnDeadlineExceeded) {
@@ -161,14 +197,16 @@ TEST_F(ClientGrpcConnection, RegisterNeverRetriedOnDeadlineExceeded) {
   EXPECT_EQ(Calls(Rpc::kRegister), 1);
 }
 
-TEST_F(ClientGrpcConnection, RegisterNotRetriedOnGarbageDetails) {
-  Script(Rpc::kRegister,
-         {Outcome::RawDetails(grpc::StatusCode::UNAVAILABLE, "junk", "\xff\x01garbage")});
+TEST_F(ClientGrpcConnection, GarbageDetailsAreNoDetailsAndARegisterIsResentWithItsRequestId) {
+  for (int i = 0; i < 3; ++i) {
+    Script(Rpc::kRegister,
+           {Outcome::RawDetails(grpc::StatusCode::UNAVAILABLE, "junk", "\xff\x01garbage")});
+  }
   auto r = Client().RegisterClient(RegisterRequest());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(r.status().message(), "junk");
   EXPECT_FALSE(GetRegistrationError(r.status()).has_value());
-  EXPECT_EQ(Calls(Rpc::kRegister), 1);
+  EXPECT_EQ(Calls(Rpc::kRegister), 3);  // max_attempts
 }
 
 TEST_F(ClientGrpcConnection, RegisterSendsMetadataJsonVerbatim) {

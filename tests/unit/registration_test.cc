@@ -3,6 +3,7 @@
 // decided before anything reaches the connection, every answer is the one
 // the reason table gives.
 #include <memory>
+#include <thread>
 #include <string>
 #include <utility>
 
@@ -24,6 +25,7 @@
 #include "service/registration/client_registration_service.h"
 #include "service/registration/incoming_call.h"
 #include "service/registration/reply.h"
+#include "service/state/state_store.h"
 
 namespace dcr::registration {
 namespace {
@@ -191,9 +193,11 @@ class ServiceTest : public ::testing::Test {
     budget.max_bytes = 1 << 30;
     budget.max_calls = 2;
     budget_ = std::make_shared<admission::InFlightBudget>(budget, 1);
+    options.idempotency.retention = absl::Minutes(5);
+    options.idempotency.reservation_ttl = absl::Seconds(10);
     service_ = std::make_unique<ClientRegistrationService>(
         options, std::make_shared<callers::CallerGuard>(*std::move(callers)), upstream_,
-        &registry_, budget_);
+        &registry_, budget_, store_);
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(service_.get());
@@ -222,6 +226,8 @@ class ServiceTest : public ::testing::Test {
 
   std::shared_ptr<StrictMock<MockConnection>> upstream_ =
       std::make_shared<StrictMock<MockConnection>>();
+  // Null: the service's own in-process store. Set before SetUp.
+  std::shared_ptr<state::StateStore> store_;
   metrics::Registry registry_;
   std::shared_ptr<admission::InFlightBudget> budget_;
   std::unique_ptr<ClientRegistrationService> service_;
@@ -367,6 +373,268 @@ TEST_F(ServiceTest, AnUpstreamErrorBecomesItsGrpcStatusWithTheDetail) {
   EXPECT_THAT(registry_.Render(),
               HasSubstr(R"(dcr_gateway_rpc_calls_total{rpc="GetClient",code="UNAUTHENTICATED",)"
                         R"(action="ACTION_UNAUTHORIZED"} 1)"));
+}
+
+// --- Stage 4b: idempotency (RegisterClient with a request_id) ----------------
+
+constexpr char kRequestId[] = "0b7c1f0e-2f4a-4c1d-9a57-3f1e2d4c5b6a";
+
+TEST(CallBuilderTest, RequestIdIsAUuidAndLowercased) {
+  v1::RegisterClientRequest request;
+  request.set_metadata_json("{}");
+  EXPECT_EQ(Builder().Build(request)->request_id, "");
+  request.set_request_id("0B7C1F0E-2F4A-4C1D-9A57-3F1E2D4C5B6A");
+  EXPECT_EQ(Builder().Build(request)->request_id, kRequestId);
+  for (const char* bad : {"x", "0b7c1f0e2f4a4c1d9a573f1e2d4c5b6a", "0b7c1f0e-2f4a-4c1d-9a57-3f1e2d4c5b6g",
+                          "0b7c1f0e-2f4a-4c1d-9a57_3f1e2d4c5b6a",
+                          "0b7c1f0e-2f4a-4c1d-9a57-3f1e2d4c5b6a0"}) {
+    request.set_request_id(bad);
+    EXPECT_EQ(ReasonOf(Builder().Build(request)), v1::ERROR_REASON_INVALID_REQUEST_ID) << bad;
+    EXPECT_EQ(Builder().Build(request).error().code(), absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(IdempotencyKeyTest, PartsCannotBeShiftedIntoEachOther) {
+  EXPECT_NE(IdempotencyStage::Key("a", "1", kRequestId), IdempotencyStage::Key("a1", "", kRequestId));
+  EXPECT_NE(IdempotencyStage::Fingerprint("1", "{}"), IdempotencyStage::Fingerprint("1", "{ }"));
+  EXPECT_NE(IdempotencyStage::Fingerprint("1", "{}"), IdempotencyStage::Fingerprint("2", "{}"));
+  EXPECT_EQ(IdempotencyStage::Fingerprint("1", "{}").size(), 32u);
+}
+
+DcrResponse Created(const std::string& client_id) {
+  DcrResponse answer;
+  answer.action = v1::ACTION_CREATED;
+  answer.result_code = "A202001";
+  answer.response_content = absl::StrCat(R"({"client_id":")", client_id,
+                                         R"(","client_secret":"s-)", client_id,
+                                         R"(","registration_access_token":"t-)", client_id,
+                                         R"("})");
+  return answer;
+}
+
+v1::RegisterClientRequest WithId(v1::RegisterClientRequest request, const char* id = kRequestId) {
+  request.set_request_id(id);
+  return request;
+}
+
+TEST_F(ServiceTest, ARetryWithTheSameRequestIdGetsTheFirstReplyByteForByte) {
+  EXPECT_CALL(*upstream_, Call(_, _, _))
+      .WillOnce([](const DcrCall& call, absl::Duration, auto done) {
+        EXPECT_EQ(call.request_id, kRequestId);
+        std::move(done)(Created("42"));
+      });
+  const v1::RegisterClientRequest request = WithId(Register("https://a.portal.example/cb"));
+  v1::RegisterClientResponse first, second;
+  ASSERT_TRUE(stub_->RegisterClient(Context().get(), request, &first).ok());
+  ASSERT_TRUE(stub_->RegisterClient(Context().get(), request, &second).ok());
+  EXPECT_EQ(first.client().client_secret(), "s-42");
+  EXPECT_EQ(first.SerializeAsString(), second.SerializeAsString());
+  const std::string metrics = registry_.Render();
+  EXPECT_THAT(metrics, HasSubstr(R"(dcr_gateway_idempotency_total{outcome="sent"} 1)"));
+  EXPECT_THAT(metrics, HasSubstr(R"(dcr_gateway_idempotency_total{outcome="replayed"} 1)"));
+  EXPECT_THAT(metrics, ::testing::Not(HasSubstr("s-42")));
+}
+
+TEST_F(ServiceTest, TheSameRequestIdWithAnotherRequestIsRefusedUnsent) {
+  EXPECT_CALL(*upstream_, Call(_, _, _)).WillOnce([](const DcrCall&, absl::Duration, auto done) {
+    std::move(done)(Created("42"));
+  });
+  v1::RegisterClientResponse response;
+  ASSERT_TRUE(stub_->RegisterClient(Context().get(),
+                                    WithId(Register("https://a.portal.example/cb")), &response)
+                  .ok());
+  grpc::Status reused = stub_->RegisterClient(
+      Context().get(), WithId(Register("https://b.portal.example/cb")), &response);
+  EXPECT_EQ(reused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(api::RegistrationErrorOf(reused)->reason(), v1::ERROR_REASON_REQUEST_ID_REUSED);
+  grpc::Status bad = stub_->RegisterClient(
+      Context().get(), WithId(Register("https://a.portal.example/cb"), "nope"), &response);
+  EXPECT_EQ(api::RegistrationErrorOf(bad)->reason(), v1::ERROR_REASON_INVALID_REQUEST_ID);
+}
+
+TEST_F(ServiceTest, AnOutcomeThatMayHaveBeenProcessedIsNeverSentAgain) {
+  EXPECT_CALL(*upstream_, Call(_, _, _)).WillOnce([](const DcrCall&, absl::Duration, auto done) {
+    std::move(done)(Error(v1::ERROR_REASON_UPSTREAM_FAILED, "connection reset after sending"));
+  });
+  const v1::RegisterClientRequest request = WithId(Register("https://a.portal.example/cb"));
+  v1::RegisterClientResponse response;
+  grpc::Status first = stub_->RegisterClient(Context().get(), request, &response);
+  EXPECT_EQ(api::RegistrationErrorOf(first)->reason(), v1::ERROR_REASON_UPSTREAM_FAILED);
+  for (int i = 0; i < 3; ++i) {
+    grpc::Status again = stub_->RegisterClient(Context().get(), request, &response);
+    EXPECT_EQ(again.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    absl::optional<v1::RegistrationError> detail = api::RegistrationErrorOf(again);
+    ASSERT_TRUE(detail.has_value());
+    EXPECT_EQ(detail->reason(), v1::ERROR_REASON_REQUEST_OUTCOME_UNKNOWN);
+    EXPECT_TRUE(detail->may_have_been_processed());
+    EXPECT_THAT(again.error_message(), HasSubstr("creation time"));
+  }
+}
+
+TEST_F(ServiceTest, AFailureThatWasNotProcessedFreesTheRequestId) {
+  EXPECT_CALL(*upstream_, Call(_, _, _))
+      .WillOnce([](const DcrCall&, absl::Duration, auto done) {
+        std::move(done)(Error(v1::ERROR_REASON_UPSTREAM_UNREACHABLE, "refused"));
+      })
+      .WillOnce([](const DcrCall&, absl::Duration, auto done) { std::move(done)(Created("7")); });
+  const v1::RegisterClientRequest request = WithId(Register("https://a.portal.example/cb"));
+  v1::RegisterClientResponse response;
+  grpc::Status first = stub_->RegisterClient(Context().get(), request, &response);
+  EXPECT_EQ(first.error_code(), grpc::StatusCode::UNAVAILABLE);
+  ASSERT_TRUE(stub_->RegisterClient(Context().get(), request, &response).ok());
+  EXPECT_EQ(response.client().client_id(), "7");
+}
+
+TEST_F(ServiceTest, ADuplicateWaitsForTheCallInFlightAndSharesItsReply) {
+  absl::Mutex mu;
+  authlete::AuthleteConnection::Callback held;
+  absl::Notification sent;
+  EXPECT_CALL(*upstream_, Call(_, _, _))
+      .WillOnce([&](const DcrCall&, absl::Duration, auto done) {
+        absl::MutexLock lock(&mu);
+        held = std::move(done);
+        sent.Notify();
+      });
+  const v1::RegisterClientRequest request = WithId(Register("https://a.portal.example/cb"));
+  v1::RegisterClientResponse first, second;
+  grpc::Status first_status, second_status;
+  std::thread a([&] { first_status = stub_->RegisterClient(Context().get(), request, &first); });
+  sent.WaitForNotification();
+  std::thread b([&] { second_status = stub_->RegisterClient(Context().get(), request, &second); });
+  absl::SleepFor(absl::Milliseconds(300));  // b polls meanwhile: never sent
+  {
+    absl::MutexLock lock(&mu);
+    std::move(held)(Created("9"));
+  }
+  a.join();
+  b.join();
+  ASSERT_TRUE(first_status.ok()) << first_status.error_message();
+  ASSERT_TRUE(second_status.ok()) << second_status.error_message();
+  EXPECT_EQ(second.client().registration_access_token(), "t-9");
+  EXPECT_EQ(first.SerializeAsString(), second.SerializeAsString());
+  EXPECT_THAT(registry_.Render(),
+              HasSubstr(R"(dcr_gateway_idempotency_total{outcome="waited"} 1)"));
+}
+
+// A store that answers as the test says; StrictMock: any call not expected
+// fails the test.
+class MockStore : public state::StateStore {
+ public:
+  MOCK_METHOD(void, Reserve,
+              (absl::string_view key, absl::string_view fingerprint, absl::Duration ttl,
+               state::ReserveCallback done),
+              (override));
+  MOCK_METHOD(void, Complete,
+              (const state::Reservation& reservation, absl::string_view record,
+               absl::Duration ttl, state::DoneCallback done),
+              (override));
+  MOCK_METHOD(void, MarkUnknown,
+              (const state::Reservation& reservation, absl::Duration ttl,
+               state::DoneCallback done),
+              (override));
+  MOCK_METHOD(void, Release, (const state::Reservation& reservation, state::DoneCallback done),
+              (override));
+  MOCK_METHOD(void, Acquire,
+              (absl::string_view bucket_key, double rate_per_s, double burst, absl::Time now,
+               state::RateCallback done),
+              (override));
+  MOCK_METHOD(state::StoreHealth, Health, (), (const, override));
+};
+
+class MockStoreServiceTest : public ServiceTest {
+ protected:
+  void SetUp() override {
+    store_ = mock_store_;
+    ServiceTest::SetUp();
+  }
+  std::shared_ptr<StrictMock<MockStore>> mock_store_ = std::make_shared<StrictMock<MockStore>>();
+};
+
+TEST_F(MockStoreServiceTest, WithoutARequestIdTheStoreIsNeverAsked) {
+  EXPECT_CALL(*upstream_, Call(_, _, _)).WillOnce([](const DcrCall&, absl::Duration, auto done) {
+    std::move(done)(Created("1"));
+  });
+  v1::RegisterClientResponse response;
+  EXPECT_TRUE(
+      stub_->RegisterClient(Context().get(), Register("https://a.portal.example/cb"), &response)
+          .ok());
+}
+
+TEST_F(MockStoreServiceTest, AStoreThatCannotAnswerRefusesTheCallUnsent) {
+  EXPECT_CALL(*mock_store_, Reserve(_, _, _, _))
+      .WillOnce([](absl::string_view, absl::string_view, absl::Duration ttl, auto done) {
+        EXPECT_EQ(ttl, absl::Seconds(10));
+        std::move(done)(absl::UnavailableError("not connected"));
+      });
+  v1::RegisterClientResponse response;
+  grpc::Status status = stub_->RegisterClient(
+      Context().get(), WithId(Register("https://a.portal.example/cb")), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  absl::optional<v1::RegistrationError> detail = api::RegistrationErrorOf(status);
+  EXPECT_EQ(detail->reason(), v1::ERROR_REASON_STATE_STORE_UNAVAILABLE);
+  EXPECT_FALSE(detail->may_have_been_processed());
+}
+
+TEST_F(MockStoreServiceTest, ADuplicateStillInFlightAtItsDeadlineIsNotSent) {
+  EXPECT_CALL(*mock_store_, Reserve(_, _, _, _))
+      .WillRepeatedly([](absl::string_view, absl::string_view, absl::Duration, auto done) {
+        state::ReserveResult busy;
+        busy.outcome = state::ReserveOutcome::kInFlight;
+        busy.retry_after = absl::Milliseconds(50);
+        std::move(done)(std::move(busy));
+      });
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  context.AddMetadata("authorization", "Bearer portal-key");
+  v1::RegisterClientResponse response;
+  const absl::Time start = absl::Now();
+  grpc::Status status = stub_->RegisterClient(
+      &context, WithId(Register("https://a.portal.example/cb")), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_EQ(api::RegistrationErrorOf(status)->reason(), v1::ERROR_REASON_REQUEST_IN_PROGRESS);
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));
+}
+
+TEST_F(MockStoreServiceTest, ASuccessIsCompletedAndAMaybeProcessedFailureMarkedUnknown) {
+  state::Reservation held{"k", "f", "t1"};
+  EXPECT_CALL(*mock_store_, Reserve(_, _, _, _))
+      .Times(2)
+      .WillRepeatedly([&](absl::string_view key, absl::string_view, absl::Duration, auto done) {
+        EXPECT_THAT(std::string(key), HasSubstr("portal"));
+        state::ReserveResult mine;
+        mine.outcome = state::ReserveOutcome::kReserved;
+        mine.reservation = held;
+        std::move(done)(std::move(mine));
+      });
+  EXPECT_CALL(*upstream_, Call(_, _, _))
+      .WillOnce([](const DcrCall&, absl::Duration, auto done) { std::move(done)(Created("5")); })
+      .WillOnce([](const DcrCall&, absl::Duration, auto done) {
+        std::move(done)(Error(v1::ERROR_REASON_UPSTREAM_TIMEOUT, "no answer", core::Sent::kMaybe));
+      });
+  EXPECT_CALL(*mock_store_, Complete(_, _, _, _))
+      .WillOnce([](const state::Reservation& r, absl::string_view record, absl::Duration ttl,
+                   auto done) {
+        EXPECT_EQ(r.token, "t1");
+        EXPECT_EQ(ttl, absl::Minutes(5));
+        v1::RegisterClientResponse stored;
+        EXPECT_TRUE(stored.ParseFromString(std::string(record)));
+        EXPECT_EQ(stored.client().client_secret(), "s-5");
+        std::move(done)(absl::OkStatus());
+      });
+  EXPECT_CALL(*mock_store_, MarkUnknown(_, _, _))
+      .WillOnce([](const state::Reservation&, absl::Duration ttl, auto done) {
+        EXPECT_EQ(ttl, absl::Minutes(5));
+        std::move(done)(absl::OkStatus());
+      });
+  v1::RegisterClientResponse response;
+  EXPECT_TRUE(stub_->RegisterClient(Context().get(),
+                                    WithId(Register("https://a.portal.example/cb")), &response)
+                  .ok());
+  grpc::Status lost = stub_->RegisterClient(
+      Context().get(), WithId(Register("https://a.portal.example/cb"),
+                              "11111111-2222-3333-4444-555555555555"),
+      &response);
+  EXPECT_EQ(lost.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
 }
 
 }  // namespace
