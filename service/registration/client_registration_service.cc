@@ -39,6 +39,7 @@ ErrorOr<absl::Duration> UpstreamTimeout(absl::Time deadline, absl::Duration max)
 constexpr std::size_t kMaxLoggedIdBytes = 256;
 std::string Bounded(const std::string& id) { return id.substr(0, kMaxLoggedIdBytes); }
 std::string RequestedClientId(const v1::RegisterClientRequest&) { return ""; }
+std::string RequestedClientId(const v1::ListClientsRequest&) { return ""; }
 template <typename Request>
 std::string RequestedClientId(const Request& request) {
   return Bounded(request.client_id());
@@ -58,57 +59,6 @@ struct ReplyContext<v1::ListClientsResponse> {
     response.set_next_page_token(builder.NextPageToken(page, response.total_count()));
   }
   DcrCall page;
-};
-
-// One RPC in flight: its record for the observer, its share of the admission
-// budget, and how it ends. Every path ends it exactly once, with or without
-// an error, and it is observed then with the code its caller sees: a caller
-// that already gave up sees its own deadline or cancellation, which gRPC
-// knows by then. gRPC's default reactor, not one of ours: gRPC runs its
-// reactions inline, where a reactor of our own would cost a hop to gRPC's
-// executor threads on every call.
-class PendingRpc {
- public:
-  // `reactor` is the context's DefaultReactor(), which may be asked for once.
-  PendingRpc(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-             CallObserver& observer, CallRecord record)
-      : context_(context), reactor_(reactor), observer_(observer), record_(std::move(record)) {}
-
-  CallRecord& record() { return record_; }
-  void Hold(admission::Reservation reservation) { reservation_ = std::move(reservation); }
-
-  void Fail(const Error& error) {
-    Observe(&error);
-    // The one place an error becomes a gRPC status.
-    End(api::ToGrpcStatus(error.code(), error.message(), &error.detail()));
-  }
-
-  void Succeed() {
-    Observe(nullptr);
-    End(grpc::Status::OK);
-  }
-
- private:
-  void Observe(const Error* error) {
-    record_.caller_gave_up = context_->IsCancelled();
-    if (record_.caller_gave_up) {
-      record_.caller_deadline_passed = context_->deadline() <= std::chrono::system_clock::now();
-    }
-    observer_.Finished(record_, error);
-  }
-
-  // The budget is given back as the answer is handed to gRPC: what the call
-  // held (request JSON, Authlete's answer) is gone by then but the reply.
-  void End(const grpc::Status& status) {
-    reservation_.Release();
-    reactor_->Finish(status);
-  }
-
-  grpc::CallbackServerContext* const context_;
-  grpc::ServerUnaryReactor* const reactor_;
-  CallObserver& observer_;
-  CallRecord record_;
-  admission::Reservation reservation_;
 };
 
 }  // namespace
