@@ -23,6 +23,7 @@
 #include "service/registration/client_registration_service.h"
 #include "service/registration/page_token.h"
 #include "service/registration/reply.h"
+#include "tests/testing/mock_authlete_connection.h"
 
 namespace dcr::registration {
 namespace {
@@ -302,11 +303,7 @@ TEST(ManagementReplyTest, ARotationRepliesTheNewSecretOnlyOrFails) {
 
 // --- the handlers -----------------------------------------------------------------
 
-class MockConnection : public authlete::AuthleteConnection {
- public:
-  MOCK_METHOD(void, Call, (const DcrCall& call, absl::Duration timeout, Callback done),
-              (override));
-};
+using MockConnection = authlete::MockAuthleteConnection;
 
 class ManagementServiceTest : public ::testing::Test {
  protected:

@@ -26,6 +26,7 @@
 #include "service/registration/incoming_call.h"
 #include "service/registration/reply.h"
 #include "service/state/state_store.h"
+#include "tests/testing/mock_authlete_connection.h"
 
 namespace dcr::registration {
 namespace {
@@ -168,11 +169,7 @@ TEST(CallObserverTest, CountsCallsByRpcCodeAndAction) {
 
 // --- The service as a whole ----------------------------------------------------
 
-class MockConnection : public authlete::AuthleteConnection {
- public:
-  MOCK_METHOD(void, Call, (const DcrCall& call, absl::Duration timeout, Callback done),
-              (override));
-};
+using MockConnection = authlete::MockAuthleteConnection;
 
 class ServiceTest : public ::testing::Test {
  protected:

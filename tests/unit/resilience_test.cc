@@ -15,6 +15,7 @@
 #include "service/resilience/circuit_breaker.h"
 #include "service/resilience/resilient_authlete_connection.h"
 #include "service/resilience/timer_queue.h"
+#include "tests/testing/mock_authlete_connection.h"
 
 namespace dcr::resilience {
 namespace {
@@ -159,11 +160,7 @@ TEST(TimerQueueTest, RunsInTimeOrderAndCancelsTheRest) {
 
 // --- The retrying connection -----------------------------------------------------
 
-class MockConnection : public authlete::AuthleteConnection {
- public:
-  MOCK_METHOD(void, Call, (const DcrCall& call, absl::Duration timeout, Callback done),
-              (override));
-};
+using MockConnection = authlete::MockAuthleteConnection;
 
 core::Error Upstream(v1::ErrorReason reason, int upstream_http_status, bool maybe_processed,
                      absl::optional<absl::Duration> retry_after = absl::nullopt) {
