@@ -99,9 +99,22 @@ ABSL_FLAG(std::string, state_store, "in_process",
           "where RegisterClient's request_id records live: in_process (this replica "
           "only) or redis (shared by every replica pointing at the same Redis)");
 ABSL_FLAG(std::string, redis_address, "127.0.0.1:6379",
-          "host:port of the Redis for --state_store=redis (plaintext; see README for TLS)");
+          "host:port of the Redis for --state_store=redis");
 ABSL_FLAG(std::string, redis_password_file, "",
           "file holding the Redis AUTH password (a Secret mount); empty: no AUTH");
+ABSL_FLAG(std::string, redis_username, "",
+          "Redis ACL user for AUTH (Redis 6+); empty: the default user");
+ABSL_FLAG(bool, redis_tls, false,
+          "TLS to Redis, the server's certificate verified (README \"Shared state\")");
+ABSL_FLAG(std::string, redis_tls_ca_file, "",
+          "PEM CAs the Redis certificate must chain to; empty: the system's CAs");
+ABSL_FLAG(std::string, redis_tls_server_name, "",
+          "name (DNS or IP) the Redis certificate must carry, sent as SNI; empty: "
+          "the host of --redis_address");
+ABSL_FLAG(std::string, redis_tls_cert_file, "",
+          "client certificate (PEM) for a Redis that asks for one; with --redis_tls_key_file");
+ABSL_FLAG(std::string, redis_tls_key_file, "",
+          "key (PEM) of --redis_tls_cert_file");
 ABSL_FLAG(std::string, redis_key_prefix, "dcr:",
           "prefix of every Redis key the gateway writes");
 ABSL_FLAG(std::string, state_store_keys_file, "",
@@ -191,6 +204,12 @@ std::vector<std::string> GatewayFlagNames() {
           "state_store",
           "redis_address",
           "redis_password_file",
+          "redis_username",
+          "redis_tls",
+          "redis_tls_ca_file",
+          "redis_tls_server_name",
+          "redis_tls_cert_file",
+          "redis_tls_key_file",
           "redis_key_prefix",
           "state_store_keys_file",
           "state_store_unavailable",
@@ -311,6 +330,16 @@ absl::Status ValidateConfig(const GatewayConfig& config) {
           "--state_store=redis needs --state_store_keys_file (records hold secrets and are "
           "sealed before they leave the process)");
     }
+    if (store.redis_tls_cert_file.empty() != store.redis_tls_key_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--redis_tls_cert_file and --redis_tls_key_file go together");
+    }
+    if (!store.redis_tls && (!store.redis_tls_ca_file.empty() ||
+                             !store.redis_tls_server_name.empty() ||
+                             !store.redis_tls_cert_file.empty())) {
+      // Likely a forgotten --redis_tls: the password would cross in clear.
+      return absl::InvalidArgumentError("--redis_tls_* flags are set but --redis_tls is not");
+    }
   }
   return absl::OkStatus();
 }
@@ -390,6 +419,12 @@ absl::StatusOr<GatewayConfig> ConfigFromFlags() {
   }
   store.redis_host = address.substr(0, colon);
   store.redis_password_file = absl::GetFlag(FLAGS_redis_password_file);
+  store.redis_username = absl::GetFlag(FLAGS_redis_username);
+  store.redis_tls = absl::GetFlag(FLAGS_redis_tls);
+  store.redis_tls_ca_file = absl::GetFlag(FLAGS_redis_tls_ca_file);
+  store.redis_tls_server_name = absl::GetFlag(FLAGS_redis_tls_server_name);
+  store.redis_tls_cert_file = absl::GetFlag(FLAGS_redis_tls_cert_file);
+  store.redis_tls_key_file = absl::GetFlag(FLAGS_redis_tls_key_file);
   store.redis_key_prefix = absl::GetFlag(FLAGS_redis_key_prefix);
   store.keys_file = absl::GetFlag(FLAGS_state_store_keys_file);
   const std::string unavailable = absl::GetFlag(FLAGS_state_store_unavailable);

@@ -55,6 +55,14 @@ struct StateStoreConfig {
   std::string redis_host = "127.0.0.1";
   int redis_port = 6379;
   std::string redis_password_file;
+  std::string redis_username;
+  // TLS to Redis (state::RedisTlsOptions): CA file (empty: the system's),
+  // the name to verify (empty: redis_host), a client certificate and key.
+  bool redis_tls = false;
+  std::string redis_tls_ca_file;
+  std::string redis_tls_server_name;
+  std::string redis_tls_cert_file;
+  std::string redis_tls_key_file;
   std::string redis_key_prefix = "dcr:";
   // RecordCipher's keys file; required with Redis.
   std::string keys_file;

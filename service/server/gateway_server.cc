@@ -141,6 +141,12 @@ absl::StatusOr<std::shared_ptr<state::StateStore>> MakeStateStore(
   redis.host = config.redis_host;
   redis.port = config.redis_port;
   redis.password_file = config.redis_password_file;
+  redis.username = config.redis_username;
+  redis.tls.enabled = config.redis_tls;
+  redis.tls.ca_file = config.redis_tls_ca_file;
+  redis.tls.server_name = config.redis_tls_server_name;
+  redis.tls.cert_file = config.redis_tls_cert_file;
+  redis.tls.key_file = config.redis_tls_key_file;
   redis.key_prefix = config.redis_key_prefix;
   const std::string address = absl::StrCat(config.redis_host, ":", config.redis_port);
   redis.on_connection_change = [up, address, mode](bool connected, const std::string& reason) {
@@ -156,7 +162,10 @@ absl::StatusOr<std::shared_ptr<state::StateStore>> MakeStateStore(
       state::RedisStateStore::Create(std::move(redis), *std::move(cipher));
   if (!store.ok()) return store.status();
   telemetry::Log(telemetry::LogLevel::kInfo, "state store",
-                 {{"store", kind}, {"address", address}, {"when_unavailable", mode}});
+                 {{"store", kind},
+                  {"address", address},
+                  {"tls", std::string(config.redis_tls ? "on" : "off")},
+                  {"when_unavailable", mode}});
   std::shared_ptr<state::StateStore> shared = *std::move(store);
   if (config.when_unavailable == config::StateStoreConfig::WhenUnavailable::kLocal) {
     return std::shared_ptr<state::StateStore>(std::make_shared<state::FallbackStateStore>(

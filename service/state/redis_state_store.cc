@@ -1,6 +1,5 @@
 #include "service/state/redis_state_store.h"
 
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -168,11 +167,6 @@ struct RedisStateStore::Pending {
 
 absl::StatusOr<std::unique_ptr<RedisStateStore>> RedisStateStore::Create(RedisOptions options,
                                                                          RecordCipher cipher) {
-  if (options.tls) {
-    return absl::UnimplementedError(
-        "TLS to Redis is not available: Debian 12's hiredis 0.14.1 has no TLS support "
-        "(hiredis_ssl needs hiredis >= 1.0); use a local TLS tunnel to the Redis server");
-  }
   if (options.host.empty() || options.port <= 0 || options.port > 65535) {
     return absl::InvalidArgumentError("Redis host must be set and port in 1..65535");
   }
@@ -206,8 +200,17 @@ absl::StatusOr<std::unique_ptr<RedisStateStore>> RedisStateStore::Create(RedisOp
           "Redis password file ", options.password_file, " is empty or over 4096 bytes"));
     }
   }
-  std::unique_ptr<RedisStateStore> store(
-      new RedisStateStore(std::move(options), std::move(cipher), std::move(password)));
+  std::shared_ptr<RedisTlsContext> tls;
+  if (options.tls.enabled) {
+    absl::StatusOr<std::shared_ptr<RedisTlsContext>> context = RedisTlsContext::Create(options.tls);
+    if (!context.ok()) {
+      OPENSSL_cleanse(password.data(), password.size());
+      return context.status();
+    }
+    tls = *std::move(context);
+  }
+  std::unique_ptr<RedisStateStore> store(new RedisStateStore(
+      std::move(options), std::move(cipher), std::move(password), std::move(tls)));
   store->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   store->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (store->epoll_fd_ < 0 || store->wake_fd_ < 0) {
@@ -223,10 +226,12 @@ absl::StatusOr<std::unique_ptr<RedisStateStore>> RedisStateStore::Create(RedisOp
   return store;
 }
 
-RedisStateStore::RedisStateStore(RedisOptions options, RecordCipher cipher, std::string password)
+RedisStateStore::RedisStateStore(RedisOptions options, RecordCipher cipher, std::string password,
+                                 std::shared_ptr<RedisTlsContext> tls)
     : options_(std::move(options)),
       cipher_(std::move(cipher)),
       password_(std::move(password)),
+      tls_(std::move(tls)),
       backoff_(options_.initial_backoff) {
   for (int i = 0; i < static_cast<int>(Script::kCount); ++i) script_sha_[i] = Sha1Hex(kScripts[i]);
 }
@@ -447,7 +452,7 @@ void RedisStateStore::SendQueued() {
     batch.swap(queue_);
   }
   for (auto& p : batch) {
-    if (ac_ == nullptr || !handshake_done_) {
+    if (connection_ == nullptr || !handshake_done_) {
       Finish(std::move(p), nullptr, absl::UnavailableError(absl::StrCat(
                                         "state store (Redis) connection lost: ", drop_reason_)));
     } else {
@@ -457,81 +462,50 @@ void RedisStateStore::SendQueued() {
 }
 
 void RedisStateStore::Send(std::unique_ptr<Pending> pending) {
-  std::vector<const char*> argv;
-  std::vector<size_t> argvlen;
-  for (const std::string& a : pending->args) {
-    argv.push_back(a.data());
-    argvlen.push_back(a.size());
-  }
   pending->deadline = absl::Now() + options_.command_timeout;
-  Pending* raw = pending.release();
-  if (redisAsyncCommandArgv(ac_, &RedisStateStore::OnReply, raw, static_cast<int>(argv.size()),
-                            argv.data(), argvlen.data()) != REDIS_OK) {
-    Finish(std::unique_ptr<Pending>(raw), nullptr,
-           absl::UnavailableError("state store (Redis) refused the command: connection closing"));
-    return;
-  }
-  outstanding_.push_back(raw);
+  connection_->Append(pending->args);
+  outstanding_.push_back(std::move(pending));
 }
 
-void RedisStateStore::OnReply(redisAsyncContext* ac, void* reply, void* privdata) {
-  auto* self = static_cast<RedisStateStore*>(ac->data);
-  std::unique_ptr<Pending> pending(static_cast<Pending*>(privdata));
-  auto it = std::find(self->outstanding_.begin(), self->outstanding_.end(), pending.get());
-  if (it != self->outstanding_.end()) self->outstanding_.erase(it);
-  const auto* r = static_cast<const redisReply*>(reply);
-  if (r == nullptr) {
-    return self->Finish(std::move(pending), nullptr,
-                        absl::UnavailableError(absl::StrCat("state store (Redis) connection lost: ",
-                                                            self->drop_reason_)));
-  }
-  if (r->type == REDIS_REPLY_ERROR && pending->script != Script::kCount) {
-    const std::string code = ErrorCode(r);
+void RedisStateStore::OnReply(const redisReply& reply) {
+  std::unique_ptr<Pending> pending = std::move(outstanding_.front());
+  outstanding_.pop_front();
+  if (reply.type == REDIS_REPLY_ERROR && pending->script != Script::kCount) {
+    const std::string code = ErrorCode(&reply);
     // The server lost its scripts (restart, SCRIPT FLUSH, failover): send
     // the script itself, once, on the same connection.
-    if (code == "NOSCRIPT" && !pending->fell_back && ac == self->ac_) {
+    if (code == "NOSCRIPT" && !pending->fell_back) {
       pending->fell_back = true;
       pending->args[0] = "EVAL";
       pending->args[1] = kScripts[static_cast<int>(pending->script)];
-      return self->Send(std::move(pending));
+      return Send(std::move(pending));
     }
-    return self->Finish(std::move(pending), nullptr,
-                        absl::UnavailableError(absl::StrCat("Redis answered ", code)));
+    return Finish(std::move(pending), nullptr,
+                  absl::UnavailableError(absl::StrCat("Redis answered ", code)));
   }
   // Handshake commands judge their replies, errors included, themselves.
-  self->Finish(std::move(pending), r, absl::OkStatus());
+  Finish(std::move(pending), &reply, absl::OkStatus());
 }
 
 // ---- the connection ----
 
 void RedisStateStore::Connect() {
   drop_reason_.clear();
-  redisAsyncContext* ac = redisAsyncConnect(options_.host.c_str(), options_.port);
-  if (ac == nullptr || ac->err) {
-    const std::string reason =
-        absl::StrCat("connect: ", ac != nullptr && ac->errstr != nullptr ? ac->errstr : "no memory");
-    if (ac != nullptr) redisAsyncFree(ac);
+  absl::StatusOr<std::unique_ptr<RedisConnection>> connection =
+      RedisConnection::Open(options_.host, options_.port, tls_, options_.max_reply_bytes);
+  if (!connection.ok()) {
     ScheduleReconnect();
-    MarkDisconnected(reason);
+    MarkDisconnected(std::string(connection.status().message()));
     return;
   }
-  ac_ = ac;
-  ac->data = this;
-  redis_fd_ = ac->c.fd;
-  want_read_ = want_write_ = fd_registered_ = false;
+  connection_ = *std::move(connection);
+  ++connection_id_;
+  registered_events_ = 0;
   handshake_done_ = false;
-  ac->ev.data = this;
-  ac->ev.addRead = &RedisStateStore::AddRead;
-  ac->ev.delRead = &RedisStateStore::DelRead;
-  ac->ev.addWrite = &RedisStateStore::AddWrite;
-  ac->ev.delWrite = &RedisStateStore::DelWrite;
-  ac->ev.cleanup = &RedisStateStore::Cleanup;
-  redisAsyncSetConnectCallback(ac, &RedisStateStore::OnConnect);
-  redisAsyncSetDisconnectCallback(ac, &RedisStateStore::OnDisconnect);
   connect_deadline_ = absl::Now() + options_.connect_timeout;
-  // hiredis 0.14 learns that a connect finished from the first write, so the
-  // handshake is queued at once.
+  // Queued now, written once connected (after the TLS handshake, with TLS).
   SendHandshake();
+  UpdateEvents();
 }
 
 void RedisStateStore::SendHandshake() {
@@ -541,26 +515,25 @@ void RedisStateStore::SendHandshake() {
     p->handler = std::move(handler);
     Send(std::move(p));
   };
-  redisAsyncContext* connection = ac_;
+  const uint64_t connection = connection_id_;
   if (!password_.empty()) {
     std::vector<std::string> auth = {"AUTH"};
     if (!options_.username.empty()) auth.push_back(options_.username);
     auth.push_back(password_);
     internal(std::move(auth), [this, connection](const redisReply* r, absl::Status) {
-      if (connection != ac_ || r == nullptr) return;
+      if (connection != connection_id_ || r == nullptr) return;
       if (r->type == REDIS_REPLY_ERROR) {
         DropConnection(absl::StrCat("AUTH refused: ", ErrorCode(r)));
       }
     });
   }
-  for (int i = 0; i < static_cast<int>(Script::kCount) && ac_ == connection; ++i) {
+  for (int i = 0; i < static_cast<int>(Script::kCount); ++i) {
     internal({"SCRIPT", "LOAD", kScripts[i]}, [](const redisReply*, absl::Status) {
       // A failed load only costs the first call an EVAL fallback.
     });
   }
-  if (ac_ != connection) return;
   internal({"PING"}, [this, connection](const redisReply* r, absl::Status) {
-    if (connection != ac_ || r == nullptr) return;
+    if (connection != connection_id_ || r == nullptr) return;
     if (r->type == REDIS_REPLY_ERROR) {
       return DropConnection(absl::StrCat("PING refused: ", ErrorCode(r)));
     }
@@ -572,36 +545,43 @@ void RedisStateStore::SendHandshake() {
   });
 }
 
-void RedisStateStore::OnConnect(const redisAsyncContext* ac, int status) {
-  auto* self = static_cast<RedisStateStore*>(ac->data);
-  if (status == REDIS_OK || ac != self->ac_) return;
-  // hiredis frees the context after this callback (and fails its commands).
-  self->ac_ = nullptr;
-  self->drop_reason_ = absl::StrCat("connect: ", ac->errstr != nullptr ? ac->errstr : "failed");
-  self->ScheduleReconnect();
-  self->MarkDisconnected(self->drop_reason_);
+void RedisStateStore::DriveConnection() {
+  std::vector<RedisReplyPtr> replies;
+  absl::Status status = connection_->Drive(&replies);
+  const uint64_t connection = connection_id_;
+  for (RedisReplyPtr& reply : replies) {
+    // A handler may have dropped the connection: the replies left belong
+    // to calls that have had their answer (UNAVAILABLE) already.
+    if (connection != connection_id_) return;
+    if (outstanding_.empty()) return DropConnection("a reply nobody asked for");
+    OnReply(*reply);
+  }
+  if (connection != connection_id_) return;
+  if (!status.ok()) return DropConnection(std::string(status.message()));
+  UpdateEvents();
 }
 
-void RedisStateStore::OnDisconnect(const redisAsyncContext* ac, int status) {
-  auto* self = static_cast<RedisStateStore*>(ac->data);
-  if (ac != self->ac_) return;  // DropConnection already did the bookkeeping
-  self->ac_ = nullptr;
-  self->drop_reason_ = absl::StrCat("disconnected: ", ac->errstr != nullptr && ac->err ? ac->errstr
-                                                                                        : "closed");
-  self->ScheduleReconnect();
-  self->MarkDisconnected(self->drop_reason_);
+void RedisStateStore::CloseConnection(const std::string& reason) {
+  if (connection_ == nullptr) return;
+  if (registered_events_ != 0) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, connection_->fd(), nullptr);
+  registered_events_ = 0;
+  connection_.reset();
+  ++connection_id_;
+  drop_reason_ = reason;
+  // Every command sent on it fails UNAVAILABLE: it may or may not have run.
+  std::deque<std::unique_ptr<Pending>> lost;
+  lost.swap(outstanding_);
+  for (auto& p : lost) {
+    Finish(std::move(p), nullptr,
+           absl::UnavailableError(absl::StrCat("state store (Redis) connection lost: ", reason)));
+  }
 }
 
 void RedisStateStore::DropConnection(const std::string& reason) {
-  redisAsyncContext* ac = ac_;
-  if (ac == nullptr) return;
-  ac_ = nullptr;
-  drop_reason_ = reason;
+  if (connection_ == nullptr) return;
+  CloseConnection(reason);
   ScheduleReconnect();
   MarkDisconnected(reason);
-  // Runs every command's callback with no reply (UNAVAILABLE), then Cleanup.
-  // Inside a hiredis callback, hiredis defers the free until it returns.
-  redisAsyncFree(ac);
 }
 
 void RedisStateStore::ScheduleReconnect() {
@@ -642,57 +622,26 @@ void RedisStateStore::MarkDisconnected(const std::string& reason) {
   last_reported_ = reason;
 }
 
-// ---- hiredis' event hooks: interest in the one socket, kept in epoll ----
+// ---- the socket's interest, kept in epoll ----
 
 void RedisStateStore::UpdateEvents() {
-  if (redis_fd_ < 0) return;
+  if (connection_ == nullptr) return;
+  const uint32_t wanted = connection_->Interest();
+  if (wanted == registered_events_) return;
   epoll_event ev{};
-  ev.events = (want_read_ ? EPOLLIN : 0u) | (want_write_ ? EPOLLOUT : 0u);
-  ev.data.fd = redis_fd_;
-  if (!fd_registered_) {
-    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, redis_fd_, &ev) == 0) fd_registered_ = true;
-  } else {
-    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, redis_fd_, &ev);
+  ev.events = wanted;
+  ev.data.fd = connection_->fd();
+  if (epoll_ctl(epoll_fd_, registered_events_ == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD,
+                connection_->fd(), &ev) == 0) {
+    registered_events_ = wanted;
   }
-}
-
-void RedisStateStore::AddRead(void* data) {
-  auto* self = static_cast<RedisStateStore*>(data);
-  self->want_read_ = true;
-  self->UpdateEvents();
-}
-void RedisStateStore::DelRead(void* data) {
-  auto* self = static_cast<RedisStateStore*>(data);
-  self->want_read_ = false;
-  self->UpdateEvents();
-}
-void RedisStateStore::AddWrite(void* data) {
-  auto* self = static_cast<RedisStateStore*>(data);
-  self->want_write_ = true;
-  self->UpdateEvents();
-}
-void RedisStateStore::DelWrite(void* data) {
-  auto* self = static_cast<RedisStateStore*>(data);
-  self->want_write_ = false;
-  self->UpdateEvents();
-}
-void RedisStateStore::Cleanup(void* data) {
-  auto* self = static_cast<RedisStateStore*>(data);
-  // hiredis closes the socket right after this; the store never holds more
-  // than one connection, so this is its socket.
-  if (self->fd_registered_ && self->redis_fd_ >= 0) {
-    epoll_ctl(self->epoll_fd_, EPOLL_CTL_DEL, self->redis_fd_, nullptr);
-  }
-  self->want_read_ = self->want_write_ = false;
-  self->fd_registered_ = false;
-  self->redis_fd_ = -1;
 }
 
 // ---- the loop ----
 
 int RedisStateStore::NextTimeoutMs(absl::Time now) const {
   absl::Time next = absl::InfiniteFuture();
-  if (ac_ == nullptr) next = std::min(next, next_connect_);
+  if (connection_ == nullptr) next = std::min(next, next_connect_);
   next = std::min(next, connect_deadline_);
   if (!outstanding_.empty()) next = std::min(next, outstanding_.front()->deadline);
   if (next == absl::InfiniteFuture()) return 1000;
@@ -701,14 +650,14 @@ int RedisStateStore::NextTimeoutMs(absl::Time now) const {
 }
 
 void RedisStateStore::CheckDeadlines(absl::Time now) {
-  if (ac_ != nullptr && now >= connect_deadline_) {
+  if (connection_ != nullptr && now >= connect_deadline_) {
     DropConnection(absl::StrCat("not connected within ", absl::FormatDuration(options_.connect_timeout)));
   }
   // Answers come in order, so the oldest command is the one that is late.
-  if (ac_ != nullptr && !outstanding_.empty() && now >= outstanding_.front()->deadline) {
+  if (connection_ != nullptr && !outstanding_.empty() && now >= outstanding_.front()->deadline) {
     DropConnection(absl::StrCat("no answer within ", absl::FormatDuration(options_.command_timeout)));
   }
-  if (ac_ == nullptr && now >= next_connect_) {
+  if (connection_ == nullptr && now >= next_connect_) {
     bool stopping;
     {
       absl::MutexLock lock(&mu_);
@@ -733,27 +682,15 @@ void RedisStateStore::Run() {
         }
         continue;
       }
-      if (ac_ == nullptr || events[i].data.fd != redis_fd_) continue;
-      redisAsyncContext* ac = ac_;
-      if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) redisAsyncHandleRead(ac);
-      if (ac_ == ac && (events[i].events & EPOLLOUT)) redisAsyncHandleWrite(ac);
-      // hiredis 0.14 buffers a reply until it is whole and has no limit of
-      // its own: a server sending more than any answer of ours could be is
-      // dropped before it takes the process's memory.
-      if (ac_ == ac && ac->c.reader != nullptr && ac->c.reader->len > options_.max_reply_bytes) {
-        DropConnection("reply larger than max_reply_bytes");
-      }
+      if (connection_ == nullptr || events[i].data.fd != connection_->fd()) continue;
+      DriveConnection();
     }
     SendQueued();
+    UpdateEvents();
     CheckDeadlines(absl::Now());
   }
   // Shutting down: every call still here gets its answer.
-  drop_reason_ = "state store is shutting down";
-  if (ac_ != nullptr) {
-    redisAsyncContext* ac = ac_;
-    ac_ = nullptr;
-    redisAsyncFree(ac);
-  }
+  CloseConnection("state store is shutting down");
   FailQueued("state store is shutting down");
 }
 

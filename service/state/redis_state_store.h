@@ -3,24 +3,20 @@
 // the server lost them), and every key carries a TTL (PEXPIRE in the same
 // script that writes it, so no key ever lives without one).
 //
-// One thread of the store's own runs an epoll loop that drives hiredis'
-// asynchronous API (Debian's libhiredis 0.14; no thread per call). Calls from
-// any thread are queued (bounded in count and bytes) and written by that
-// thread; their callbacks run on it. While the store is not connected, or
-// its queue is full, a call fails at once with UNAVAILABLE on the calling
-// thread and nothing is sent. A command without an answer within
-// command_timeout drops the connection (every command on it fails
+// One thread of the store's own runs an epoll loop over one connection
+// (redis_connection.h: hiredis for the protocol, plaintext or TLS; no thread
+// per call). Calls from any thread are queued (bounded in count and bytes)
+// and written by that thread; their callbacks run on it. While the store is
+// not connected, or its queue is full, a call fails at once with UNAVAILABLE
+// on the calling thread and nothing is sent. A command without an answer
+// within command_timeout drops the connection (every command on it fails
 // UNAVAILABLE), and the store reconnects with exponential backoff.
 //
 // What leaves the process: idempotency records sealed by RecordCipher
 // (AES-256-GCM, the record's Redis key as associated data); keys,
 // fingerprints and bucket names only as HMAC-SHA256 under the keys file's
-// names key. The AUTH password comes from a file and is never logged.
-//
-// TLS: Debian 12's hiredis is 0.14.1, which has no TLS (hiredis_ssl arrived
-// in hiredis 1.0), so `tls = true` is refused by Create. Reach a TLS-only
-// Redis through a local TLS tunnel (e.g. stunnel or ghostunnel as a sidecar
-// on loopback) until the store moves to hiredis >= 1.0.
+// names key. The AUTH password comes from a file and is never logged; with
+// TLS it crosses the network encrypted, the server's certificate checked.
 #ifndef DCR_SERVICE_STATE_REDIS_STATE_STORE_H_
 #define DCR_SERVICE_STATE_REDIS_STATE_STORE_H_
 
@@ -38,10 +34,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "service/state/record_cipher.h"
+#include "service/state/redis_connection.h"
 #include "service/state/state_store.h"
-
-struct redisAsyncContext;
-struct redisReply;
 
 namespace dcr::state {
 
@@ -52,8 +46,9 @@ struct RedisOptions {
   // Empty: no AUTH. `username` (Redis 6 ACLs) is used only with a password.
   std::string password_file;
   std::string username;
-  // Refused: see the header comment.
-  bool tls = false;
+  // TLS to the server (redis_connection.h): on, the CA, the name checked,
+  // and a client certificate where the server asks for one.
+  RedisTlsOptions tls;
   // Prepended to every key, so that several gateways (or other users) can
   // share one Redis.
   std::string key_prefix = "dcr:";
@@ -107,11 +102,13 @@ class RedisStateStore final : public StateStore {
  private:
   struct Pending;
   // What a reply (or its absence) means to the call that sent it; runs on the
-  // store's thread. `reply` is null when the connection went away.
+  // store's thread. `reply` is null when the connection went away (`lost`
+  // says why) or the call was never sent.
   using ReplyHandler = absl::AnyInvocable<void(const redisReply* reply, absl::Status lost) &&>;
   enum class Script { kReserve, kFinish, kRelease, kBucket, kCount };
 
-  RedisStateStore(RedisOptions options, RecordCipher cipher, std::string password);
+  RedisStateStore(RedisOptions options, RecordCipher cipher, std::string password,
+                  std::shared_ptr<RedisTlsContext> tls);
 
   // Any thread: queue a script call, or fail it at once.
   void SubmitScript(Script script, std::string key, std::vector<std::string> argv,
@@ -124,7 +121,12 @@ class RedisStateStore final : public StateStore {
   void SendHandshake();
   void SendQueued() ABSL_LOCKS_EXCLUDED(mu_);
   void Send(std::unique_ptr<Pending> pending);
+  void DriveConnection();
+  void OnReply(const redisReply& reply);
   void CheckDeadlines(absl::Time now);
+  // Closes the connection and fails what was sent on it; Drop also
+  // schedules the reconnect and tells on_connection_change.
+  void CloseConnection(const std::string& reason);
   void DropConnection(const std::string& reason);
   void ScheduleReconnect();
   void MarkDisconnected(const std::string& reason) ABSL_LOCKS_EXCLUDED(mu_);
@@ -134,19 +136,10 @@ class RedisStateStore final : public StateStore {
       ABSL_LOCKS_EXCLUDED(mu_);
   void UpdateEvents();
 
-  // hiredis callbacks and event hooks (ac->data / ev.data is the store).
-  static void OnReply(redisAsyncContext* ac, void* reply, void* privdata);
-  static void OnConnect(const redisAsyncContext* ac, int status);
-  static void OnDisconnect(const redisAsyncContext* ac, int status);
-  static void AddRead(void* data);
-  static void DelRead(void* data);
-  static void AddWrite(void* data);
-  static void DelWrite(void* data);
-  static void Cleanup(void* data);
-
   const RedisOptions options_;
   const RecordCipher cipher_;
   std::string password_;  // wiped by the destructor
+  const std::shared_ptr<RedisTlsContext> tls_;  // null: plaintext
   std::string script_sha_[static_cast<int>(Script::kCount)];
 
   // Shared with callers.
@@ -161,18 +154,16 @@ class RedisStateStore final : public StateStore {
   // The store's thread only.
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
-  redisAsyncContext* ac_ = nullptr;
-  int redis_fd_ = -1;
-  bool want_read_ = false;
-  bool want_write_ = false;
-  bool fd_registered_ = false;
+  std::unique_ptr<RedisConnection> connection_;
+  uint64_t connection_id_ = 0;  // which connection a handshake answer is for
+  uint32_t registered_events_ = 0;  // in epoll for connection_'s socket; 0: none
   bool handshake_done_ = false;
   absl::Time connect_deadline_ = absl::InfiniteFuture();
   absl::Time next_connect_ = absl::InfinitePast();
   absl::Duration backoff_;
   std::string drop_reason_;
   std::string last_reported_;  // to on_connection_change
-  std::deque<Pending*> outstanding_;  // sent, in order; owned by hiredis until answered
+  std::deque<std::unique_ptr<Pending>> outstanding_;  // sent on connection_, in order
 
   std::thread thread_;
 };

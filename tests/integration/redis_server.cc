@@ -86,38 +86,49 @@ std::string AsText(const redisReply* r) {
 
 }  // namespace
 
-RedisServer::RedisServer(std::string dir, std::string password)
-    : dir_(std::move(dir)), password_(std::move(password)) {
+RedisServer::RedisServer(std::string dir, std::string password,
+                         std::optional<RedisTlsFiles> tls)
+    : dir_(std::move(dir)), password_(std::move(password)), tls_(std::move(tls)) {
   password_file_ = dir_ + "/redis-password";
   cli_test::WriteFile(password_file_, password_ + "\n");
 }
 
-absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(
+    const std::string& dir, std::optional<RedisTlsFiles> tls) {
   std::random_device rd;
+  const bool with_tls = tls.has_value();
   std::unique_ptr<RedisServer> server(
-      new RedisServer(dir, absl::StrCat("test-pass-", rd(), rd())));
+      new RedisServer(dir, absl::StrCat("test-pass-", rd(), rd()), std::move(tls)));
   absl::Status last;
   for (int attempt = 0; attempt < 5; ++attempt) {
     const int port = PickPort();
-    if (port == 0) continue;
-    last = server->Launch(port);
+    const int tls_port = with_tls ? PickPort() : 0;
+    if (port == 0 || (with_tls && (tls_port == 0 || tls_port == port))) continue;
+    last = server->Launch(port, tls_port);
     if (last.ok()) return server;
   }
   return last;
 }
 
-absl::Status RedisServer::Launch(int port) {
+absl::Status RedisServer::Launch(int port, int tls_port) {
   const std::string conf = dir_ + "/redis.conf";
   // Quoted empty save: no RDB snapshots; no AOF; nothing written but the log.
-  cli_test::WriteFile(conf, absl::StrCat("bind 127.0.0.1\nport ", port,
-                                         "\nsave \"\"\nappendonly no\ndaemonize no\n"
-                                         "protected-mode yes\ndir ", dir_,
-                                         "\nrequirepass ", password_, "\n"));
+  std::string text = absl::StrCat("bind 127.0.0.1\nport ", port,
+                                  "\nsave \"\"\nappendonly no\ndaemonize no\n"
+                                  "protected-mode yes\ndir ", dir_,
+                                  "\nrequirepass ", password_, "\n");
+  if (tls_) {
+    absl::StrAppend(&text, "tls-port ", tls_port, "\ntls-cert-file ", tls_->cert_file,
+                    "\ntls-key-file ", tls_->key_file, "\ntls-ca-cert-file ", tls_->ca_file,
+                    "\ntls-auth-clients ", tls_->auth_clients ? "yes" : "no", "\n");
+  }
+  cli_test::WriteFile(conf, text);
   absl::StatusOr<cli_test::Process> process =
       cli_test::Process::Start(DCR_REDIS_SERVER, {conf}, {}, dir_ + "/redis.log");
   if (!process.ok()) return process.status();
   process_.emplace(*std::move(process));
   port_ = port;
+  tls_port_ = tls_port;
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (absl::Now() < deadline) {
     if (!process_->Running()) {
@@ -150,7 +161,7 @@ absl::Status RedisServer::Restart() {
   // The port is ours: redis sets SO_REUSEADDR, so it binds again at once.
   absl::Status s;
   for (int attempt = 0; attempt < 20; ++attempt) {
-    s = Launch(port_);
+    s = Launch(port_, tls_port_);
     if (s.ok()) return s;
     absl::SleepFor(absl::Milliseconds(100));
   }

@@ -2,6 +2,8 @@
 // persistence (--save '' --appendonly no), a password (requirepass, from a
 // config file so that `ps` does not show it); stopped with the test. Plus a
 // plain blocking admin connection for what the test inspects or breaks.
+// With TLS it also listens on a TLS port (the store under test dials that
+// one); the plaintext port stays, on loopback, for the test's own looks.
 #ifndef DCR_TESTS_INTEGRATION_REDIS_SERVER_H_
 #define DCR_TESTS_INTEGRATION_REDIS_SERVER_H_
 
@@ -16,14 +18,23 @@
 
 namespace dcr::testing {
 
+struct RedisTlsFiles {
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_file;  // the CA client certificates must chain to
+  bool auth_clients = false;  // tls-auth-clients: ask for a client certificate
+};
+
 class RedisServer {
  public:
   // Picks a port (bind to port 0, read it, close: redis cannot bind port 0)
   // and retries with another when redis-server finds it taken.
-  static absl::StatusOr<std::unique_ptr<RedisServer>> Start(const std::string& dir);
+  static absl::StatusOr<std::unique_ptr<RedisServer>> Start(
+      const std::string& dir, std::optional<RedisTlsFiles> tls = std::nullopt);
   ~RedisServer();
 
   int port() const { return port_; }
+  int tls_port() const { return tls_port_; }  // 0 without TLS
   const std::string& password() const { return password_; }
   const std::string& password_file() const { return password_file_; }
 
@@ -47,13 +58,15 @@ class RedisServer {
   absl::StatusOr<std::vector<KeyDump>> DumpAll() const;
 
  private:
-  RedisServer(std::string dir, std::string password);
-  absl::Status Launch(int port);
+  RedisServer(std::string dir, std::string password, std::optional<RedisTlsFiles> tls);
+  absl::Status Launch(int port, int tls_port);
 
   std::string dir_;
   std::string password_;
   std::string password_file_;
   int port_ = 0;
+  std::optional<RedisTlsFiles> tls_;
+  int tls_port_ = 0;
   std::optional<cli_test::Process> process_;
   bool paused_ = false;
 };

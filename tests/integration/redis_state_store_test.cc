@@ -465,17 +465,6 @@ TEST(RedisStateStoreUntrustedRepliesTest, EveryBadReplyIsAnErrorNotACrash) {
   }
 }
 
-TEST(RedisStateStoreOptionsTest, TlsIsRefusedRatherThanFaked) {
-  absl::StatusOr<RecordCipher> cipher = RecordCipher::Parse(KeysFile());
-  ASSERT_TRUE(cipher.ok());
-  RedisOptions options;
-  options.tls = true;
-  absl::StatusOr<std::unique_ptr<RedisStateStore>> store =
-      RedisStateStore::Create(options, *std::move(cipher));
-  EXPECT_EQ(store.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(store.status().message(), HasSubstr("hiredis 0.14"));
-}
-
 TEST(RedisStateStoreOptionsTest, NothingListeningFailsFastAndShutsDownCleanly) {
   absl::StatusOr<RecordCipher> cipher = RecordCipher::Parse(KeysFile());
   ASSERT_TRUE(cipher.ok());

@@ -28,6 +28,7 @@
 #include "tests/emulator/emulator.h"
 #include "service/callers/caller_policy.h"
 #include "tests/integration/redis_server.h"
+#include "tests/testing/test_pki.h"
 
 ABSL_FLAG(std::string, gateway, "", "path of the dcr-gateway binary");
 
@@ -70,8 +71,26 @@ class SharedStateTest : public ::testing::Test {
     const std::string gateway = absl::GetFlag(FLAGS_gateway);
     ASSERT_FALSE(gateway.empty()) << "usage: shared_state_test --gateway=PATH";
     dir_ = cli_test::MakeTempDir();
+    std::optional<testing::RedisTlsFiles> tls;
+    if (tls_) {
+      // Redis' certificate from a throwaway CA the gateways are given.
+      auto pki = testing::TestPki::Create("shared state test CA");
+      ASSERT_TRUE(pki.ok()) << pki.status();
+      testing::LeafSpec spec;
+      spec.common_name = "redis";
+      spec.ip_addresses = {"127.0.0.1"};
+      auto leaf = pki->Issue(spec);
+      ASSERT_TRUE(leaf.ok()) << leaf.status();
+      tls.emplace();
+      tls->ca_file = dir_ + "/redis-ca.pem";
+      tls->cert_file = dir_ + "/redis.pem";
+      tls->key_file = dir_ + "/redis.key";
+      WriteFile(tls->ca_file, pki->ca_cert_pem());
+      WriteFile(tls->cert_file, leaf->cert_pem);
+      WriteFile(tls->key_file, leaf->key_pem);
+    }
     absl::StatusOr<std::unique_ptr<testing::RedisServer>> redis =
-        testing::RedisServer::Start(dir_);
+        testing::RedisServer::Start(dir_, tls);
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = *std::move(redis);
     emulator::EmulatorOptions options;
@@ -98,6 +117,7 @@ class SharedStateTest : public ::testing::Test {
 
   // Set by fixtures before SetUp.
   std::string store_ = "redis";
+  bool tls_ = false;  // the gateways reach Redis on its TLS port
 
   void StartReplica(const std::string& gateway, int i, const std::string& store) {
     Replica& replica = replicas_[i];
@@ -109,9 +129,13 @@ class SharedStateTest : public ::testing::Test {
         absl::StrCat("--authlete_service_id=", emulator::kDefaultServiceId),
         "--authlete_credential_file=" + dir_ + "/credential", "--drain_delay=0s",
         "--shutdown_grace=1s", "--state_store=" + store, "--callers_file=" + dir_ + "/callers.json",
-        absl::StrCat("--redis_address=127.0.0.1:", redis_->port()),
+        absl::StrCat("--redis_address=127.0.0.1:", tls_ ? redis_->tls_port() : redis_->port()),
         "--redis_password_file=" + redis_->password_file(),
         "--state_store_keys_file=" + dir_ + "/keys"};
+    if (tls_) {
+      args.push_back("--redis_tls");
+      args.push_back("--redis_tls_ca_file=" + dir_ + "/redis-ca.pem");
+    }
     absl::StatusOr<Process> process = Process::Start(gateway, args, {}, replica.log);
     ASSERT_TRUE(process.ok()) << process.status();
     replica.process.emplace(*std::move(process));
@@ -338,6 +362,37 @@ class SharedRateLimitTest : public SharedStateTest {
     return admitted.load();
   }
 };
+
+// The same over TLS: both replicas reach Redis on its TLS port only.
+class SharedStateOverTlsTest : public SharedStateTest {
+ protected:
+  void SetUp() override {
+    tls_ = true;
+    SharedStateTest::SetUp();
+  }
+};
+
+TEST_F(SharedStateOverTlsTest, AReplyThroughOneReplicaIsReplayedThroughTheOther) {
+  absl::StatusOr<std::unique_ptr<testing::RedisMonitor>> monitor =
+      testing::RedisMonitor::Start(*redis_, dir_);
+  ASSERT_TRUE(monitor.ok()) << monitor.status();
+  v1::RegisterClientResponse first;
+  grpc::Status status = Register(0, Request(), &first);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  v1::RegisterClientResponse again;
+  status = Register(1, Request(), &again);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(first.SerializeAsString(), again.SerializeAsString());
+  EXPECT_EQ(emulator_->stats().register_requests, 1);
+  // The records went to this Redis (seen from its plaintext port), sealed.
+  EXPECT_THAT((*monitor)->Stop(), HasSubstr("EVALSHA"));
+  ExpectNoSecretInRedis(
+      {first.client().client_secret(), first.client().registration_access_token()});
+  for (const Replica& replica : replicas_) {
+    EXPECT_THAT(ReadFile(replica.log), HasSubstr(R"("tls":"on")"));
+  }
+  EXPECT_THAT(ReadFile(replicas_[1].log), HasSubstr(R"("replayed":true)"));
+}
 
 // Rate 5/s, burst 5, a 2 s run: one bucket admits 5 + 5 x 2 = 15 (+-3 for
 // the run's edges and scheduling); a bucket per replica about twice that.
