@@ -14,7 +14,8 @@ help=$("$gateway" --help 2>&1 || true)
 for flag in listen port_file authlete_base_url authlete_api_version authlete_service_id \
     authlete_allowed_service_ids authlete_credential_file authlete_ca_file upstream_timeout \
     upstream_connect_timeout max_metadata_bytes max_upstream_response_bytes \
-    max_upstream_connections shutdown_grace log_requests; do
+    max_upstream_connections shutdown_grace log_requests redis_tls redis_tls_ca_file \
+    redis_tls_server_name redis_tls_cert_file redis_tls_key_file redis_username; do
   grep -q -- "--$flag" <<<"$help" || fail "--help does not list --$flag"
 done
 
@@ -45,6 +46,21 @@ out=$(DCR_AUTHLETE_CREDENTIAL=x "$gateway" --authlete_service_id=1 --tls_cert_fi
 set -e
 [[ $code -eq 1 ]] || fail "unreadable TLS files: exit $code"
 grep -q "cannot read /nonexistent" <<<"$out" || fail "unreadable TLS files message: $out"
+# Redis TLS settings without --redis_tls would send the password in clear:
+# refused, as is half a client certificate.
+set +e
+out=$(DCR_AUTHLETE_CREDENTIAL=x "$gateway" --authlete_service_id=1 --insecure_plaintext \
+  --state_store=redis --state_store_keys_file=/nonexistent --redis_tls_ca_file=/ca.pem 2>&1); code=$?
+set -e
+[[ $code -eq 2 ]] || fail "Redis TLS flags without --redis_tls: exit $code"
+grep -q "redis_tls_\* flags are set but --redis_tls is not" <<<"$out" || fail "Redis TLS message: $out"
+set +e
+out=$(DCR_AUTHLETE_CREDENTIAL=x "$gateway" --authlete_service_id=1 --insecure_plaintext \
+  --state_store=redis --state_store_keys_file=/nonexistent --redis_tls --redis_tls_cert_file=/c.pem 2>&1)
+code=$?
+set -e
+[[ $code -eq 2 ]] || fail "Redis client certificate without key: exit $code"
+grep -q "go together" <<<"$out" || fail "Redis client certificate message: $out"
 set +e
 out=$(DCR_AUTHLETE_CREDENTIAL=x DCR_UPSTREAM_TIMEOUT=soon "$gateway" --authlete_service_id=1 2>&1)
 code=$?
