@@ -251,8 +251,11 @@ TEST_F(RedisTlsStateStoreTest, BadTlsFilesStopTheStoreAtCreate) {
   EXPECT_EQ(Create(half).status().code(), absl::StatusCode::kInvalidArgument);
 
   RedisOptions mismatched = Options();
-  auto leaf = pki_->Issue(testing::LeafSpec{"a"});
-  auto other = pki_->Issue(testing::LeafSpec{"b"});
+  testing::LeafSpec a, b;
+  a.common_name = "a";
+  b.common_name = "b";
+  auto leaf = pki_->Issue(a);
+  auto other = pki_->Issue(b);
   ASSERT_TRUE(leaf.ok() && other.ok());
   mismatched.tls.cert_file = Write("a.pem", leaf->cert_pem);
   mismatched.tls.key_file = Write("b.key", other->key_pem);
