@@ -73,7 +73,8 @@ absl::Status ReadKindAndOperation(const json& obj, FaultRule* rule) {
       if (!rule->operation.has_value()) {
         return Err(absl::StrCat("unknown operation \"", name,
                                 "\" (register, get, update, delete, list_clients, get_client_record, "
-                                "refresh_secret, update_secret, update_lock_flag or all)"));
+                                "refresh_secret, update_secret, update_lock_flag, introspection "
+                                "or all)"));
       }
     }
   }
@@ -175,6 +176,7 @@ absl::string_view OperationName(Operation op) {
     case Operation::kRefreshSecret: return "refresh_secret";
     case Operation::kUpdateSecret: return "update_secret";
     case Operation::kUpdateLockFlag: return "update_lock_flag";
+    case Operation::kIntrospection: return "introspection";
   }
   return "unknown";
 }
@@ -189,6 +191,7 @@ absl::optional<Operation> OperationFromName(absl::string_view name) {
   if (name == "refresh_secret") return Operation::kRefreshSecret;
   if (name == "update_secret") return Operation::kUpdateSecret;
   if (name == "update_lock_flag") return Operation::kUpdateLockFlag;
+  if (name == "introspection") return Operation::kIntrospection;
   return absl::nullopt;
 }
 
