@@ -234,6 +234,21 @@ absl::optional<ApiRoute> ParseApiRoute(absl::string_view path) {
   return absl::nullopt;
 }
 
+ApiResponse InternalServerErrorAnswer(Operation op) {
+  switch (op) {
+    case Operation::kRegister:
+    case Operation::kGet:
+    case Operation::kUpdate:
+    case Operation::kDelete:
+      return DcrError("INTERNAL_SERVER_ERROR", op, 101, "server_error", "Authlete Server error.");
+    case Operation::kIntrospection:
+      return IntrospectionServerError();
+    default:
+      break;
+  }
+  return MakeRefusal(500, kCodeServerError, "Authlete Server error.");
+}
+
 ApiResponse MakeRefusal(int status, absl::string_view code, absl::string_view message) {
   ApiResponse r;
   r.http_status = status;

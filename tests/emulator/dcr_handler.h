@@ -47,6 +47,11 @@ struct ApiResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type
 };
 
+// Authlete failing inside (the internal_server_error fault): action
+// INTERNAL_SERVER_ERROR for the operations that answer an action, a 500
+// A001101 refusal for the management calls, which have none.
+ApiResponse InternalServerErrorAnswer(Operation op);
+
 // Authlete's refusal: `status` with {"resultCode","resultMessage"}.
 ApiResponse MakeRefusal(int status, absl::string_view code, absl::string_view message);
 

@@ -193,6 +193,8 @@ class Emulator::Application : public HttpApplication {
     ApiResponse answer;
     if (!route) {
       answer = MakeRefusal(404, kCodeNoSuchApi, absl::StrCat("No API exists at '", path, "'."));
+    } else if (fault == FaultKind::kInternalServerError) {
+      answer = InternalServerErrorAnswer(route->operation);  // not processed
     } else {
       ApiRequest api;
       api.method = request.method;

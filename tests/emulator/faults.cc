@@ -21,6 +21,7 @@ constexpr std::pair<FaultKind, const char*> kKindNames[] = {
     {FaultKind::kMalformedJson, "malformed_json"},
     {FaultKind::kUnknownAction, "unknown_action"},
     {FaultKind::kSlowBody, "slow_body"},
+    {FaultKind::kInternalServerError, "internal_server_error"},
 };
 
 absl::Status Err(const std::string& msg) {

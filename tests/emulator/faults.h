@@ -45,6 +45,8 @@ enum class FaultKind {
   kMalformedJson,          // "malformed_json": processed; HTTP 200 with an unparsable body
   kUnknownAction,          // "unknown_action": processed; `action` replaced by `action_value`
   kSlowBody,               // "slow_body": processed; body dribbled in chunks with delays
+  kInternalServerError,    // "internal_server_error": not processed; HTTP 200, action
+                           // INTERNAL_SERVER_ERROR (management calls: 500 A001101)
 };
 
 absl::string_view FaultKindName(FaultKind kind);

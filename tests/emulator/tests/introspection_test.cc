@@ -346,6 +346,20 @@ TEST_F(IntrospectionTest, FaultsCanTargetIntrospection) {
   ExpectAction(V3({{"token", token}}), "OK", "A056001");
 }
 
+TEST_F(IntrospectionTest, InternalServerErrorFault) {
+  std::string token = Issue({"register"});
+  e().SetFaults(*ParseFaultSpec(R"({"kind":"internal_server_error","operation":"introspection"})"));
+  for (const json& body : {V3({{"token", token}}), V2({{"token", token}})}) {
+    ExpectAction(body, "INTERNAL_SERVER_ERROR", "A056101");
+    EXPECT_EQ(body["responseContent"],
+              Challenge("server_error", "A056101", "Authlete Server error."));
+    EXPECT_EQ(body["existent"], false);
+    EXPECT_FALSE(body.contains("clientId"));
+  }
+  e().ClearFaults();
+  ExpectAction(V3({{"token", token}}), "OK", "A056001");
+}
+
 // --- Issuing tokens ------------------------------------------------------
 
 TEST_F(IntrospectionTest, AdminEndpointIssuesTokens) {
