@@ -201,8 +201,8 @@ TEST_F(IntrospectionTest, EveryRequiredScopeMustBeGranted) {
   ExpectAction(body, "FORBIDDEN", "A056401");
   EXPECT_EQ(body["responseContent"],
             "Bearer error=\"insufficient_scope\",error_description=\"[A056401] The access token "
-            "does not cover the required scopes.\",error_uri=\"https://docs.authlete.com/#A056401\","
-            "scope=\"register\"");
+            "does not cover the required scopes.\","
+            "error_uri=\"https://docs.authlete.com/#A056401\",scope=\"register\"");
   // Scope names are compared exactly.
   ExpectAction(V3({{"token", token}, {"scopes", {"Register"}}}), "FORBIDDEN", "A056401");
 }
@@ -277,6 +277,24 @@ TEST_F(IntrospectionTest, BadRequests) {
                             "token=abc");
   ASSERT_EQ(form.status, 200) << form.body;
   ExpectAction(form.Json(), "BAD_REQUEST", "A056201");
+}
+
+TEST_F(IntrospectionTest, HostileBodiesAreBadRequestsNotCrashes) {
+  const std::string token = Issue({"register"});
+  for (const std::string& body : {
+           std::string("{\"token\":\"\xff\xfe\"}"), std::string("{\"token\":\"a\0b\"}", 16),
+           std::string(100000, '{'), std::string("{\"token\":1e999}"),
+           std::string("{\"token\":\"x\",\"scopes\":[") + std::string(5000, '[') + "]}",
+           std::string("{\"token\":\"x\",\"scopes\":[\"\\u0000\"]}"),
+           std::string("{\"token\":\"x\",\"scopes\":[\"\xc3\xa9\"]}")}) {
+    HttpResult r = RawV3(body);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.Json().value("action", ""), "BAD_REQUEST") << r.body;
+  }
+  // Duplicate members: the parser keeps the last one, as Jackson does.
+  HttpResult dup = RawV3(R"({"token":"nope","token":")" + token + R"("})");
+  EXPECT_EQ(dup.Json().value("action", ""), "OK") << dup.body;
+  ExpectAction(V3({{"token", token}}), "OK", "A056001");
 }
 
 TEST_F(IntrospectionTest, AuthenticatedAsTheOtherApis) {
