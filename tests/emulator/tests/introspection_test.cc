@@ -1,6 +1,7 @@
 // Token introspection (contract §10) over HTTP, v2 and v3, and the
 // test-only ways to issue access tokens (POST /emulator/tokens,
 // Emulator::IssueAccessToken).
+#include <atomic>
 #include <chrono>
 #include <set>
 #include <string>
@@ -514,6 +515,43 @@ TEST(IntrospectionBoundTest, ZeroBoundIsRefusedAtStart) {
   EmulatorOptions options;
   options.max_access_tokens = 0;
   EXPECT_FALSE(Emulator::Start(options).ok());
+}
+
+TEST(IntrospectionConcurrencyTest, IssuingAndIntrospectingFromManyThreads) {
+  EmulatorOptions options;
+  options.threads = 4;
+  auto e = Emulator::Start(options);
+  ASSERT_TRUE(e.ok()) << e.status();
+  constexpr int kThreads = 4, kEach = 50;
+  std::vector<std::vector<std::string>> tokens(kThreads);
+  std::vector<std::thread> threads;
+  std::atomic<int> not_ok{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      testing::TestClient client;  // one connection per thread, kept alive
+      for (int i = 0; i < kEach; ++i) {
+        AccessTokenSpec spec;
+        spec.scopes = {"register"};
+        absl::StatusOr<std::string> token = (*e)->IssueAccessToken(spec);
+        if (!token.ok()) {
+          ++not_ok;
+          continue;
+        }
+        tokens[t].push_back(*token);
+        HttpResult r = client.Request(
+            "POST", (*e)->base_url() + "/api/" + kDefaultServiceId + "/auth/introspection",
+            {Bearer(kDefaultServiceToken)},
+            json{{"token", *token}, {"scopes", {"register"}}}.dump());
+        if (r.Json().value("action", "") != "OK") ++not_ok;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(not_ok.load(), 0);
+  std::set<std::string> unique;
+  for (const auto& list : tokens) unique.insert(list.begin(), list.end());
+  EXPECT_EQ(unique.size(), static_cast<size_t>(kThreads * kEach));
+  EXPECT_EQ((*e)->stats().introspection_requests, kThreads * kEach);
 }
 
 // --- The store itself ----------------------------------------------------
