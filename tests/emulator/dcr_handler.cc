@@ -13,6 +13,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "tests/emulator/crypto_util.h"
+#include "tests/emulator/introspection.h"
 #include "tests/emulator/json_util.h"
 #include "tests/emulator/metadata_validator.h"
 
@@ -192,6 +193,7 @@ absl::optional<ApiRoute> ParseApiRoute(absl::string_view path) {
       {"/client/registration/get", Operation::kGet},
       {"/client/registration/update", Operation::kUpdate},
       {"/client/registration/delete", Operation::kDelete},
+      {"/auth/introspection", Operation::kIntrospection},
   };
   if (!absl::ConsumePrefix(&path, "/api")) return absl::nullopt;
   ApiRoute route;
@@ -230,6 +232,21 @@ absl::optional<ApiRoute> ParseApiRoute(absl::string_view path) {
     return route;
   }
   return absl::nullopt;
+}
+
+ApiResponse InternalServerErrorAnswer(Operation op) {
+  switch (op) {
+    case Operation::kRegister:
+    case Operation::kGet:
+    case Operation::kUpdate:
+    case Operation::kDelete:
+      return DcrError("INTERNAL_SERVER_ERROR", op, 101, "server_error", "Authlete Server error.");
+    case Operation::kIntrospection:
+      return IntrospectionServerError();
+    default:
+      break;
+  }
+  return MakeRefusal(500, kCodeServerError, "Authlete Server error.");
 }
 
 ApiResponse MakeRefusal(int status, absl::string_view code, absl::string_view message) {
@@ -408,8 +425,9 @@ json BuildClientRecord(const StoredClient& c, const ServiceConfig& service) {
   return r;
 }
 
-DcrHandler::DcrHandler(EmulatorConfig config, ClientStore* store)
-    : config_(std::move(config)), store_(store) {}
+DcrHandler::DcrHandler(EmulatorConfig config, ClientStore* store,
+                       const AccessTokenStore* tokens)
+    : config_(std::move(config)), store_(store), tokens_(tokens) {}
 
 namespace {
 
@@ -512,7 +530,7 @@ const char* MethodOf(Operation op) {
 
 bool IsManagement(Operation op) {
   return op != Operation::kRegister && op != Operation::kGet && op != Operation::kUpdate &&
-         op != Operation::kDelete;
+         op != Operation::kDelete && op != Operation::kIntrospection;
 }
 
 }  // namespace
@@ -530,6 +548,10 @@ ApiResponse DcrHandler::Handle(const ApiRoute& route, const ApiRequest& request)
   const ServiceConfig* service = Authenticate(route, request, &refusal);
   if (service == nullptr) return refusal;
   if (IsManagement(route.operation)) return Manage(*service, route, request);
+  // Its own body checks: every problem with the body is an action (BAD_REQUEST).
+  if (route.operation == Operation::kIntrospection) {
+    return Introspect(*service, request, *tokens_, absl::Now());
+  }
 
   // Request body: a JSON object (v2 also accepts a form).
   json params;

@@ -1,6 +1,6 @@
-// The Authlete DCR API proper: routing of the eight DCR paths and the ten
-// client management paths (v2 and v3 of each), Authlete's authentication,
-// request checks and the operations.
+// The Authlete DCR API proper: routing of the eight DCR paths, the ten
+// client management paths and the two introspection paths (v2 and v3 of
+// each), Authlete's authentication, request checks and the operations.
 #ifndef DCR_TESTS_EMULATOR_DCR_HANDLER_H_
 #define DCR_TESTS_EMULATOR_DCR_HANDLER_H_
 
@@ -12,13 +12,15 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
+#include "tests/emulator/access_token_store.h"
 #include "tests/emulator/client_store.h"
 #include "tests/emulator/faults.h"
 #include "tests/emulator/service_config.h"
 
 namespace dcr::emulator {
 
-// One of the DCR paths of contract §1 or the management paths of §9.
+// One of the DCR paths of contract §1, the management paths of §9 or the
+// introspection paths of §10.
 struct ApiRoute {
   int api_version = 3;     // 2 or 3
   Operation operation = Operation::kRegister;
@@ -44,6 +46,11 @@ struct ApiResponse {
   std::string result_code;  // e.g. "A202001"
   std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type
 };
+
+// Authlete failing inside (the internal_server_error fault): action
+// INTERNAL_SERVER_ERROR for the operations that answer an action, a 500
+// A001101 refusal for the management calls, which have none.
+ApiResponse InternalServerErrorAnswer(Operation op);
 
 // Authlete's refusal: `status` with {"resultCode","resultMessage"}.
 ApiResponse MakeRefusal(int status, absl::string_view code, absl::string_view message);
@@ -73,8 +80,8 @@ inline constexpr char kCodeLockFlagUpdated[] = "A243001";
 
 class DcrHandler {
  public:
-  // `store` must outlive the handler.
-  DcrHandler(EmulatorConfig config, ClientStore* store);
+  // `store` and `tokens` must outlive the handler.
+  DcrHandler(EmulatorConfig config, ClientStore* store, const AccessTokenStore* tokens);
 
   // Thread-safe (the configuration is immutable; the store locks itself).
   ApiResponse Handle(const ApiRoute& route, const ApiRequest& request) const;
@@ -94,6 +101,7 @@ class DcrHandler {
 
   const EmulatorConfig config_;
   ClientStore* const store_;
+  const AccessTokenStore* const tokens_;
 };
 
 // The RFC 7591 client information response (responseContent).

@@ -3,18 +3,21 @@
 #include <cstdio>
 #include <deque>
 #include <exception>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "tests/emulator/client_store.h"
 #include "tests/emulator/crypto_util.h"
 #include "tests/emulator/dcr_handler.h"
 #include "tests/emulator/http_server.h"
+#include "tests/emulator/introspection.h"
 #include "tests/emulator/json_util.h"
 
 namespace dcr::emulator {
@@ -40,8 +43,63 @@ HttpResponse FromApiResponse(ApiResponse a) {
   return r;
 }
 
+// Authlete's paths all start with /api/, so no admin path can be taken for one.
 bool IsAdminPath(absl::string_view path) {
   return path == "/emulator" || absl::StartsWith(path, "/emulator/");
+}
+
+// Bounds of "expires_in": ten years either way, far from any overflow.
+constexpr int64_t kMaxExpiresInSeconds = 10LL * 365 * 24 * 3600;
+
+// The body of POST /emulator/tokens: RFC 6749's names (scopes as an array).
+absl::StatusOr<AccessTokenSpec> ParseAccessTokenSpec(const std::string& text) {
+  absl::StatusOr<json> body = ParseJson(text.empty() ? "{}" : text);
+  if (!body.ok() || !body->is_object()) {
+    return absl::InvalidArgumentError("the body must be a JSON object");
+  }
+  AccessTokenSpec spec;
+  for (auto it = body->begin(); it != body->end(); ++it) {
+    const std::string& name = it.key();
+    const json& v = *it;
+    if (name == "scopes") {
+      if (!v.is_array()) return absl::InvalidArgumentError("\"scopes\" must be an array");
+      for (const json& scope : v) {
+        if (!scope.is_string() || !IsValidScopeName(scope.get<std::string>())) {
+          return absl::InvalidArgumentError(
+              "\"scopes\" must hold scope names (RFC 6749: printable ASCII, no space, '\"' "
+              "or '\\')");
+        }
+        spec.scopes.push_back(scope.get<std::string>());
+      }
+    } else if (name == "expires_in") {
+      if (!v.is_number_integer() ||
+          (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t{kMaxExpiresInSeconds}) ||
+          v.get<int64_t>() > kMaxExpiresInSeconds || v.get<int64_t>() < -kMaxExpiresInSeconds) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("\"expires_in\" must be an integer in [", -kMaxExpiresInSeconds, ", ",
+                         kMaxExpiresInSeconds, "] (seconds; <= 0 = already expired)"));
+      }
+      spec.expires_in = absl::Seconds(v.get<int64_t>());
+    } else if (name == "subject") {
+      if (!v.is_string()) return absl::InvalidArgumentError("\"subject\" must be a string");
+      spec.subject = v.get<std::string>();
+    } else if (name == "client_id") {
+      if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<int64_t>() < 0) ||
+          (v.is_number_unsigned() &&
+           v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))) {
+        return absl::InvalidArgumentError("\"client_id\" must be a non-negative integer");
+      }
+      spec.client_id = v.get<int64_t>();
+    } else if (name == "service_id") {
+      if (!v.is_string()) return absl::InvalidArgumentError("\"service_id\" must be a string");
+      spec.service_id = v.get<std::string>();
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown member \"", name,
+          "\" (scopes, expires_in, subject, client_id, service_id)"));
+    }
+  }
+  return spec;
 }
 
 }  // namespace
@@ -51,12 +109,33 @@ class Emulator::Application : public HttpApplication {
   Application(const EmulatorOptions& options, std::unique_ptr<ClientStore> store)
       : admin_token_(options.admin_token),
         max_recorded_(options.max_recorded_requests),
+        services_(options.services),
         store_(std::move(store)),
-        handler_(EmulatorConfig{options.services, options.organization_token}, store_.get()) {
+        tokens_(options.max_access_tokens),
+        handler_(EmulatorConfig{options.services, options.organization_token}, store_.get(),
+                 &tokens_) {
     faults_.Set(options.faults);
   }
 
   FaultInjector& faults() { return faults_; }
+
+  absl::StatusOr<IssuedAccessToken> IssueAccessToken(AccessTokenSpec spec) {
+    if (spec.service_id.empty()) spec.service_id = services_.front().service_id;
+    bool known = false;
+    for (const ServiceConfig& s : services_) known = known || s.service_id == spec.service_id;
+    if (!known) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("no service '", spec.service_id, "' in this emulator"));
+    }
+    for (const std::string& scope : spec.scopes) {
+      if (!IsValidScopeName(scope)) {
+        return absl::InvalidArgumentError("a scope name must be 1*NQCHAR (RFC 6749 §3.3)");
+      }
+    }
+    return tokens_.Issue(spec, absl::Now());
+  }
+
+  void ClearAccessTokens() { tokens_.Clear(); }
 
   RequestPlan Plan(const HttpRequest& request) override {
     RequestPlan plan;
@@ -114,6 +193,8 @@ class Emulator::Application : public HttpApplication {
     ApiResponse answer;
     if (!route) {
       answer = MakeRefusal(404, kCodeNoSuchApi, absl::StrCat("No API exists at '", path, "'."));
+    } else if (fault == FaultKind::kInternalServerError) {
+      answer = InternalServerErrorAnswer(route->operation);  // not processed
     } else {
       ApiRequest api;
       api.method = request.method;
@@ -178,6 +259,7 @@ class Emulator::Application : public HttpApplication {
       s = stats_;
     }
     s.clients_stored = static_cast<int64_t>(store_->size());
+    s.access_tokens_stored = static_cast<int64_t>(tokens_.size());
     return s;
   }
 
@@ -212,6 +294,7 @@ class Emulator::Application : public HttpApplication {
       case Operation::kRefreshSecret:
       case Operation::kUpdateSecret:
       case Operation::kUpdateLockFlag: ++stats_.management_requests; break;
+      case Operation::kIntrospection: ++stats_.introspection_requests; break;
     }
   }
 
@@ -255,28 +338,65 @@ class Emulator::Application : public HttpApplication {
                              {"update", s.update_requests},
                              {"delete", s.delete_requests},
                              {"management", s.management_requests},
+                             {"introspection", s.introspection_requests},
                              {"other", s.other_requests},
                              {"refused", s.refused},
                              {"faultsInjected", s.faults_injected},
                              {"connectionsAccepted", s.connections_accepted},
                              {"activeConnections", s.active_connections},
                              {"peakConnections", s.peak_connections},
-                             {"clientsStored", s.clients_stored}}));
+                             {"clientsStored", s.clients_stored},
+                             {"accessTokensStored", s.access_tokens_stored}}));
     }
     if (path == "/emulator/reset") {
       if (m != "POST") return AdminError(405, "use POST");
       ResetStats();
       return JsonResponse(200, DumpJson(json{{"reset", true}}));
     }
+    if (path == "/emulator/tokens") return HandleTokens(request);
     if (path == "/emulator/health") {
       return JsonResponse(200, DumpJson(json{{"status", "ok"}}));
     }
     return AdminError(404, absl::StrCat("no admin endpoint at '", path, "'"));
   }
 
+  // POST: issue an access token; GET: how many are held; DELETE: drop them all.
+  HttpResponse HandleTokens(const HttpRequest& request) {
+    const std::string& m = request.method;
+    if (m == "GET") {
+      return JsonResponse(200, DumpJson(json{{"count", tokens_.size()},
+                                             {"max", tokens_.max_tokens()}}));
+    }
+    if (m == "DELETE") {
+      tokens_.Clear();
+      return JsonResponse(200, DumpJson(json{{"count", 0}, {"max", tokens_.max_tokens()}}));
+    }
+    if (m != "POST") return AdminError(405, "use POST, GET or DELETE");
+    absl::StatusOr<AccessTokenSpec> spec = ParseAccessTokenSpec(request.body);
+    if (!spec.ok()) return AdminError(400, std::string(spec.status().message()));
+    const int64_t expires_in = absl::ToInt64Seconds(spec->expires_in);
+    const std::string scope = absl::StrJoin(spec->scopes, " ");
+    absl::StatusOr<IssuedAccessToken> issued = IssueAccessToken(*std::move(spec));
+    if (absl::IsResourceExhausted(issued.status())) {
+      return AdminError(503, std::string(issued.status().message()));
+    }
+    if (absl::IsInvalidArgument(issued.status())) {
+      return AdminError(400, std::string(issued.status().message()));
+    }
+    if (!issued.ok()) return AdminError(500, std::string(issued.status().message()));
+    // As an RFC 6749 token response, plus the absolute expiry introspection reports.
+    return JsonResponse(200, DumpJson(json{{"access_token", issued->access_token},
+                                           {"token_type", "Bearer"},
+                                           {"expires_in", expires_in},
+                                           {"expires_at", issued->expires_at_ms},
+                                           {"scope", scope}}));
+  }
+
   const std::string admin_token_;
   const size_t max_recorded_;
+  const std::vector<ServiceConfig> services_;
   std::unique_ptr<ClientStore> store_;
+  AccessTokenStore tokens_;
   DcrHandler handler_;
   FaultInjector faults_;
   mutable absl::Mutex mu_;
@@ -286,6 +406,9 @@ class Emulator::Application : public HttpApplication {
 
 absl::StatusOr<std::unique_ptr<Emulator>> Emulator::Start(EmulatorOptions options) {
   if (absl::Status st = ValidateServices(options.services); !st.ok()) return st;
+  if (options.max_access_tokens < 1) {
+    return absl::InvalidArgumentError("max_access_tokens must be at least 1");
+  }
   RaiseFileDescriptorLimit();
   absl::StatusOr<std::unique_ptr<ClientStore>> store = ClientStore::Open(options.store_file);
   if (!store.ok()) return store.status();
@@ -325,6 +448,14 @@ FaultSpec Emulator::faults() const { return app_->faults().Get(); }
 Stats Emulator::stats() const { return app_->stats(); }
 void Emulator::ResetStats() { app_->ResetStats(); }
 std::vector<RecordedRequest> Emulator::recorded_requests() const { return app_->recorded(); }
+
+absl::StatusOr<std::string> Emulator::IssueAccessToken(const AccessTokenSpec& spec) {
+  absl::StatusOr<IssuedAccessToken> issued = app_->IssueAccessToken(spec);
+  if (!issued.ok()) return issued.status();
+  return issued->access_token;
+}
+
+void Emulator::ClearAccessTokens() { app_->ClearAccessTokens(); }
 
 void Emulator::Shutdown() {
   if (server_) server_->Shutdown();

@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "tests/emulator/access_token_store.h"  // AccessTokenSpec
 #include "tests/emulator/faults.h"          // FaultSpec, FaultRule, FaultKind, Operation
 #include "tests/emulator/service_config.h"  // ServiceConfig, DefaultServiceConfig(), kDefault*
 
@@ -40,6 +41,9 @@ struct EmulatorOptions {
   std::string admin_token;             // if set, /emulator/* needs "Bearer <admin_token>"
   size_t max_body_bytes = 1 << 20;     // larger request bodies get 413
   size_t max_recorded_requests = 256;  // recorded_requests() keeps the last N
+  // Access tokens held for introspection (IssueAccessToken, POST
+  // /emulator/tokens); when full, expired ones are dropped, then issuing fails.
+  size_t max_access_tokens = 10000;
   absl::Duration idle_timeout = absl::Seconds(60);  // keep-alive connections
   bool log_requests = false;           // one line per request on stderr
   // PEM files (the certificate file may carry the chain after the leaf).
@@ -57,13 +61,15 @@ struct Stats {
   int64_t update_requests = 0;
   int64_t delete_requests = 0;
   int64_t management_requests = 0;  // the client management paths (contract §9)
-  int64_t other_requests = 0;     // not one of the eight DCR paths
+  int64_t introspection_requests = 0;  // the introspection paths (contract §10)
+  int64_t other_requests = 0;     // none of the DCR, management or introspection paths
   int64_t refused = 0;            // answered with an Authlete refusal (401/403/404/400/405/413)
   int64_t faults_injected = 0;    // requests that got at least one fault
   int64_t connections_accepted = 0;
   int64_t active_connections = 0;  // gauge (not reset)
   int64_t peak_connections = 0;    // highest active_connections seen
   int64_t clients_stored = 0;      // gauge: clients currently registered, all services
+  int64_t access_tokens_stored = 0;  // gauge: access tokens held, expired ones included
 };
 
 // One request as received, for wire-contract assertions. Holds credentials
@@ -94,6 +100,13 @@ class Emulator {
   Stats stats() const;
   void ResetStats();  // zeroes the counters and drops recorded requests
   std::vector<RecordedRequest> recorded_requests() const;  // oldest first
+
+  // An access token for the introspection API (contract §10), as Authlete
+  // would have issued it: random, held in memory only. InvalidArgument for an
+  // unknown service or a bad scope name, ResourceExhausted when
+  // max_access_tokens live tokens are held.
+  absl::StatusOr<std::string> IssueAccessToken(const AccessTokenSpec& spec);
+  void ClearAccessTokens();
 
   // Stops serving and drops every connection. Idempotent. Clients persist in
   // the store file, if any.

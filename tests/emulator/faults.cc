@@ -21,6 +21,7 @@ constexpr std::pair<FaultKind, const char*> kKindNames[] = {
     {FaultKind::kMalformedJson, "malformed_json"},
     {FaultKind::kUnknownAction, "unknown_action"},
     {FaultKind::kSlowBody, "slow_body"},
+    {FaultKind::kInternalServerError, "internal_server_error"},
 };
 
 absl::Status Err(const std::string& msg) {
@@ -73,7 +74,8 @@ absl::Status ReadKindAndOperation(const json& obj, FaultRule* rule) {
       if (!rule->operation.has_value()) {
         return Err(absl::StrCat("unknown operation \"", name,
                                 "\" (register, get, update, delete, list_clients, get_client_record, "
-                                "refresh_secret, update_secret, update_lock_flag or all)"));
+                                "refresh_secret, update_secret, update_lock_flag, introspection "
+                                "or all)"));
       }
     }
   }
@@ -175,6 +177,7 @@ absl::string_view OperationName(Operation op) {
     case Operation::kRefreshSecret: return "refresh_secret";
     case Operation::kUpdateSecret: return "update_secret";
     case Operation::kUpdateLockFlag: return "update_lock_flag";
+    case Operation::kIntrospection: return "introspection";
   }
   return "unknown";
 }
@@ -189,6 +192,7 @@ absl::optional<Operation> OperationFromName(absl::string_view name) {
   if (name == "refresh_secret") return Operation::kRefreshSecret;
   if (name == "update_secret") return Operation::kUpdateSecret;
   if (name == "update_lock_flag") return Operation::kUpdateLockFlag;
+  if (name == "introspection") return Operation::kIntrospection;
   return absl::nullopt;
 }
 

@@ -15,8 +15,8 @@
 
 namespace dcr::emulator {
 
-// The four DCR operations of contract §1, and the client management
-// operations of §9.
+// The four DCR operations of contract §1, the client management
+// operations of §9 and token introspection (§10).
 enum class Operation {
   kRegister,
   kGet,
@@ -27,10 +27,11 @@ enum class Operation {
   kRefreshSecret,
   kUpdateSecret,
   kUpdateLockFlag,
+  kIntrospection,
 };
 
 // "register", "get", "update", "delete", "list_clients", "get_client_record",
-// "refresh_secret", "update_secret", "update_lock_flag".
+// "refresh_secret", "update_secret", "update_lock_flag", "introspection".
 absl::string_view OperationName(Operation op);
 absl::optional<Operation> OperationFromName(absl::string_view name);
 
@@ -44,6 +45,8 @@ enum class FaultKind {
   kMalformedJson,          // "malformed_json": processed; HTTP 200 with an unparsable body
   kUnknownAction,          // "unknown_action": processed; `action` replaced by `action_value`
   kSlowBody,               // "slow_body": processed; body dribbled in chunks with delays
+  kInternalServerError,    // "internal_server_error": not processed; HTTP 200, action
+                           // INTERNAL_SERVER_ERROR (management calls: 500 A001101)
 };
 
 absl::string_view FaultKindName(FaultKind kind);

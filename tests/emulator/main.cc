@@ -38,6 +38,9 @@ ABSL_FLAG(int, latency_ms, 0, "shorthand: add this latency to every DCR request"
 ABSL_FLAG(int, jitter_ms, 0, "shorthand: add uniform random [0, jitter_ms] latency");
 ABSL_FLAG(bool, log_requests, true, "log one line per request to stderr");
 ABSL_FLAG(int, max_body_bytes, 1 << 20, "larger request bodies get HTTP 413");
+ABSL_FLAG(int, max_access_tokens, 10000,
+          "access tokens held for introspection (POST /emulator/tokens); when full, expired "
+          "ones are dropped, then issuing answers 503");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate (chain) to serve HTTPS instead of HTTP; needs --tls_key_file");
 ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
@@ -155,6 +158,10 @@ absl::Status ReadServerFlags(dcr::emulator::EmulatorOptions* options) {
     return absl::InvalidArgumentError("--max_body_bytes must be positive");
   }
   options->max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes));
+  if (absl::GetFlag(FLAGS_max_access_tokens) < 1) {
+    return absl::InvalidArgumentError("--max_access_tokens must be positive");
+  }
+  options->max_access_tokens = static_cast<size_t>(absl::GetFlag(FLAGS_max_access_tokens));
   options->tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   options->tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
   if (options->tls_cert_file.empty() != options->tls_key_file.empty()) {
@@ -270,7 +277,7 @@ void PrintBanner(const dcr::emulator::EmulatorOptions& options, const std::strin
     std::fprintf(stderr, "  initial faults: %s\n",
                  dcr::emulator::FaultSpecToJson(options.faults).c_str());
   }
-  std::fprintf(stderr, "  admin: %s/emulator/{faults,stats,reset,health}\n", base.c_str());
+  std::fprintf(stderr, "  admin: %s/emulator/{faults,stats,reset,health,tokens}\n", base.c_str());
 }
 
 }  // namespace

@@ -39,6 +39,10 @@ TEST(FaultSpecTest, ParsesAllForms) {
   EXPECT_EQ(r.count, 3);
   EXPECT_EQ(r.probability, 0.5);
   EXPECT_FALSE(Spec(R"({"kind":"latency","operation":"all"})").rules[0].operation.has_value());
+  EXPECT_EQ(Spec(R"({"kind":"internal_server_error","operation":"introspection"})").rules[0].kind,
+            FaultKind::kInternalServerError);
+  EXPECT_EQ(Spec(R"({"kind":"latency","operation":"introspection"})").rules[0].operation,
+            Operation::kIntrospection);
   // Round trip.
   FaultSpec again = Spec(FaultSpecToJson(s));
   EXPECT_EQ(FaultSpecToJson(again), FaultSpecToJson(s));
@@ -229,6 +233,29 @@ TEST_F(FaultsE2ETest, UnknownAction) {
   EXPECT_TRUE(c.content.is_object());
   Set(R"({"kind":"unknown_action"})");
   EXPECT_EQ(ToDcrCall(RawRegister()).action(), "UNKNOWN_ACTION");
+}
+
+TEST_F(FaultsE2ETest, InternalServerErrorIsAnActionAndNothingIsProcessed) {
+  Set(R"({"kind":"internal_server_error","operation":"register","count":1})");
+  DcrCall c = ToDcrCall(RawRegister());
+  EXPECT_EQ(c.http.status, 200);
+  EXPECT_EQ(c.action(), "INTERNAL_SERVER_ERROR");
+  EXPECT_EQ(c.result_code(), "A202101");
+  EXPECT_EQ(c.error(), "server_error");
+  EXPECT_EQ(Clients(), 0) << "not processed";
+  EXPECT_EQ(emulator_->stats().faults_injected, 1);
+  EXPECT_EQ(ToDcrCall(RawRegister()).action(), "CREATED");
+  // The management calls answer no action: a 500 refusal.
+  Set(R"({"kind":"internal_server_error","operation":"list_clients"})");
+  HttpResult list = Request("GET", emulator_->base_url() + "/api/" + kDefaultServiceId +
+                                       "/client/get/list",
+                            {Bearer(kDefaultServiceToken)}, "");
+  EXPECT_EQ(list.status, 500);
+  EXPECT_EQ(list.Json().value("resultCode", ""), "A001101");
+  EXPECT_FALSE(list.Json().contains("action"));
+  EXPECT_EQ(FaultSpecToJson(emulator_->faults()),
+            R"({"rules":[{"count":-1,"kind":"internal_server_error","operation":"list_clients",)"
+            R"("probability":1.0}]})");
 }
 
 TEST_F(FaultsE2ETest, SlowBodyIsCompleteAndKeepsTheConnection) {

@@ -25,6 +25,7 @@ namespace dcr::emulator {
 namespace {
 
 using namespace ::dcr::emulator::testing;  // NOLINT: test helpers
+using ::nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -130,6 +131,47 @@ TEST(MainTest, ServesTheDefaultServiceAndStopsOnSigterm) {
   // Never a client secret or a registration access token.
   EXPECT_THAT(log, Not(HasSubstr(reg.content["client_secret"].get<std::string>())));
   EXPECT_THAT(log, Not(HasSubstr(TokenOf(reg))));
+}
+
+// Access tokens for introspection: --max_access_tokens bounds them, and
+// neither a token nor a body ever reaches the request log.
+TEST(MainTest, IssuesAndIntrospectsAccessTokensWithoutLoggingThem) {
+  std::string dir = TempDir();
+  std::string port_file = dir + "/port";
+  Child child =
+      Spawn({"--listen=127.0.0.1:0", "--port_file=" + port_file, "--max_access_tokens=1"}, dir);
+  ASSERT_GT(child.pid, 0);
+  const int port = WaitForPortFile(port_file);
+  ASSERT_GT(port, 0) << ReadFile(child.log);
+  std::string base = "http://127.0.0.1:" + std::to_string(port);
+
+  HttpResult issued = Request("POST", base + "/emulator/tokens", {},
+                              R"({"scopes":["register"],"subject":"svc-subject"})");
+  ASSERT_EQ(issued.status, 200) << issued.body;
+  const std::string token = issued.Json().value("access_token", "");
+  ASSERT_FALSE(token.empty());
+  EXPECT_EQ(Request("POST", base + "/emulator/tokens", {}, "{}").status, 503);
+  HttpResult ok = Request("POST", base + "/api/21653835348762/auth/introspection",
+                          {Bearer(kDefaultServiceToken), "Content-Type: application/json"},
+                          json{{"token", token}, {"scopes", {"register"}}}.dump());
+  EXPECT_EQ(ok.Json().value("action", ""), "OK") << ok.body;
+  HttpResult forbidden = Request("POST", base + "/api/auth/introspection",
+                                 {Basic(kDefaultServiceId, kDefaultApiSecret)},
+                                 json{{"token", token}, {"scopes", {"admin"}}}.dump());
+  EXPECT_EQ(forbidden.Json().value("action", ""), "FORBIDDEN") << forbidden.body;
+
+  ASSERT_EQ(kill(child.pid, SIGTERM), 0);
+  EXPECT_EQ(WaitExit(child.pid, std::chrono::seconds(10)), 0);
+  std::string log = ReadFile(child.log);
+  EXPECT_THAT(log, HasSubstr("POST /api/21653835348762/auth/introspection 200 OK "));
+  EXPECT_THAT(log, HasSubstr("POST /api/auth/introspection 200 FORBIDDEN "));
+  EXPECT_THAT(log, HasSubstr("/emulator/{faults,stats,reset,health,tokens}"));
+  EXPECT_THAT(log, Not(HasSubstr(token)));
+  EXPECT_THAT(log, Not(HasSubstr("svc-subject")));
+
+  Child bad = Spawn({"--listen=127.0.0.1:0", "--max_access_tokens=0"}, dir);
+  EXPECT_EQ(WaitExit(bad.pid, std::chrono::seconds(10)), 1);
+  EXPECT_THAT(ReadFile(bad.log), HasSubstr("--max_access_tokens"));
 }
 
 TEST(MainTest, StartUpErrorsExitNonZero) {
