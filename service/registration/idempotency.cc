@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/optional.h"
 #include "service/telemetry/logging.h"
 
 namespace dcr::registration {
@@ -39,13 +40,34 @@ struct IdempotencyStage::Attempt {
   Counters counters;
 
   void Finish(ErrorOr<Reply> result) { std::move(done)(std::move(result)); }
+  std::shared_ptr<RetryTimers> retry_timers;
+};
+
+// An outcome to record; it may outlive the call and the stage, so it holds
+// only what the store (which outlives the stage) and the retries need.
+struct IdempotencyStage::Recording {
+  state::StateStore* store = nullptr;
+  std::shared_ptr<RetryTimers> retry_timers;
+  state::Reservation reservation;
+  absl::optional<std::string> reply;  // none: "outcome unknown"
+  absl::Duration retention;
+  absl::Time give_up_at;
+  absl::Duration next_retry;
+  absl::Duration max_retry;
+  int tries = 0;
+  Counters counters;
 };
 
 IdempotencyStage::IdempotencyStage(Options options, std::shared_ptr<state::StateStore> store,
                                    metrics::Registry* registry)
     : options_(options),
       store_(std::move(store)),
-      timers_(std::make_unique<resilience::TimerQueue>()) {
+      timers_(std::make_unique<resilience::TimerQueue>()),
+      retry_timers_(std::make_shared<RetryTimers>()) {
+  {
+    absl::MutexLock lock(&retry_timers_->mu);
+    retry_timers_->timers = timers_.get();
+  }
   if (registry == nullptr) {
     own_registry_ = std::make_unique<metrics::Registry>();
     registry = own_registry_.get();
@@ -55,7 +77,9 @@ IdempotencyStage::IdempotencyStage(Options options, std::shared_ptr<state::State
       "RegisterClient calls with a request_id, by what the idempotency stage did: sent "
       "(to Authlete), replayed (an earlier call's reply), waited (for a duplicate in "
       "flight, counted once per call), reused (REQUEST_ID_REUSED), outcome_unknown, "
-      "in_progress (gave up waiting), store_error (the state store failed).",
+      "in_progress (gave up waiting), store_error (the state store failed), recorded_late "
+      "(an outcome the store failed to take at first, recorded by a later try), record_lost "
+      "(one it never took: a retry may then be sent again).",
       metrics::Type::kCounter, {"outcome"});
   counters_.sent = &family.With({"sent"});
   counters_.replayed = &family.With({"replayed"});
@@ -64,6 +88,15 @@ IdempotencyStage::IdempotencyStage(Options options, std::shared_ptr<state::State
   counters_.unknown = &family.With({"outcome_unknown"});
   counters_.in_progress = &family.With({"in_progress"});
   counters_.store_error = &family.With({"store_error"});
+  counters_.recorded_late = &family.With({"recorded_late"});
+  counters_.record_lost = &family.With({"record_lost"});
+}
+
+IdempotencyStage::~IdempotencyStage() {
+  // Before timers_ goes (and runs what it still holds as a last try):
+  // retries answered after this schedule nothing more.
+  absl::MutexLock lock(&retry_timers_->mu);
+  retry_timers_->timers = nullptr;
 }
 
 std::string IdempotencyStage::Key(absl::string_view caller, absl::string_view service_id,
@@ -106,6 +139,7 @@ void IdempotencyStage::Run(std::string key, std::string fingerprint, absl::Time 
   attempt->store = store_.get();
   attempt->timers = timers_.get();
   attempt->counters = counters_;
+  attempt->retry_timers = retry_timers_;
   Reserve(std::move(attempt));
 }
 
@@ -201,40 +235,78 @@ void IdempotencyStage::SendNow(std::shared_ptr<Attempt> attempt,
   Send send = std::move(attempt->send);
   std::move(send)([attempt = std::move(attempt), reservation = std::move(reservation)](
                       ErrorOr<std::string> reply) mutable {
-    state::StateStore& store = *attempt->store;
-    const absl::Duration retention = attempt->options.retention;
-    if (reply.ok()) {
-      std::string bytes = *std::move(reply);
-      store.Complete(reservation, bytes, retention,
-                     [attempt, bytes](absl::Status kept) mutable {
-                       if (!kept.ok()) {
-                         // The caller gets its client all the same; only a
-                         // retry of this very call could miss the record.
-                         telemetry::Log(telemetry::LogLevel::kWarning,
-                                        "the reply of a request_id could not be kept",
-                                        {{"status", kept.ToString()}});
-                       }
-                       attempt->Finish(Reply{std::move(bytes), false});
-                     });
+    if (!reply.ok() && !reply.error().detail().may_have_been_processed()) {
+      // Certainly not processed: a retry may send it again. Should the
+      // release fail, the key is free when its reservation lapses.
+      Error error = std::move(reply).error();
+      attempt->store->Release(reservation, [attempt, error](absl::Status) mutable {
+        attempt->Finish(std::move(error));
+      });
       return;
     }
-    Error error = std::move(reply).error();
-    auto finish = [attempt, error](absl::Status recorded) mutable {
-      if (!recorded.ok()) {
-        telemetry::Log(telemetry::LogLevel::kWarning,
-                       "the outcome of a request_id could not be recorded",
-                       {{"status", recorded.ToString()},
-                        {"may_have_been_processed", error.detail().may_have_been_processed()}});
-      }
-      attempt->Finish(std::move(error));
-    };
-    if (error.detail().may_have_been_processed()) {
-      store.MarkUnknown(reservation, retention, std::move(finish));
+    auto recording = std::make_shared<Recording>();
+    recording->store = attempt->store;
+    recording->retry_timers = attempt->retry_timers;
+    recording->reservation = std::move(reservation);
+    recording->retention = attempt->options.retention;
+    recording->give_up_at = absl::Now() + attempt->options.reservation_ttl;
+    recording->next_retry = attempt->options.first_record_retry;
+    recording->max_retry = attempt->options.max_record_retry;
+    recording->counters = attempt->counters;
+    if (reply.ok()) {
+      recording->reply = *reply;
+      // The caller has its client at once; the record follows.
+      attempt->Finish(Reply{*std::move(reply), false});
     } else {
-      // Certainly not processed: a retry may send it again.
-      store.Release(reservation, std::move(finish));
+      attempt->Finish(std::move(reply).error());
     }
+    Record(std::move(recording), /*last=*/false);
   });
+}
+
+void IdempotencyStage::Record(std::shared_ptr<Recording> recording, bool last) {
+  ++recording->tries;
+  auto recorded = [recording, last](absl::Status status) {
+    const bool is_reply = recording->reply.has_value();
+    if (status.ok()) {
+      if (recording->tries > 1) {
+        recording->counters.recorded_late->Add(1);
+        telemetry::Log(telemetry::LogLevel::kInfo,
+                       is_reply ? "the reply of a request_id was kept on a later try"
+                                : "the outcome of a request_id was recorded on a later try",
+                       {{"tries", static_cast<int64_t>(recording->tries)}});
+      }
+      return;
+    }
+    const absl::Time now = absl::Now();
+    const bool again = !last && !absl::IsAborted(status) &&
+                       now + recording->next_retry < recording->give_up_at;
+    if (again) {
+      const absl::Time when = now + recording->next_retry;
+      recording->next_retry = std::min(2 * recording->next_retry, recording->max_retry);
+      absl::MutexLock lock(&recording->retry_timers->mu);
+      if (resilience::TimerQueue* timers = recording->retry_timers->timers) {
+        // Cancelled (shutdown): one last try at once.
+        timers->Schedule(when, [recording](bool cancelled) { Record(recording, cancelled); });
+        return;
+      }
+    }
+    recording->counters.record_lost->Add(1);
+    // The caller has its answer; only a retry of this very call could
+    // miss the record, once the reservation lapses.
+    telemetry::Log(telemetry::LogLevel::kWarning,
+                   is_reply ? "the reply of a request_id could not be kept"
+                            : "the outcome of a request_id could not be recorded",
+                   {{"status", status.ToString()},
+                    {"tries", static_cast<int64_t>(recording->tries)}});
+  };
+  if (recording->reply.has_value()) {
+    recording->store->Complete(recording->reservation, *recording->reply, recording->retention,
+                               std::move(recorded));
+  } else {
+    recording->store->MarkUnknown(recording->reservation, recording->retention,
+                                  std::move(recorded));
+  }
 }
 
 }  // namespace dcr::registration

@@ -14,6 +14,13 @@
 //
 // Polling, not notification (state_store.h): a waiter holds a timer and
 // nothing else, and a replica that dies holding a key leaves only its TTL.
+//
+// A Complete or MarkUnknown the store fails (Redis lost at that moment) is
+// tried again in the background, with backoff, until it lands, another call
+// took the key (ABORTED), or the reservation would have lapsed: so a retry
+// after Redis is back finds the outcome rather than a free key. The caller
+// does not wait for it. What these retries hold is bounded by the calls in
+// flight (each holds its one reply), as no new call can reserve meanwhile.
 #ifndef DCR_SERVICE_REGISTRATION_IDEMPOTENCY_H_
 #define DCR_SERVICE_REGISTRATION_IDEMPOTENCY_H_
 
@@ -21,7 +28,9 @@
 #include <string>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "service/core/error.h"
 #include "service/metrics/metrics.h"
@@ -42,6 +51,10 @@ class IdempotencyStage {
     // The polls of a duplicate waiting for the call in flight.
     absl::Duration first_poll = absl::Milliseconds(20);
     absl::Duration max_poll = absl::Milliseconds(500);
+    // The background retries of a failed Complete/MarkUnknown, for at most
+    // reservation_ttl after the failure.
+    absl::Duration first_record_retry = absl::Milliseconds(100);
+    absl::Duration max_record_retry = absl::Seconds(2);
   };
 
   // The call's reply serialized (a RegisterClientResponse), or its error.
@@ -70,13 +83,21 @@ class IdempotencyStage {
   // the caller's (InfiniteFuture: waits at most reservation_ttl).
   void Run(std::string key, std::string fingerprint, absl::Time deadline, Send send, Done done);
 
-  // Shutdown: waiters end now with GATEWAY_UNAVAILABLE (never sent).
+  // Shutdown: waiters end now with GATEWAY_UNAVAILABLE (never sent), and
+  // each outcome still to be recorded gets one last try.
   void CancelAll() { timers_->CancelAll(); }
+  ~IdempotencyStage();
 
   const Options& options() const { return options_; }
 
  private:
   struct Attempt;
+  struct Recording;
+  // The timers, for retries that may outlive the stage: null once it goes.
+  struct RetryTimers {
+    absl::Mutex mu;
+    resilience::TimerQueue* timers ABSL_GUARDED_BY(mu) = nullptr;
+  };
   struct Counters {
     metrics::Series* sent = nullptr;
     metrics::Series* replayed = nullptr;
@@ -85,11 +106,16 @@ class IdempotencyStage {
     metrics::Series* unknown = nullptr;
     metrics::Series* in_progress = nullptr;
     metrics::Series* store_error = nullptr;
+    metrics::Series* recorded_late = nullptr;
+    metrics::Series* record_lost = nullptr;
   };
   static void Reserve(std::shared_ptr<Attempt> attempt);
   static void OnReserved(std::shared_ptr<Attempt> attempt,
                          absl::StatusOr<state::ReserveResult> result);
   static void SendNow(std::shared_ptr<Attempt> attempt, state::Reservation reservation);
+  // Records the outcome (a reply, or "unknown" without one), again after a
+  // failure as the class comment says; `last` allows no further try.
+  static void Record(std::shared_ptr<Recording> recording, bool last);
 
   const Options options_;
   // Calls hold plain pointers to these: a store or timer thread must never
@@ -98,6 +124,7 @@ class IdempotencyStage {
   // service goes), and the store outlives the stage.
   const std::shared_ptr<state::StateStore> store_;
   const std::unique_ptr<resilience::TimerQueue> timers_;
+  const std::shared_ptr<RetryTimers> retry_timers_;
   std::unique_ptr<metrics::Registry> own_registry_;
   Counters counters_;
 };

@@ -2,11 +2,13 @@
 // as a whole against a StrictMock upstream connection: every refusal is
 // decided before anything reaches the connection, every answer is the one
 // the reason table gives.
+#include <atomic>
 #include <memory>
 #include <thread>
 #include <string>
 #include <utility>
 
+#include <atomic>
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -632,6 +634,82 @@ TEST_F(MockStoreServiceTest, ASuccessIsCompletedAndAMaybeProcessedFailureMarkedU
                               "11111111-2222-3333-4444-555555555555"),
       &response);
   EXPECT_EQ(lost.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+}
+
+// Redis lost just as the reply came: the caller has its client at once, and
+// the record is tried again until it lands (here the third try), so that a
+// retry after Redis is back finds it. A record another call took (ABORTED)
+// is not tried again.
+TEST_F(MockStoreServiceTest, ARecordTheStoreFailedToTakeIsTriedAgainInTheBackground) {
+  state::Reservation held{"k", "f", "t1"};
+  EXPECT_CALL(*mock_store_, Reserve(_, _, _, _))
+      .Times(2)
+      .WillRepeatedly([&](absl::string_view, absl::string_view, absl::Duration, auto done) {
+        state::ReserveResult mine;
+        mine.outcome = state::ReserveOutcome::kReserved;
+        mine.reservation = held;
+        std::move(done)(std::move(mine));
+      });
+  EXPECT_CALL(*upstream_, Call(_, _, _))
+      .WillOnce([](const DcrCall&, absl::Duration, auto done) { std::move(done)(Created("5")); })
+      .WillOnce([](const DcrCall&, absl::Duration, auto done) {
+        std::move(done)(Error(v1::ERROR_REASON_UPSTREAM_TIMEOUT, "no answer", core::Sent::kMaybe));
+      });
+  absl::Notification kept;
+  std::atomic<int> completes{0};
+  std::vector<absl::Time> tries;
+  absl::Mutex mu;
+  EXPECT_CALL(*mock_store_, Complete(_, _, _, _))
+      .Times(3)
+      .WillRepeatedly([&](const state::Reservation& r, absl::string_view record, absl::Duration,
+                          auto done) {
+        EXPECT_EQ(r.token, "t1");
+        EXPECT_FALSE(record.empty());
+        {
+          absl::MutexLock lock(&mu);
+          tries.push_back(absl::Now());
+        }
+        if (++completes < 3) return std::move(done)(absl::UnavailableError("connection lost"));
+        std::move(done)(absl::OkStatus());
+        kept.Notify();
+      });
+  absl::Notification aborted;
+  EXPECT_CALL(*mock_store_, MarkUnknown(_, _, _))
+      .WillOnce([&](const state::Reservation&, absl::Duration, auto done) {
+        std::move(done)(absl::AbortedError("another call took the key"));
+        aborted.Notify();
+      });
+  v1::RegisterClientResponse response;
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(stub_->RegisterClient(Context().get(),
+                                    WithId(Register("https://a.portal.example/cb")), &response)
+                  .ok());
+  EXPECT_EQ(response.client().client_id(), "5");
+  // Answered before the retries (100 ms, then 200 ms) were done.
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(250));
+  ASSERT_TRUE(kept.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_EQ(tries.size(), 3u);
+    EXPECT_GE(tries[1] - tries[0], absl::Milliseconds(90));
+    EXPECT_GE(tries[2] - tries[1], absl::Milliseconds(190));
+  }
+  grpc::Status lost = stub_->RegisterClient(
+      Context().get(), WithId(Register("https://a.portal.example/cb"),
+                              "11111111-2222-3333-4444-555555555555"),
+      &response);
+  EXPECT_EQ(lost.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  ASSERT_TRUE(aborted.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  const std::string page = registry_.Render();
+  EXPECT_THAT(page, HasSubstr(R"(dcr_gateway_idempotency_total{outcome="recorded_late"} 1)"));
+  // Rendered once the stage has counted it: the log line comes first.
+  const absl::Time give_up = absl::Now() + absl::Seconds(2);
+  while (registry_.Render().find(R"(outcome="record_lost"} 1)") == std::string::npos &&
+         absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_THAT(registry_.Render(),
+              HasSubstr(R"(dcr_gateway_idempotency_total{outcome="record_lost"} 1)"));
 }
 
 }  // namespace
