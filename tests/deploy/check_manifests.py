@@ -234,6 +234,53 @@ def main():
         if not any(p.get("targetPort") in ("grpc", grpc_port) for p in service["spec"]["ports"]):
             problem("the Service does not reach the grpc port")
 
+    # The public registration endpoint: its own Service and NetworkPolicy,
+    # the port DCR_PUBLIC_REGISTRATION_LISTEN binds; never on the gRPC
+    # Service, and the gRPC port never on the public one.
+    public_port = listen_port(config.get("DCR_PUBLIC_REGISTRATION_LISTEN"))
+    if public_port is not None:
+        if ports.get("registration") != public_port:
+            problem("the container's registration port must be the one "
+                    "DCR_PUBLIC_REGISTRATION_LISTEN binds")
+        if config.get("DCR_PUBLIC_REGISTRATION_ACCESS", "open") not in (
+                "open", "initial_access_token", "authlete_token"):
+            problem("DCR_PUBLIC_REGISTRATION_ACCESS must be open, initial_access_token or "
+                    "authlete_token")
+        if overlay == "production" and config.get("DCR_PUBLIC_REGISTRATION_ACCESS", "open") == "open":
+            problem("production must not leave the public registration endpoint open")
+        public = by_kind.get("Service", {}).get(GATEWAY + "-registration")
+        if public is None:
+            problem("no Service dcr-gateway-registration for the public endpoint")
+        else:
+            targets = [p.get("targetPort") for p in public["spec"]["ports"]]
+            if not matches(public["spec"].get("selector"), pod_labels):
+                problem("the public Service's selector does not match the gateway pods")
+            if not any(t in ("registration", public_port) for t in targets):
+                problem("the public Service does not reach the registration port")
+            if any(t in ("grpc", grpc_port, "metrics", ports.get("metrics")) for t in targets):
+                problem("the public Service must not expose the gRPC or metrics port")
+        if service is not None and any(p.get("targetPort") in ("registration", public_port)
+                                       for p in service["spec"]["ports"]):
+            problem("the gRPC Service must not expose the public endpoint")
+        public_policy = by_kind.get("NetworkPolicy", {}).get(GATEWAY + "-registration")
+        if public_policy is None or not matches(
+                public_policy["spec"]["podSelector"].get("matchLabels"), pod_labels):
+            problem("a NetworkPolicy dcr-gateway-registration must let the public port in")
+        else:
+            opened = [p.get("port") for rule in public_policy["spec"].get("ingress", [])
+                      for p in rule.get("ports", [])]
+            if opened != [public_port] or any(not rule.get("from")
+                                               for rule in public_policy["spec"]["ingress"]):
+                problem("the public NetworkPolicy must open the registration port alone, "
+                        "from named sources")
+        for ingress in by_kind.get("Ingress", {}).values():
+            for rule in ingress["spec"].get("rules", []):
+                for path in (rule.get("http") or {}).get("paths", []):
+                    backend = path.get("backend", {}).get("service", {})
+                    if backend.get("name") != GATEWAY + "-registration":
+                        problem(f"Ingress {ingress['metadata']['name']} routes to "
+                                f"{backend.get('name')}: only the public Service may be exposed")
+
     hpa = by_kind.get("HorizontalPodAutoscaler", {}).get(GATEWAY)
     if hpa is None or hpa["spec"]["scaleTargetRef"].get("name") not in deployments:
         problem("the HorizontalPodAutoscaler must target the Deployment")

@@ -27,6 +27,9 @@ refuse "an emulator listening off its port" 's#value: 0.0.0.0:8787#value: 0.0.0.
 refuse "a writable emulator" '/name: authlete-emulator$/,$ s/readOnlyRootFilesystem: true/readOnlyRootFilesystem: false/' dev
 refuse "a ClusterIP gRPC Service" 's/clusterIP: None/clusterIP: 10.0.0.1/' dev
 refuse "a real-looking secret" 's/credential: REPLACE-ME/credential: 4f3c2a1b9e8d7c6b/' production
+refuse "an open public endpoint in production" 's/DCR_PUBLIC_REGISTRATION_ACCESS: authlete_token/DCR_PUBLIC_REGISTRATION_ACCESS: open/' production
+refuse "an Ingress to the gRPC Service" 's/^( {12})name: dcr-gateway-registration$/\1name: dcr-gateway/' production
+refuse "the public endpoint on the gRPC Service" 's/targetPort: grpc/targetPort: registration/' dev
 refuse "an unpinned production image" 's#(image: registry.example.com/platform/dcr-gateway):0.1.0#\1:latest#' production
 refuse "a grace period shorter than the drain" 's/terminationGracePeriodSeconds: 30/terminationGracePeriodSeconds: 20/' production
 refuse "plaintext gRPC in production" 's#DCR_TLS_CERT_FILE: /etc/dcr-gateway/tls/tls.crt#DCR_INSECURE_PLAINTEXT: "true"#' production
