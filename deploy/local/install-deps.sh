@@ -2,10 +2,14 @@
 # Installs what dcr-gateway needs to build and test, from Debian 12 packages.
 # Idempotent; runs apt-get only when something is missing (set
 # DCR_FORCE_APT=1 to always refresh). Needs root or sudo. Also installs the
-# buf CLI (npm package @bufbuild/buf) into .cache/npm for the reflection tests.
+# buf CLI (npm package @bufbuild/buf) into .cache/npm for the reflection tests,
+# and openid-client (npm) for the public registration endpoint's tests.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 buf_version=1.47.2
+# A third-party RFC 7591/7592 client for the public endpoint's tests
+# (tests/integration/public_registration_client_test.sh).
+openid_client_version=5.7.1
 
 packages=(
   build-essential cmake ninja-build pkg-config
@@ -57,6 +61,15 @@ if [[ ${#missing[@]} -gt 0 || -n "${DCR_FORCE_APT:-}" ]]; then
     $(command -v npm >/dev/null 2>&1 || echo npm) </dev/null || status=$?
   if [[ -n "$policy" ]]; then "${sudo[@]}" rm -f "$policy"; fi
   [[ $status -eq 0 ]] || exit "$status"
+fi
+
+npm_installed() {  # npm_installed PACKAGE VERSION
+  local manifest="$root/.cache/npm/node_modules/$1/package.json"
+  [[ -f "$manifest" ]] && python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["version"] != sys.argv[2])' "$manifest" "$2"
+}
+if ! npm_installed openid-client "$openid_client_version"; then
+  npm install --silent --no-audit --no-fund --prefix "$root/.cache/npm" \
+    "openid-client@$openid_client_version" </dev/null >&2
 fi
 
 # The buf binary ships inside the npm package; no download at install time.
