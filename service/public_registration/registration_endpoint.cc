@@ -136,9 +136,12 @@ void RegistrationEndpoint::Finish(const std::shared_ptr<Pending>& pending,
   if (pending->routed) observer_.Finished(pending->record, error);
   answers_->With({pending->route, absl::StrCat(response.status)}).Add(1);
   std::move(pending->respond)(std::move(response));
+  // Last: once it reads 0 the endpoint may go.
+  in_flight_.fetch_sub(1);
 }
 
 void RegistrationEndpoint::Handle(PublicRequest request, Respond respond) {
+  in_flight_.fetch_add(1);
   auto pending = std::make_shared<Pending>();
   pending->request = std::move(request);
   pending->respond = std::move(respond);
@@ -274,7 +277,7 @@ void RegistrationEndpoint::Introspect(std::shared_ptr<Pending> pending, std::str
   // carries none.
   pending->token.clear();
   authlete_->Call(call, options_.upstream_timeout,
-                  [self = shared_from_this(), pending](core::DcrResult result) mutable {
+                  [self = this, pending](core::DcrResult result) mutable {
                     if (!result.ok()) {
                       return self->Finish(pending, AnswerOf(result), &result.error());
                     }
@@ -367,7 +370,7 @@ void RegistrationEndpoint::Authorized(std::shared_ptr<Pending> pending,
   call->tracestate = pending->trace.tracestate;
   // 6. Upstream; 7. answer and observe.
   authlete_->Call(*call, options_.upstream_timeout,
-                  [self = shared_from_this(), pending](core::DcrResult result) mutable {
+                  [self = this, pending](core::DcrResult result) mutable {
                     registration::CallRecord& record = pending->record;
                     if (!result.ok()) {
                       record.action = result.error().detail().action();

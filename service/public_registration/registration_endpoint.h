@@ -16,6 +16,8 @@
 #ifndef DCR_SERVICE_PUBLIC_REGISTRATION_REGISTRATION_ENDPOINT_H_
 #define DCR_SERVICE_PUBLIC_REGISTRATION_REGISTRATION_ENDPOINT_H_
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -34,7 +36,7 @@
 
 namespace dcr::public_registration {
 
-class RegistrationEndpoint : public std::enable_shared_from_this<RegistrationEndpoint> {
+class RegistrationEndpoint {
  public:
   using Access = config::PublicRegistrationConfig::Access;
   struct Options {
@@ -52,7 +54,9 @@ class RegistrationEndpoint : public std::enable_shared_from_this<RegistrationEnd
   using Respond = absl::AnyInvocable<void(PublicResponse) &&>;
 
   // `tokens` is needed with kInitialAccessToken only; `registry` may be null
-  // (tests). Make it with std::make_shared: calls in flight hold it.
+  // (tests). Calls in flight do not own it: it must outlive them
+  // (in_flight() == 0), as GatewayServer::Shutdown waits for, so that no
+  // Authlete thread ever drops the last reference to what owns that thread.
   RegistrationEndpoint(Options options, callers::PublicRegistrationPolicy policy,
                        std::shared_ptr<InitialAccessTokens> tokens, TrustedProxies proxies,
                        std::shared_ptr<authlete::AuthleteConnection> authlete,
@@ -64,6 +68,8 @@ class RegistrationEndpoint : public std::enable_shared_from_this<RegistrationEnd
   void Handle(PublicRequest request, Respond respond);
 
   const RegistrationRateLimiter& rate_limiter() const { return limiter_; }
+  // Requests handed to Handle and not yet answered.
+  int64_t in_flight() const { return in_flight_.load(); }
 
  private:
   struct Pending;
@@ -83,6 +89,7 @@ class RegistrationEndpoint : public std::enable_shared_from_this<RegistrationEnd
   RegistrationRateLimiter limiter_;
   std::unique_ptr<metrics::Registry> own_registry_;
   metrics::Family* answers_ = nullptr;
+  std::atomic<int64_t> in_flight_{0};
 };
 
 }  // namespace dcr::public_registration

@@ -346,7 +346,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       server.tls_cert_file = config.tls.cert_file;
       server.tls_key_file = config.tls.key_file;
     }
-    std::shared_ptr<public_registration::RegistrationEndpoint> handler = gateway->public_endpoint_;
+    // Not owned by the server: the gateway keeps the endpoint until its
+    // calls in flight are over (Shutdown).
+    public_registration::RegistrationEndpoint* handler = gateway->public_endpoint_.get();
     absl::StatusOr<std::unique_ptr<public_registration::PublicRegistrationServer>> started =
         public_registration::PublicRegistrationServer::Start(
             std::move(server),
@@ -397,6 +399,7 @@ void GatewayServer::Shutdown(absl::Duration grace) {
   // grpc::Server::Shutdown waits for every reactor to finish, and a reactor
   // finishes only when its Authlete call completes: once the grace period is
   // over, fail the calls still waiting so that shutdown is bounded.
+  const absl::Time grace_ends = absl::Now() + grace;
   absl::Notification drained;
   std::thread canceller([this, grace, &drained] {
     if (!drained.WaitForNotificationWithTimeout(grace)) {
@@ -409,9 +412,25 @@ void GatewayServer::Shutdown(absl::Duration grace) {
   drained.Notify();
   canceller.join();
   server_->Wait();
-  // After the RPCs: the public requests in flight had the same grace, and
-  // any still waiting were failed by the cancellations above.
+  // After the RPCs: the public requests in flight had the same grace; those
+  // still waiting on Authlete then are failed, and the endpoint outlives
+  // them all (its calls do not own it).
   public_server_.reset();
+  if (public_endpoint_ != nullptr) {
+    while (public_endpoint_->in_flight() > 0 && absl::Now() < grace_ends) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    if (public_endpoint_->in_flight() > 0) {
+      authlete_->CancelAll();
+      http_->CancelAll();
+      // Cancelled calls answer at once; the bound only keeps a bug from
+      // hanging the shutdown.
+      const absl::Time cancelled_by = absl::Now() + absl::Seconds(5);
+      while (public_endpoint_->in_flight() > 0 && absl::Now() < cancelled_by) {
+        absl::SleepFor(absl::Milliseconds(1));
+      }
+    }
+  }
 }
 
 }  // namespace dcr::server

@@ -70,8 +70,8 @@ class GatewayServer {
   std::unique_ptr<health::HealthService> health_;
   std::unique_ptr<reflection::ReflectionService> reflection_;
   std::unique_ptr<grpc::Server> server_;
-  // The public RFC 7591/7592 endpoint, when configured; requests in flight
-  // hold the endpoint, so it may outlive the server.
+  // The public RFC 7591/7592 endpoint, when configured; Shutdown keeps it
+  // until its requests in flight are answered.
   std::shared_ptr<public_registration::RegistrationEndpoint> public_endpoint_;
   std::unique_ptr<public_registration::PublicRegistrationServer> public_server_;
   int port_ = 0;

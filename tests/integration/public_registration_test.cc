@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -402,6 +403,27 @@ TEST_F(PublicRegistrationTest, InitialAccessTokens) {
   EXPECT_THAT(wrong.headers["www-authenticate"], HasSubstr("invalid_token"));
   EXPECT_EQ(Curl(Post(kWebClient, {"Authorization: Bearer iat-secret-1"})).status, 201);
   EXPECT_EQ(Curl(Post(kWebClient, {"Authorization: Bearer iat-secret-1"})).status, 401);
+}
+
+// A request waiting on Authlete when the gateway stops: the shutdown is
+// bounded by its grace, the request is answered or its connection closed,
+// and the endpoint outlives the call that was cancelled.
+TEST_F(PublicRegistrationTest, ShutdownWithARequestWaitingOnAuthlete) {
+  Start();
+  emulator::FaultSpec slow;
+  emulator::FaultRule rule;
+  rule.kind = emulator::FaultKind::kLatency;
+  rule.latency_ms = 3000;
+  slow.rules.push_back(rule);
+  env_->emulator().SetFaults(slow);
+  Answer answer;
+  std::thread client([&] { answer = Curl(Post(kWebClient)); });
+  absl::SleepFor(absl::Milliseconds(300));
+  const absl::Time start = absl::Now();
+  env_->gateway().Shutdown(absl::Milliseconds(500));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  client.join();
+  EXPECT_NE(answer.status, 201);
 }
 
 }  // namespace
