@@ -262,6 +262,28 @@ TEST_F(PublicRegistrationTest, AuthleteDownIs503WithRetryAfterAndNoInternals) {
   EXPECT_THAT(down.body, Not(HasSubstr("Authlete")));
 }
 
+TEST_F(PublicRegistrationTest, AuthleteRefusingOrGarbledIs500WithoutInternals) {
+  Start();
+  for (emulator::FaultKind kind :
+       {emulator::FaultKind::kHttpError, emulator::FaultKind::kUnknownAction,
+        emulator::FaultKind::kMalformedJson}) {
+    emulator::FaultSpec faults;
+    emulator::FaultRule rule;
+    rule.kind = kind;
+    rule.http_status = 401;  // Authlete refusing the gateway's own credential
+    rule.count = 1;
+    faults.rules.push_back(rule);
+    env_->emulator().SetFaults(faults);
+    Answer failed = Curl(Post(kWebClient));
+    EXPECT_EQ(failed.status, 500) << failed.body;
+    ExpectNoStoreJson(failed);
+    EXPECT_EQ(failed.Json()["error"], "server_error");
+    EXPECT_THAT(failed.body, Not(HasSubstr("A001")));
+    EXPECT_THAT(failed.body, Not(HasSubstr("Authlete")));
+    EXPECT_THAT(failed.body, Not(HasSubstr("UNKNOWN_ACTION")));
+  }
+}
+
 TEST_F(PublicRegistrationTest, FloodFromOneAddressWithoutAProxy) {
   Start([](config::GatewayConfig& c) {
     c.public_registration.per_address_rate = 0.1;
