@@ -5,13 +5,15 @@
 #
 #   deploy/local/quickstart.sh [--serve]
 #
-# Ports: DCR_GATEWAY_PORT (default 50051), DCR_EMULATOR_PORT (default 8787).
+# Ports: DCR_GATEWAY_PORT (default 50051), DCR_EMULATOR_PORT (default 8787),
+# DCR_PUBLIC_PORT (default 8444: the public RFC 7591/7592 endpoint).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 serve=false
 [[ "${1:-}" == "--serve" ]] && serve=true
 gateway_port=${DCR_GATEWAY_PORT:-50051}
 emulator_port=${DCR_EMULATOR_PORT:-8787}
+public_port=${DCR_PUBLIC_PORT:-8444}
 
 "$root/deploy/local/install-deps.sh"
 build=$("$root/deploy/local/build.sh")
@@ -23,7 +25,11 @@ source "$root/deploy/local/processes.sh"
 work=$dcr_work
 
 echo "== starting the Authlete emulator on 127.0.0.1:$emulator_port"
-dcr_start emulator "$emulator" --listen="127.0.0.1:$emulator_port"
+# The service's registrationManagementEndpoint is the gateway's public
+# endpoint, so that registration_client_uri points at it (README "Public
+# registration endpoint").
+dcr_start emulator "$emulator" --listen="127.0.0.1:$emulator_port" \
+  --registration_management_endpoint="http://127.0.0.1:$public_port/register"
 
 echo "== starting dcr-gateway on 127.0.0.1:$gateway_port"
 # The emulator's documented default service and its (fake) token. In
@@ -31,6 +37,7 @@ echo "== starting dcr-gateway on 127.0.0.1:$gateway_port"
 DCR_AUTHLETE_CREDENTIAL=emulator-service-token dcr_start gateway "$gateway" \
   --listen="127.0.0.1:$gateway_port" --admin_listen="127.0.0.1:${DCR_ADMIN_PORT:-9090}" \
   --authlete_base_url="http://127.0.0.1:$emulator_port" --authlete_service_id=21653835348762 \
+  --public_registration_listen="127.0.0.1:$public_port" \
   --insecure_plaintext  # loopback only; see README "Caller security" for TLS
 
 ctl=("$dcrctl" --address="127.0.0.1:$gateway_port")
@@ -59,12 +66,23 @@ if [[ $code -ne 16 ]]; then
   echo "quickstart: expected exit code 16, got $code" >&2
   exit 1
 fi
-echo "== demo complete: register, get, update, delete all worked"
+
+echo "== the public RFC 7591 endpoint: POST /register, then GET its registration_client_uri"
+public=$(curl -sf -X POST "http://127.0.0.1:$public_port/register" -H 'Content-Type: application/json' \
+  -d '{"client_name":"Demo CLI","application_type":"native","token_endpoint_auth_method":"none","redirect_uris":["http://127.0.0.1:53682/callback"]}')
+uri=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["registration_client_uri"])' <<<"$public")
+(umask 077; python3 -c 'import json,sys; print(json.load(sys.stdin)["registration_access_token"])' \
+  <<<"$public" >"$work/public_token")
+echo "registered through the public endpoint: $uri"
+curl -sf "$uri" -H "Authorization: Bearer $(cat "$work/public_token")" >/dev/null
+curl -sf -X DELETE "$uri" -H "Authorization: Bearer $(cat "$work/public_token")"
+echo "== demo complete: register, get, update, delete all worked (gRPC and public HTTP)"
 
 if $serve; then
   cat <<EOM
 
-The gateway is serving on 127.0.0.1:$gateway_port (emulator on 127.0.0.1:$emulator_port).
+The gateway is serving on 127.0.0.1:$gateway_port (emulator on 127.0.0.1:$emulator_port),
+its public RFC 7591/7592 endpoint on http://127.0.0.1:$public_port/register.
 Try:
   $dcrctl --address=127.0.0.1:$gateway_port register --client_name=Mine --redirect_uris=https://x.example.com/cb
   grpcurl -plaintext 127.0.0.1:$gateway_port list

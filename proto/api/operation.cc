@@ -18,6 +18,11 @@ constexpr OperationTraits kTraits[] = {
     // Setting a flag to a value is repeatable.
     {Operation::kSetClientLocked, "SetClientLocked", false, true, false, v1::ACTION_UNSPECIFIED,
      true},
+    // Administrative by its traits: the whole HTTP 200 answer is the result
+    // (the endpoint reads its action), and "*" in a callers file never
+    // names it. A read, repeatable.
+    {Operation::kIntrospectToken, "IntrospectToken", true, true, false, v1::ACTION_UNSPECIFIED,
+     true},
 };
 static_assert(sizeof(kTraits) / sizeof(kTraits[0]) == kOperationCount);
 
@@ -37,7 +42,7 @@ absl::string_view Name(Operation operation) { return Traits(operation).name; }
 
 absl::optional<Operation> OperationNamed(absl::string_view name) {
   for (const OperationTraits& traits : kTraits) {
-    if (traits.name == name) return traits.operation;
+    if (traits.name == name && IsRpc(traits.operation)) return traits.operation;
   }
   return absl::nullopt;
 }

@@ -24,14 +24,20 @@ enum class Operation {
   kGetClientRecord,
   kRotateClientSecret,
   kSetClientLocked,
+  // Not an RPC: Authlete's token introspection (contract §10), which the
+  // public registration endpoint calls to verify an access token issued by
+  // Authlete. A row here so that it goes through the same connection:
+  // retries, circuit breaker and upstream metrics of its own.
+  kIntrospectToken,
 };
 
-inline constexpr std::size_t kOperationCount = 8;
+inline constexpr std::size_t kOperationCount = 9;
 inline constexpr std::array<Operation, kOperationCount> kOperations = {
     Operation::kRegister,        Operation::kGet,
     Operation::kUpdate,          Operation::kDelete,
     Operation::kListClients,     Operation::kGetClientRecord,
-    Operation::kRotateClientSecret, Operation::kSetClientLocked};
+    Operation::kRotateClientSecret, Operation::kSetClientLocked,
+    Operation::kIntrospectToken};
 
 // A value per operation, indexed by Index(operation).
 template <typename T>
@@ -64,6 +70,9 @@ const OperationTraits& Traits(Operation operation);
 
 // Traits(operation).name.
 absl::string_view Name(Operation operation);
+
+// Whether `operation` is one of the gateway's RPCs (not kIntrospectToken).
+constexpr bool IsRpc(Operation operation) { return operation != Operation::kIntrospectToken; }
 
 // The operation whose RPC is called `name` ("GetClient").
 absl::optional<Operation> OperationNamed(absl::string_view name);

@@ -30,6 +30,8 @@ absl::string_view PathSuffix(Operation operation) {
       return "/client/secret/";  // refresh/ or update/, by the call
     case Operation::kSetClientLocked:
       return "/client/lock_flag/update/";
+    case Operation::kIntrospectToken:
+      return "/auth/introspection";
   }
   return "/client/registration";
 }
@@ -99,6 +101,14 @@ std::string Body(const core::DcrCall& call) {
     case Operation::kSetClientLocked:
       body = "{\"clientLocked\":";
       json::AppendBool(call.locked, &body);
+      body.push_back('}');
+      return body;
+    case Operation::kIntrospectToken:
+      // Contract §10: the token and the scopes it must carry.
+      body = "{\"scopes\":[";
+      if (!call.required_scope.empty()) json::AppendString(call.required_scope, &body);
+      body.append("],\"token\":");
+      json::AppendString(call.token, &body);
       body.push_back('}');
       return body;
     default:

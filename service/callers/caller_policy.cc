@@ -4,10 +4,12 @@
 
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
@@ -65,6 +67,39 @@ bool ValidName(absl::string_view name) {
   return true;
 }
 
+// "redirect_uri_patterns" and "grant_types", shared by a caller entry and
+// the public registration policy. An absent key leaves `policy` as it was.
+absl::Status ParseRegistrationRules(const json& entry, const std::string& where,
+                                    CallerPolicy& policy) {
+  // A caller entry without the key allows nothing; the public policy keeps
+  // its default: both start from `policy` as the caller made it.
+  if (entry.contains("redirect_uri_patterns")) {
+    absl::StatusOr<std::vector<std::string>> patterns =
+        StringList(entry, "redirect_uri_patterns", where);
+    if (!patterns.ok()) return patterns.status();
+    policy.any_redirect_uri = false;
+    policy.redirect_uri_patterns.clear();
+    for (const std::string& text : *patterns) {
+      if (text == "*") {
+        policy.any_redirect_uri = true;
+        continue;
+      }
+      absl::StatusOr<RedirectUriPattern> pattern = RedirectUriPattern::Parse(text);
+      if (!pattern.ok()) return Bad(where, pattern.status().message());
+      policy.redirect_uri_patterns.push_back(*std::move(pattern));
+    }
+    if (policy.any_redirect_uri && !policy.redirect_uri_patterns.empty()) {
+      return Bad(where, "\"redirect_uri_patterns\": \"*\" cannot be combined with patterns");
+    }
+  }
+  if (entry.contains("grant_types")) {
+    absl::StatusOr<Allowed> grants = AllowedSet(entry, "grant_types", where);
+    if (!grants.ok()) return grants.status();
+    policy.grant_types = *std::move(grants);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<CallerPolicy> ParseCaller(const json& entry, std::size_t index) {
   std::string where = absl::StrCat("callers[", index, "]");
   if (!entry.is_object()) return Bad(where, "must be an object");
@@ -116,7 +151,9 @@ absl::StatusOr<CallerPolicy> ParseCaller(const json& entry, std::size_t index) {
       policy.rpcs[api::Index(*op)] = true;
     } else {
       std::string names;
-      for (Operation known : api::kOperations) absl::StrAppend(&names, api::Name(known), ", ");
+      for (Operation known : api::kOperations) {
+        if (api::IsRpc(known)) absl::StrAppend(&names, api::Name(known), ", ");
+      }
       return Bad(where, absl::StrCat("unknown RPC \"", rpc, "\" (", names, "or *)"));
     }
   }
@@ -130,24 +167,9 @@ absl::StatusOr<CallerPolicy> ParseCaller(const json& entry, std::size_t index) {
     }
   }
   policy.service_ids = *std::move(services);
-  absl::StatusOr<std::vector<std::string>> patterns =
-      StringList(entry, "redirect_uri_patterns", where);
-  if (!patterns.ok()) return patterns.status();
-  for (const std::string& text : *patterns) {
-    if (text == "*") {
-      policy.any_redirect_uri = true;
-      continue;
-    }
-    absl::StatusOr<RedirectUriPattern> pattern = RedirectUriPattern::Parse(text);
-    if (!pattern.ok()) return Bad(where, pattern.status().message());
-    policy.redirect_uri_patterns.push_back(*std::move(pattern));
+  if (absl::Status rules = ParseRegistrationRules(entry, where, policy); !rules.ok()) {
+    return rules;
   }
-  if (policy.any_redirect_uri && !policy.redirect_uri_patterns.empty()) {
-    return Bad(where, "\"redirect_uri_patterns\": \"*\" cannot be combined with patterns");
-  }
-  absl::StatusOr<Allowed> grants = AllowedSet(entry, "grant_types", where);
-  if (!grants.ok()) return grants.status();
-  policy.grant_types = *std::move(grants);
 
   if (auto it = entry.find("rate_limit"); it != entry.end()) {
     const json& limit = *it;
@@ -188,6 +210,83 @@ bool CallerPolicy::MayUseRedirectUri(absl::string_view uri) const {
     if (pattern.Matches(uri)) return true;
   }
   return false;
+}
+
+PublicRegistrationPolicy DefaultPublicPolicy() {
+  PublicRegistrationPolicy policy;
+  policy.rules.name = "public";
+  for (Operation op : {Operation::kRegister, Operation::kGet, Operation::kUpdate,
+                       Operation::kDelete}) {
+    policy.rules.rpcs[api::Index(op)] = true;
+  }
+  policy.rules.any_redirect_uri = true;  // HTTPS still required (or native loopback)
+  policy.rules.grant_types.values = {"authorization_code", "refresh_token"};
+  policy.token_endpoint_auth_methods.values = {"none", "client_secret_basic",
+                                               "client_secret_post", "private_key_jwt"};
+  return policy;
+}
+
+absl::StatusOr<PublicRegistrationPolicy> ParsePublicPolicy(absl::string_view text) {
+  const std::string where = "public registration policy";
+  const json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": must be a JSON object"));
+  }
+  static const absl::flat_hash_set<std::string> kKeys = {
+      "redirect_uri_patterns", "grant_types", "token_endpoint_auth_methods", "native_loopback",
+      "max_redirect_uris", "max_redirect_uri_length"};
+  for (const auto& [key, value] : doc.items()) {
+    if (!kKeys.contains(key)) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": unknown key \"", key, "\""));
+    }
+  }
+  PublicRegistrationPolicy policy = DefaultPublicPolicy();
+  // The shared helpers speak of the callers file; this is another file.
+  auto retitled = [](const absl::Status& status) {
+    return absl::InvalidArgumentError(absl::StripPrefix(status.message(), "callers file: "));
+  };
+  if (absl::Status rules = ParseRegistrationRules(doc, where, policy.rules); !rules.ok()) {
+    return retitled(rules);
+  }
+  if (doc.contains("token_endpoint_auth_methods")) {
+    absl::StatusOr<Allowed> methods = AllowedSet(doc, "token_endpoint_auth_methods", where);
+    if (!methods.ok()) return retitled(methods.status());
+    policy.token_endpoint_auth_methods = *std::move(methods);
+  }
+  if (auto it = doc.find("native_loopback"); it != doc.end()) {
+    if (!it->is_boolean()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": \"native_loopback\" is a bool"));
+    }
+    policy.native_loopback = it->get<bool>();
+  }
+  for (auto [key, slot, most] : {std::make_tuple("max_redirect_uris", &policy.max_redirect_uris, 100),
+                                 std::make_tuple("max_redirect_uri_length",
+                                                 &policy.max_redirect_uri_length, 8192)}) {
+    auto it = doc.find(key);
+    if (it == doc.end()) continue;
+    if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > most) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": \"", key, "\" must be an integer in [1, ", most, "]"));
+    }
+    *slot = static_cast<int>(it->get<int64_t>());
+  }
+  return policy;
+}
+
+absl::StatusOr<PublicRegistrationPolicy> LoadPublicPolicyFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read public registration policy ", path));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<PublicRegistrationPolicy> policy = ParsePublicPolicy(text.str());
+  if (!policy.ok()) {
+    return absl::Status(policy.status().code(),
+                        absl::StrCat(path, ": ", policy.status().message()));
+  }
+  return policy;
 }
 
 Sha256 HashApiKey(absl::string_view key) {

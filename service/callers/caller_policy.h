@@ -69,6 +69,37 @@ struct CallerPolicy {
   bool MayUseRedirectUri(absl::string_view uri) const;
 };
 
+// What a registration through the public endpoint may ask for (README
+// "Public registration endpoint"), its own JSON file or the "policy" of an
+// initial access token. "redirect_uri_patterns" and "grant_types" are a
+// callers-file entry's keys with their meaning there; the rest are the
+// public endpoint's own:
+//
+//   {"redirect_uri_patterns": ["https://*.example.com/cb"],   // or ["*"]
+//    "grant_types": ["authorization_code", "refresh_token"],  // or ["*"]
+//    "token_endpoint_auth_methods": ["none", "private_key_jwt"],  // or ["*"]
+//    "native_loopback": true,      // RFC 8252 §7.3 loopback redirects for native apps
+//    "max_redirect_uris": 5, "max_redirect_uri_length": 512}
+//
+// An absent key keeps the default policy's value (DefaultPublicPolicy).
+struct PublicRegistrationPolicy {
+  // name "public"; redirect_uri_patterns and grant_types as parsed.
+  CallerPolicy rules;
+  Allowed token_endpoint_auth_methods;
+  // http://127.0.0.1:<any port>/... and http://[::1]:<any port>/... for
+  // application_type native, whatever the patterns say.
+  bool native_loopback = true;
+  int max_redirect_uris = 10;
+  int max_redirect_uri_length = 1024;
+};
+
+// Any HTTPS redirect URI (and native loopback ones), the authorization_code
+// and refresh_token grants, the auth methods none, client_secret_basic,
+// client_secret_post and private_key_jwt, at most 10 URIs of 1024 bytes.
+PublicRegistrationPolicy DefaultPublicPolicy();
+absl::StatusOr<PublicRegistrationPolicy> ParsePublicPolicy(absl::string_view json);
+absl::StatusOr<PublicRegistrationPolicy> LoadPublicPolicyFile(const std::string& path);
+
 absl::StatusOr<std::vector<CallerPolicy>> ParseCallersFile(absl::string_view json);
 absl::StatusOr<std::vector<CallerPolicy>> LoadCallersFile(const std::string& path);
 

@@ -127,6 +127,41 @@ ABSL_FLAG(std::string, state_store_unavailable, "refuse",
 ABSL_FLAG(int64_t, state_store_max_records, 100000,
           "request_id records the in-process store (and the local fallback) holds at most; "
           "beyond, new request_ids are refused, never evicted");
+ABSL_FLAG(std::string, public_registration_listen, "",
+          "host:port of the public RFC 7591/7592 endpoint (POST /register, GET/PUT/DELETE "
+          "/register/{client_id}); empty: none. TLS as the gRPC port");
+ABSL_FLAG(std::string, public_registration_access, "open",
+          "who may POST /register: open, initial_access_token or authlete_token");
+ABSL_FLAG(std::string, public_registration_policy_file, "",
+          "JSON policy of public registrations (redirect URIs, grant types, auth methods); "
+          "empty: the default policy");
+ABSL_FLAG(std::string, public_registration_initial_access_tokens_file, "",
+          "with --public_registration_access=initial_access_token: the tokens (SHA-256), "
+          "their expiry, uses and policy");
+ABSL_FLAG(std::string, public_registration_required_scope, "register",
+          "with --public_registration_access=authlete_token: the scope the token must carry");
+ABSL_FLAG(std::vector<std::string>, public_registration_trusted_proxies, {},
+          "addresses or CIDRs whose Forwarded / X-Forwarded-For headers are believed");
+ABSL_FLAG(double, public_registration_rate_per_address, 1,
+          "requests per second per client address (token bucket)");
+ABSL_FLAG(double, public_registration_burst_per_address, 10, "burst per client address");
+ABSL_FLAG(int64_t, public_registration_max_addresses, 10000,
+          "client addresses whose buckets are remembered (least recently seen evicted)");
+ABSL_FLAG(double, public_registration_global_rate, 100,
+          "requests per second on the whole public endpoint");
+ABSL_FLAG(double, public_registration_global_burst, 200, "burst of the whole public endpoint");
+ABSL_FLAG(int32_t, public_registration_max_connections, 256,
+          "connections at a time on the public endpoint; more are closed at accept");
+ABSL_FLAG(int64_t, public_registration_max_body_bytes, 64 * 1024,
+          "largest request body (413 beyond)");
+ABSL_FLAG(int64_t, public_registration_max_header_bytes, 8 * 1024,
+          "largest request head (431 beyond)");
+ABSL_FLAG(absl::Duration, public_registration_header_timeout, absl::Seconds(5),
+          "time for a whole request head to arrive");
+ABSL_FLAG(absl::Duration, public_registration_read_timeout, absl::Seconds(10),
+          "time for a body, or for the next request on a kept-alive connection");
+ABSL_FLAG(int32_t, public_registration_max_requests_per_connection, 100,
+          "requests on one kept-alive connection before it is closed");
 ABSL_FLAG(absl::Duration, request_id_retention, absl::Hours(1),
           "how long a RegisterClient reply is kept for retries with the same request_id");
 
@@ -155,6 +190,17 @@ absl::string_view StateStoreKindName(StateStoreConfig::Kind kind) {
 
 absl::string_view WhenUnavailableName(StateStoreConfig::WhenUnavailable mode) {
   return mode == StateStoreConfig::WhenUnavailable::kLocal ? "local" : "refuse";
+}
+
+absl::string_view AccessName(PublicRegistrationConfig::Access access) {
+  switch (access) {
+    case PublicRegistrationConfig::Access::kInitialAccessToken:
+      return "initial_access_token";
+    case PublicRegistrationConfig::Access::kAuthleteToken:
+      return "authlete_token";
+    default:
+      return "open";
+  }
 }
 
 bool IsValidServiceId(absl::string_view id) {
@@ -214,7 +260,24 @@ std::vector<std::string> GatewayFlagNames() {
           "state_store_keys_file",
           "state_store_unavailable",
           "request_id_retention",
-          "state_store_max_records"};
+          "state_store_max_records",
+          "public_registration_listen",
+          "public_registration_access",
+          "public_registration_policy_file",
+          "public_registration_initial_access_tokens_file",
+          "public_registration_required_scope",
+          "public_registration_trusted_proxies",
+          "public_registration_rate_per_address",
+          "public_registration_burst_per_address",
+          "public_registration_max_addresses",
+          "public_registration_global_rate",
+          "public_registration_global_burst",
+          "public_registration_max_connections",
+          "public_registration_max_body_bytes",
+          "public_registration_max_header_bytes",
+          "public_registration_header_timeout",
+          "public_registration_read_timeout",
+          "public_registration_max_requests_per_connection"};
 }
 
 absl::Status ApplyEnvironmentToFlags() {
@@ -341,6 +404,30 @@ absl::Status ValidateConfig(const GatewayConfig& config) {
       return absl::InvalidArgumentError("--redis_tls_* flags are set but --redis_tls is not");
     }
   }
+  const PublicRegistrationConfig& pub = config.public_registration;
+  if (!pub.listen_address.empty()) {
+    if (pub.access == PublicRegistrationConfig::Access::kInitialAccessToken &&
+        pub.initial_access_tokens_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--public_registration_access=initial_access_token needs "
+          "--public_registration_initial_access_tokens_file");
+    }
+    if (!(pub.per_address_rate > 0) || !(pub.global_rate > 0) || pub.per_address_burst < 1 ||
+        pub.global_burst < 1 || pub.max_addresses < 1) {
+      return absl::InvalidArgumentError(
+          "public registration rates must be positive, bursts and --public_registration_"
+          "max_addresses at least 1");
+    }
+    if (pub.max_connections < 1 || pub.max_requests_per_connection < 1 ||
+        pub.max_body_bytes < 1 || pub.max_header_bytes < 256) {
+      return absl::InvalidArgumentError(
+          "public registration limits: connections and requests per connection at least 1, "
+          "body at least 1 byte, head at least 256 bytes");
+    }
+    if (pub.header_timeout <= absl::ZeroDuration() || pub.read_timeout <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError("public registration timeouts must be positive");
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -435,6 +522,42 @@ absl::StatusOr<GatewayConfig> ConfigFromFlags() {
   }
   store.request_id_retention = absl::GetFlag(FLAGS_request_id_retention);
   store.max_records = absl::GetFlag(FLAGS_state_store_max_records);
+  PublicRegistrationConfig& pub = config.public_registration;
+  pub.listen_address = absl::GetFlag(FLAGS_public_registration_listen);
+  const std::string access = absl::GetFlag(FLAGS_public_registration_access);
+  if (access == "initial_access_token") {
+    pub.access = PublicRegistrationConfig::Access::kInitialAccessToken;
+  } else if (access == "authlete_token") {
+    pub.access = PublicRegistrationConfig::Access::kAuthleteToken;
+  } else if (access != "open") {
+    return absl::InvalidArgumentError(
+        "--public_registration_access must be open, initial_access_token or authlete_token");
+  }
+  pub.policy_file = absl::GetFlag(FLAGS_public_registration_policy_file);
+  pub.initial_access_tokens_file =
+      absl::GetFlag(FLAGS_public_registration_initial_access_tokens_file);
+  pub.required_scope = absl::GetFlag(FLAGS_public_registration_required_scope);
+  for (const std::string& proxy : absl::GetFlag(FLAGS_public_registration_trusted_proxies)) {
+    const std::string trimmed(absl::StripAsciiWhitespace(proxy));
+    if (!trimmed.empty()) pub.trusted_proxies.push_back(trimmed);
+  }
+  pub.per_address_rate = absl::GetFlag(FLAGS_public_registration_rate_per_address);
+  pub.per_address_burst = absl::GetFlag(FLAGS_public_registration_burst_per_address);
+  pub.max_addresses = absl::GetFlag(FLAGS_public_registration_max_addresses);
+  pub.global_rate = absl::GetFlag(FLAGS_public_registration_global_rate);
+  pub.global_burst = absl::GetFlag(FLAGS_public_registration_global_burst);
+  pub.max_connections = absl::GetFlag(FLAGS_public_registration_max_connections);
+  const int64_t max_body = absl::GetFlag(FLAGS_public_registration_max_body_bytes);
+  const int64_t max_header = absl::GetFlag(FLAGS_public_registration_max_header_bytes);
+  if (max_body <= 0 || max_header <= 0) {
+    return absl::InvalidArgumentError("public registration size limits must be positive");
+  }
+  pub.max_body_bytes = static_cast<std::size_t>(max_body);
+  pub.max_header_bytes = static_cast<std::size_t>(max_header);
+  pub.header_timeout = absl::GetFlag(FLAGS_public_registration_header_timeout);
+  pub.read_timeout = absl::GetFlag(FLAGS_public_registration_read_timeout);
+  pub.max_requests_per_connection =
+      absl::GetFlag(FLAGS_public_registration_max_requests_per_connection);
   if (absl::Status valid = ValidateConfig(config); !valid.ok()) return valid;
   return config;
 }

@@ -77,6 +77,49 @@ struct StateStoreConfig {
 absl::string_view StateStoreKindName(StateStoreConfig::Kind kind);
 absl::string_view WhenUnavailableName(StateStoreConfig::WhenUnavailable mode);
 
+// The public RFC 7591/7592 endpoint (README "Public registration endpoint"):
+// its own port, off unless listen_address is set. TLS with the gRPC port's
+// certificate and key (--tls_cert_file, --tls_key_file), plaintext when the
+// gRPC port is (--insecure_plaintext).
+struct PublicRegistrationConfig {
+  // Who may POST /register.
+  enum class Access {
+    kOpen,                // anyone (public clients such as MCP connectors)
+    kInitialAccessToken,  // a token of initial_access_tokens_file
+    kAuthleteToken,       // an access token issued by Authlete, with required_scope
+  };
+  // host:port; empty: no public endpoint.
+  std::string listen_address;
+  Access access = Access::kOpen;
+  // What public registrations may ask for (JSON, README); empty: the
+  // default policy (HTTPS or native loopback redirect URIs, any host).
+  std::string policy_file;
+  // With kInitialAccessToken: the operator's tokens, hashed (README).
+  std::string initial_access_tokens_file;
+  // With kAuthleteToken: the scope the token must carry.
+  std::string required_scope = "register";
+  // Peers whose Forwarded / X-Forwarded-For is believed (addresses or CIDRs).
+  std::vector<std::string> trusted_proxies;
+  // Token buckets: per client address (at most max_addresses remembered,
+  // the least recently seen evicted first) and for the whole endpoint.
+  double per_address_rate = 1;
+  double per_address_burst = 10;
+  int64_t max_addresses = 10000;
+  double global_rate = 100;
+  double global_burst = 200;
+  // Transport bounds.
+  int max_connections = 256;
+  std::size_t max_body_bytes = 64 * 1024;
+  std::size_t max_header_bytes = 8 * 1024;
+  // For the whole request head to arrive (slowloris), and for the body or
+  // the next request on a kept-alive connection.
+  absl::Duration header_timeout = absl::Seconds(5);
+  absl::Duration read_timeout = absl::Seconds(10);
+  int max_requests_per_connection = 100;
+};
+
+absl::string_view AccessName(PublicRegistrationConfig::Access access);
+
 struct GatewayConfig {
   // host:port for gRPC; port 0 picks a free port (see GatewayServer::port()).
   std::string listen_address = "0.0.0.0:50051";
@@ -117,6 +160,7 @@ struct GatewayConfig {
   // open no port they did not ask for.
   std::string admin_listen_address;
   StateStoreConfig state_store;
+  PublicRegistrationConfig public_registration;
 };
 
 // Authlete service ids are numeric API keys; anything else is refused before

@@ -20,7 +20,8 @@ struct DcrCall {
   std::string service_id;
   // get/update/delete: the client identifier.
   std::string client_id;
-  // get/update/delete: the registration access token. A secret.
+  // get/update/delete: the registration access token; IntrospectToken: the
+  // access token to verify. A secret.
   std::string token;
   // register/update: the RFC 7591 metadata, a JSON object as text.
   std::string json;
@@ -32,6 +33,9 @@ struct DcrCall {
   // RotateClientSecret: the secret to set; unset, Authlete generates one.
   // A secret.
   absl::optional<std::string> new_client_secret;
+  // IntrospectToken: the scope the token must carry (contract §10
+  // `scopes`); the token itself is `token`.
+  std::string required_scope;
   // SetClientLocked: the flag to set.
   bool locked = false;
   // register: RegisterClientRequest.request_id, validated and lowercased;

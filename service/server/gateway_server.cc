@@ -174,6 +174,46 @@ absl::StatusOr<std::shared_ptr<state::StateStore>> MakeStateStore(
   return shared;
 }
 
+// The public registration endpoint of `config`, on `authlete` and the
+// RPCs' call options: its policy, tokens and proxies read and checked now.
+absl::StatusOr<std::shared_ptr<public_registration::RegistrationEndpoint>> MakePublicEndpoint(
+    const GatewayConfig& config, const registration::ClientRegistrationService::Options& rpc,
+    std::shared_ptr<authlete::AuthleteConnection> authlete, metrics::Registry* registry) {
+  using public_registration::RegistrationEndpoint;
+  const config::PublicRegistrationConfig& pub = config.public_registration;
+  callers::PublicRegistrationPolicy policy = callers::DefaultPublicPolicy();
+  if (!pub.policy_file.empty()) {
+    absl::StatusOr<callers::PublicRegistrationPolicy> loaded =
+        callers::LoadPublicPolicyFile(pub.policy_file);
+    if (!loaded.ok()) return loaded.status();
+    policy = *std::move(loaded);
+  }
+  std::shared_ptr<public_registration::InitialAccessTokens> tokens;
+  if (pub.access == RegistrationEndpoint::Access::kInitialAccessToken) {
+    absl::StatusOr<std::vector<public_registration::InitialAccessTokens::Entry>> entries =
+        public_registration::InitialAccessTokens::Load(pub.initial_access_tokens_file);
+    if (!entries.ok()) return entries.status();
+    tokens = std::make_shared<public_registration::InitialAccessTokens>(*std::move(entries));
+  }
+  absl::StatusOr<public_registration::TrustedProxies> proxies =
+      public_registration::TrustedProxies::Parse(pub.trusted_proxies);
+  if (!proxies.ok()) return proxies.status();
+  RegistrationEndpoint::Options options;
+  options.access = pub.access;
+  options.required_scope = pub.required_scope;
+  options.upstream_timeout = config.max_upstream_timeout;
+  options.call = rpc.call;
+  options.observe = rpc.observe;
+  options.rate.per_address_rate = pub.per_address_rate;
+  options.rate.per_address_burst = pub.per_address_burst;
+  options.rate.max_addresses = static_cast<std::size_t>(pub.max_addresses);
+  options.rate.global_rate = pub.global_rate;
+  options.rate.global_burst = pub.global_burst;
+  return std::make_shared<RegistrationEndpoint>(std::move(options), std::move(policy),
+                                                std::move(tokens), *std::move(proxies),
+                                                std::move(authlete), registry);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
@@ -296,6 +336,43 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen_address));
   }
+  if (const config::PublicRegistrationConfig& pub = config.public_registration;
+      !pub.listen_address.empty()) {
+    absl::StatusOr<std::shared_ptr<public_registration::RegistrationEndpoint>> endpoint =
+        MakePublicEndpoint(config, options, gateway->authlete_, &gateway->registry_);
+    if (!endpoint.ok()) return endpoint.status();
+    gateway->public_endpoint_ = *std::move(endpoint);
+    public_registration::PublicRegistrationServer::Options server;
+    server.listen_address = pub.listen_address;
+    server.max_connections = pub.max_connections;
+    server.max_body_bytes = pub.max_body_bytes;
+    server.max_header_bytes = pub.max_header_bytes;
+    server.header_timeout = pub.header_timeout;
+    server.read_timeout = pub.read_timeout;
+    server.max_requests_per_connection = pub.max_requests_per_connection;
+    // TLS as the gRPC port: its certificate and key, or plaintext when it is.
+    if (!config.insecure_plaintext) {
+      server.tls_cert_file = config.tls.cert_file;
+      server.tls_key_file = config.tls.key_file;
+    }
+    // Not owned by the server: the gateway keeps the endpoint until its
+    // calls in flight are over (Shutdown).
+    public_registration::RegistrationEndpoint* handler = gateway->public_endpoint_.get();
+    absl::StatusOr<std::unique_ptr<public_registration::PublicRegistrationServer>> started =
+        public_registration::PublicRegistrationServer::Start(
+            std::move(server),
+            [handler](public_registration::PublicRequest request,
+                      public_registration::PublicRegistrationServer::Respond respond) {
+              handler->Handle(std::move(request), std::move(respond));
+            },
+            &gateway->registry_);
+    if (!started.ok()) return started.status();
+    gateway->public_server_ = *std::move(started);
+    telemetry::Log(telemetry::LogLevel::kInfo, "public registration endpoint",
+                   {{"port", gateway->public_server_->port()},
+                    {"access", std::string(config::AccessName(pub.access))},
+                    {"tls", !config.insecure_plaintext}});
+  }
   if (!config.admin_listen_address.empty()) {
     GatewayServer* raw = gateway.get();
     absl::StatusOr<std::unique_ptr<metrics::AdminServer>> admin = metrics::AdminServer::Start(
@@ -331,6 +408,7 @@ void GatewayServer::Shutdown(absl::Duration grace) {
   // grpc::Server::Shutdown waits for every reactor to finish, and a reactor
   // finishes only when its Authlete call completes: once the grace period is
   // over, fail the calls still waiting so that shutdown is bounded.
+  const absl::Time grace_ends = absl::Now() + grace;
   absl::Notification drained;
   std::thread canceller([this, grace, &drained] {
     if (!drained.WaitForNotificationWithTimeout(grace)) {
@@ -343,6 +421,25 @@ void GatewayServer::Shutdown(absl::Duration grace) {
   drained.Notify();
   canceller.join();
   server_->Wait();
+  // After the RPCs: the public requests in flight had the same grace; those
+  // still waiting on Authlete then are failed, and the endpoint outlives
+  // them all (its calls do not own it).
+  public_server_.reset();
+  if (public_endpoint_ != nullptr) {
+    while (public_endpoint_->in_flight() > 0 && absl::Now() < grace_ends) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    if (public_endpoint_->in_flight() > 0) {
+      authlete_->CancelAll();
+      http_->CancelAll();
+      // Cancelled calls answer at once; the bound only keeps a bug from
+      // hanging the shutdown.
+      const absl::Time cancelled_by = absl::Now() + absl::Seconds(5);
+      while (public_endpoint_->in_flight() > 0 && absl::Now() < cancelled_by) {
+        absl::SleepFor(absl::Milliseconds(1));
+      }
+    }
+  }
 }
 
 }  // namespace dcr::server

@@ -16,6 +16,8 @@
 #include "service/http/curl_multi_http_client.h"
 #include "service/metrics/admin_server.h"
 #include "service/metrics/metrics.h"
+#include "service/public_registration/public_registration_server.h"
+#include "service/public_registration/registration_endpoint.h"
 #include "service/reflection/reflection_service.h"
 #include "service/registration/client_registration_service.h"
 #include "service/resilience/resilient_authlete_connection.h"
@@ -35,6 +37,10 @@ class GatewayServer {
   int port() const { return port_; }
   // The bound admin (metrics) port; 0 when there is none.
   int admin_port() const { return admin_ != nullptr ? admin_->port() : 0; }
+  // The bound public registration port; 0 when there is none.
+  int public_registration_port() const {
+    return public_server_ != nullptr ? public_server_->port() : 0;
+  }
   // The bounds in force (README "Memory and overload"), for the start-up log.
   const admission::BudgetOptions& budget() const { return budget_->options(); }
   const admission::DerivedBudget& derived_budget() const { return derived_budget_; }
@@ -64,6 +70,10 @@ class GatewayServer {
   std::unique_ptr<health::HealthService> health_;
   std::unique_ptr<reflection::ReflectionService> reflection_;
   std::unique_ptr<grpc::Server> server_;
+  // The public RFC 7591/7592 endpoint, when configured; Shutdown keeps it
+  // until its requests in flight are answered.
+  std::shared_ptr<public_registration::RegistrationEndpoint> public_endpoint_;
+  std::unique_ptr<public_registration::PublicRegistrationServer> public_server_;
   int port_ = 0;
   bool stopped_ = false;
   absl::Duration drain_delay_;

@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
       {{"listen", config->listen_address},
        {"port", int64_t{port}},
        {"admin_port", int64_t{(*gateway)->admin_port()}},
+       {"public_registration_port", int64_t{(*gateway)->public_registration_port()}},
        {"authlete_base_url", config->authlete.base_url},
        {"authlete_api_version",
         config->authlete.api_version == dcr::authlete::ApiVersion::kV3 ? "3" : "2"},

@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/channel.h"
+#include "nlohmann/json.hpp"
 #include "dcr/v1/client_registration_service.grpc.pb.h"
 #include "service/callers/caller_policy.h"
 #include "tests/cli/subprocess.h"
@@ -39,6 +40,8 @@ using cli_test::WriteFile;
 constexpr char kCredential[] = "emulator-service-token";
 constexpr char kApiKey[] = "caller-api-key-3c0ffee5d1e7";
 constexpr char kWrongApiKey[] = "caller-api-key-3c0ffee5d1e8";
+// The public registration endpoint's initial access token.
+constexpr char kInitialAccessToken[] = "initial-access-token-9a7b6c5d";
 
 std::unique_ptr<grpc::ClientContext> Context() {
   auto context = std::make_unique<grpc::ClientContext>();
@@ -70,9 +73,17 @@ TEST(SecretsInLogsTest, NoSecretOfAFullRunAppearsInAnyLogLine) {
                          "service_ids": ["*"],
                          "redirect_uri_patterns": ["https://*.example.com/cb"],
                          "grant_types": ["*"]}]})"));
+  WriteFile(dir + "/iat.json",
+            absl::StrCat(R"({"initial_access_tokens": [{"name": "partner", "token_sha256": ")",
+                         callers::HashApiKeyHex(kInitialAccessToken),
+                         R"(", "expires_at": "2099-01-01T00:00:00Z", "max_uses": 100}]})"));
   auto gateway = Process::Start(
       gateway_path,
       {"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--insecure_plaintext",
+       "--public_registration_listen=127.0.0.1:0",
+       "--public_registration_access=initial_access_token",
+       "--public_registration_burst_per_address=100",
+       "--public_registration_initial_access_tokens_file=" + dir + "/iat.json",
        "--port_file=" + dir + "/gateway.port", "--callers_file=" + dir + "/callers.json",
        "--authlete_base_url=" + (*emulator)->base_url(),
        absl::StrCat("--authlete_service_id=", emulator::kDefaultServiceId),
@@ -83,7 +94,7 @@ TEST(SecretsInLogsTest, NoSecretOfAFullRunAppearsInAnyLogLine) {
   auto port = cli_test::WaitForPortFile(dir + "/gateway.port", *gateway);
   ASSERT_TRUE(port.ok()) << port.status() << ReadFile(dir + "/gateway.log");
 
-  std::vector<std::string> secrets = {kCredential, kApiKey, kWrongApiKey};
+  std::vector<std::string> secrets = {kCredential, kApiKey, kWrongApiKey, kInitialAccessToken};
   auto stub_with = [&](const std::string& key) {
     client::ChannelOptions options;
     options.api_key = key;
@@ -229,17 +240,56 @@ TEST(SecretsInLogsTest, NoSecretOfAFullRunAppearsInAnyLogLine) {
   EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   error_messages.push_back(denied.error_message());
 
-  // The metrics page, then a SIGTERM drain.
   const std::string log_so_far = ReadFile(dir + "/gateway.log");
-  int admin_port = 0;
+  int admin_port = 0, public_port = 0;
   for (absl::string_view line : absl::StrSplit(log_so_far, '\n')) {
     const std::size_t at = line.find("\"admin_port\":");
     if (at != absl::string_view::npos) {
       absl::string_view rest = line.substr(at + 13);
       ASSERT_TRUE(absl::SimpleAtoi(rest.substr(0, rest.find_first_of(",}")), &admin_port));
     }
+    if (absl::StrContains(line, "\"msg\":\"public registration endpoint\"")) {
+      const std::size_t p = line.find("\"port\":");
+      ASSERT_NE(p, absl::string_view::npos);
+      absl::string_view rest = line.substr(p + 7);
+      ASSERT_TRUE(absl::SimpleAtoi(rest.substr(0, rest.find_first_of(",}")), &public_port));
+    }
   }
   ASSERT_NE(admin_port, 0) << log_so_far;
+  ASSERT_NE(public_port, 0) << log_so_far;
+
+  // The public endpoint: an initial access token, the registration access
+  // tokens and client secrets it hands out, and refused tokens.
+  const std::string base = absl::StrCat("http://127.0.0.1:", public_port, "/register");
+  auto curl = [](std::vector<std::string> args) {
+    args.insert(args.begin(), {"-s", "--max-time", "5"});
+    return cli_test::Run("/usr/bin/curl", args).out;
+  };
+  for (int i = 0; i < 3; ++i) {
+    const std::string created = curl(
+        {"-X", "POST", base, "-H", "Content-Type: application/json", "-H",
+         absl::StrCat("Authorization: Bearer ", kInitialAccessToken), "-d",
+         absl::StrCat(R"({"redirect_uris":["https://public)", i, R"(.example.com/cb"]})")});
+    const nlohmann::json client = nlohmann::json::parse(created, nullptr, false);
+    ASSERT_TRUE(client.is_object() && client.contains("registration_access_token")) << created;
+    const std::string id = client["client_id"];
+    const std::string token = client["registration_access_token"];
+    secrets.push_back(token);
+    if (client.contains("client_secret")) secrets.push_back(client["client_secret"]);
+    const std::string bearer = "Authorization: Bearer " + token;
+    curl({base + "/" + id, "-H", bearer});
+    curl({"-X", "PUT", base + "/" + id, "-H", bearer, "-H", "Content-Type: application/json", "-d",
+          absl::StrCat(R"({"client_id":")", id, R"(","redirect_uris":["https://public.example.com/cb"]})")});
+    curl({"-X", "DELETE", base + "/" + id, "-H", bearer});
+    curl({base + "/" + id, "-H", bearer});  // refused: deleted
+    mutations += 3;
+  }
+  const std::string wrong_iat = "initial-access-token-wrong-1234";
+  secrets.push_back(wrong_iat);
+  curl({"-X", "POST", base, "-H", "Content-Type: application/json", "-H",
+        "Authorization: Bearer " + wrong_iat, "-d", "{}"});
+
+  // The metrics page, then a SIGTERM drain.
   const std::string metrics = HttpGet(admin_port, "/metrics");
   ASSERT_THAT(metrics, ::testing::HasSubstr("dcr_gateway_rpc"));
   ASSERT_EQ(kill(gateway->pid(), SIGTERM), 0);

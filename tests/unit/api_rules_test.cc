@@ -38,7 +38,8 @@ template <typename Predicate>
 std::string Retried(Predicate retries, bool administrative = false) {
   std::string names;
   for (Operation operation : kOperations) {
-    if (Traits(operation).administrative != administrative) continue;
+    // The RPCs only; IntrospectToken has a test of its own.
+    if (!IsRpc(operation) || Traits(operation).administrative != administrative) continue;
     if (!retries(operation)) continue;
     if (administrative) {
       if (!names.empty()) names += ",";
@@ -207,6 +208,18 @@ TEST(ApiAdminRetries, ClientResendsWhatTheGatewayDidNotAndNeverALostRotation) {
             "ListClients,GetClientRecord,SetClientLocked");
   RegistrationError bad_token = Error(v1::ERROR_REASON_INVALID_PAGE_TOKEN, false, 0);
   EXPECT_EQ(AdminClientRetried(StatusCode::kInvalidArgument, &bad_token), "");
+}
+
+// The public endpoint's token introspection: a read, retried as one.
+TEST(ApiIntrospection, RetriedAsARead) {
+  EXPECT_FALSE(IsRpc(Operation::kIntrospectToken));
+  EXPECT_EQ(OperationNamed("IntrospectToken"), absl::nullopt);
+  EXPECT_TRUE(Traits(Operation::kIntrospectToken).read_only);
+  EXPECT_TRUE(Traits(Operation::kIntrospectToken).idempotent);
+  EXPECT_TRUE(GatewayRetries(Operation::kIntrospectToken,
+                             Error(v1::ERROR_REASON_UPSTREAM_TIMEOUT, true, 0)));
+  EXPECT_TRUE(GatewayRetries(Operation::kIntrospectToken,
+                             Error(v1::ERROR_REASON_UPSTREAM_FAILED, true, 503)));
 }
 
 // ---- dcr::client's retries of the gateway call ----

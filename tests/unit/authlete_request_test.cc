@@ -88,6 +88,25 @@ TEST(AuthleteRequestTest, V2UsesBasicWithServiceIdAndSecret) {
                                    "Accept: application/json"));
 }
 
+// Contract §10: POST .../auth/introspection {"scopes":[scope],"token":...}.
+TEST(AuthleteRequestTest, IntrospectionPostsTheTokenAndTheRequiredScope) {
+  DcrCall call;
+  call.operation = Operation::kIntrospectToken;
+  call.service_id = "21653835348762";
+  call.token = "access-token-1";
+  call.required_scope = "register";
+  const http::HttpRequest v3 = BuildHttpRequest(V3(), call, absl::Seconds(2));
+  EXPECT_EQ(v3.url, "https://us.authlete.com/api/21653835348762/auth/introspection");
+  EXPECT_EQ(v3.method, http::HttpRequest::Method::kPost);
+  EXPECT_EQ(v3.body, R"({"scopes":["register"],"token":"access-token-1"})");
+  EXPECT_THAT(v3.headers, ::testing::Contains("Content-Type: application/json"));
+  EXPECT_EQ(BuildHttpRequest(V2(), call, absl::Seconds(2)).url,
+            "https://api.authlete.com/api/auth/introspection");
+  call.required_scope.clear();
+  EXPECT_EQ(BuildHttpRequest(V3(), call, absl::Seconds(2)).body,
+            R"({"scopes":[],"token":"access-token-1"})");
+}
+
 TEST(AuthleteRequestTest, RegisterBodyHoldsMetadataAsAJsonString) {
   const DcrCall call = Call(Operation::kRegister);
   const nlohmann::json body =

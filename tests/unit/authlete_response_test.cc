@@ -56,6 +56,21 @@ TEST(InterpretTest, SuccessActionPerOperation) {
   }
 }
 
+// Introspection (contract §10): any HTTP 200 answer, whatever its action, is
+// the result, whole, for the public endpoint to read; a refusal stays one.
+TEST(InterpretTest, IntrospectionAnswerIsPassedOnWhole) {
+  for (const char* action : {"OK", "UNAUTHORIZED", "FORBIDDEN", "BAD_REQUEST"}) {
+    const std::string body = DcrBody(action, "Bearer error=\"invalid_token\"");
+    core::DcrResult r = InterpretHttpResult(Operation::kIntrospectToken, Answer(200, body));
+    ASSERT_TRUE(r.ok()) << action;
+    EXPECT_EQ(r->response_content, body);
+  }
+  core::DcrResult refused = InterpretHttpResult(
+      Operation::kIntrospectToken, Answer(401, R"({"resultCode":"A001202","resultMessage":"x"})"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().reason(), v1::ERROR_REASON_GATEWAY_CREDENTIALS_REJECTED);
+}
+
 // The envelope is read by simdjson with nlohmann deciding what simdjson
 // refuses: both must agree on every input.
 TEST(InterpretTest, EnvelopeReadingIsLenientAndConsistent) {
