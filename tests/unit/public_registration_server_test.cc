@@ -281,8 +281,10 @@ TEST_F(ServerTest, MalformedRequestIs400AndGarbageNeverCrashes) {
 TEST_F(ServerTest, StopsWithAnAnswerStillDue) {
   PublicRegistrationServer::Respond kept;
   absl::Notification handed;
+  PublicRegistrationServer::Options options;
+  options.listen_address = "127.0.0.1:0";
   auto started = PublicRegistrationServer::Start(
-      {"127.0.0.1:0"},
+      options,
       [&](PublicRequest, PublicRegistrationServer::Respond respond) {
         kept = std::move(respond);
         handed.Notify();
