@@ -24,7 +24,10 @@ async function main() {
     issuer: new URL(endpoint).origin,
     registration_endpoint: endpoint,
   });
-  const seen = { library: `openid-client ${require('openid-client/package.json').version}` };
+  // The package exports no package.json: read the version from its file.
+  const manifest = require('node:path').join(
+    require('node:path').dirname(require.resolve('openid-client')), '..', 'package.json');
+  const seen = { library: `openid-client ${JSON.parse(require('node:fs').readFileSync(manifest)).version}` };
 
   // A native public client, as an MCP connector or a CLI registers: a
   // loopback redirect URI on a port of its own, no client secret.

@@ -76,11 +76,42 @@ issued=$(curl -sf -X POST "http://127.0.0.1:$emulator_port/emulator/tokens" \
   -H 'Content-Type: application/json' -d '{"scopes":["register"],"expires_in":600}')
 access_token=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])' <<<"$issued")
 run_client authlete_token "$access_token"
+# Refusals as Authlete's introspection words them (RFC 6750), through curl:
+# a token without the scope is 403 insufficient_scope, an expired one 401.
+refused() {  # refused WHAT STATUS CHALLENGE TOKEN
+  local headers="$dcr_work/refused.headers" code
+  code=$(curl -s -o "$dcr_work/refused.body" -D "$headers" -w '%{http_code}' -X POST "$endpoint" \
+    -H "Authorization: Bearer $4" -H 'Content-Type: application/json' \
+    -d '{"redirect_uris":["http://127.0.0.1:41000/cb"],"application_type":"native","token_endpoint_auth_method":"none"}')
+  [[ $code == "$2" ]] || fail "$1: HTTP $code, not $2: $(cat "$dcr_work/refused.body")"
+  grep -qi "^www-authenticate: Bearer .*error=\"$3\"" "$headers" ||
+    fail "$1: no WWW-Authenticate with $3: $(cat "$headers")"
+  grep -qi '^cache-control: no-store' "$headers" || fail "$1: no Cache-Control: no-store"
+  echo "$1: HTTP $code, $(grep -i '^www-authenticate' "$headers" | tr -d '\r')"
+}
+token_for() {  # token_for JSON
+  curl -sf -X POST "http://127.0.0.1:$emulator_port/emulator/tokens" -H 'Content-Type: application/json' \
+    -d "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+}
+read_only=$(token_for '{"scopes":["read"],"expires_in":600}')
+expired=$(token_for '{"scopes":["register"],"expires_in":0}')
+before=$(curl -sf "http://127.0.0.1:$emulator_port/emulator/stats")
+refused "a token without the register scope" 403 insufficient_scope "$read_only"
+refused "an expired token" 401 invalid_token "$expired"
+refused "a token Authlete never issued" 401 invalid_token "not-a-token-$RANDOM"
+after=$(curl -sf "http://127.0.0.1:$emulator_port/emulator/stats")
+# Introspected, never registered.
+python3 - "$before" "$after" <<'PY' || fail "refused registrations reached Authlete: $before -> $after"
+import json, sys
+b, a = (json.loads(x) for x in sys.argv[1:])
+assert a["register"] == b["register"], (b, a)
+assert a["introspection"] == b["introspection"] + 3, (b, a)
+PY
 stop_gateway authlete
 
 # No token or secret of the run in any log.
 for log in "$dcr_work"/*.log; do
-  for secret in "$token" "$access_token"; do
+  for secret in "$token" "$access_token" "$read_only" "$expired"; do
     grep -qF -- "$secret" "$log" && fail "a token in $(basename "$log")"
   done
 done
