@@ -579,9 +579,11 @@ void RedisStateStore::CloseConnection(const std::string& reason) {
 
 void RedisStateStore::DropConnection(const std::string& reason) {
   if (connection_ == nullptr) return;
-  CloseConnection(reason);
   ScheduleReconnect();
+  // Not ready first: a caller told of the loss must find the store not
+  // connected (WaitForConnection, Health), not the connection just lost.
   MarkDisconnected(reason);
+  CloseConnection(reason);
 }
 
 void RedisStateStore::ScheduleReconnect() {

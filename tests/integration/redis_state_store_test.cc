@@ -302,7 +302,8 @@ TEST_F(RedisStateStoreTest, AHungRedisTimesOutAndTheQueueIsBounded) {
   EXPECT_LT(absl::Now() - t0, absl::Milliseconds(300 + 700));  // the timeout, and slack for a busy machine
   redis_->Resume();
   ASSERT_TRUE(store->WaitForConnection(absl::Seconds(5)));
-  EXPECT_TRUE(testing::Acquire(*store, "b", 10, 10).ok());
+  absl::StatusOr<RateDecision> after = testing::Acquire(*store, "b", 10, 10);
+  EXPECT_TRUE(after.ok()) << after.status();
 }
 
 TEST_F(RedisStateStoreTest, DestroyedWithCallsPendingAnswersEachExactlyOnce) {
