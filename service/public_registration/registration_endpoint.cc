@@ -199,16 +199,72 @@ void RegistrationEndpoint::Handle(PublicRequest request, Respond respond) {
   pending->routed = true;
 
   // 2. Admit: the address's and the endpoint's rate limits.
+  if (shared_limits_ != nullptr) return AdmitShared(std::move(pending), client.BucketKey());
   if (absl::optional<absl::Duration> wait = limiter_.Acquire(client.BucketKey())) {
-    Error limited(v1::ERROR_REASON_CALLER_RATE_LIMITED,
-                  absl::StrCat("address ", record.peer, " over the public registration rate limit"));
-    limited.set_retry_after(*wait);
-    return Finish(pending, TooManyRequests(*wait), &limited);
+    return Finish(pending, TooManyRequests(*wait), RateLimited(record.peer, *wait).get());
   }
+  Identify(std::move(pending));
+}
+
+// The rate limits in the shared state store (Redis), so that every replica
+// counts against the same buckets: the address's first, then the
+// endpoint's, each one atomic script on the store's clock. A refusal by
+// the address's bucket takes nothing from the endpoint's, so one address
+// cannot drain it; a refusal by the endpoint's still cost the address one
+// token. A store that cannot answer refuses the request (503), unless
+// --state_store_unavailable=local made the store fall back to this
+// replica's own buckets.
+void RegistrationEndpoint::AdmitShared(std::shared_ptr<Pending> pending, std::string address) {
+  const RegistrationRateLimiter::Options& rate = options_.rate;
+  shared_limits_->Acquire(
+      absl::StrCat("public-registration;address;", address), rate.per_address_rate,
+      rate.per_address_burst, clock_(),
+      [self = this, pending](absl::StatusOr<state::RateDecision> by_address) mutable {
+        if (!self->SharedAdmits(pending, by_address)) return;
+        const RegistrationRateLimiter::Options& rate = self->options_.rate;
+        self->shared_limits_->Acquire(
+            "public-registration;endpoint", rate.global_rate, rate.global_burst, self->clock_(),
+            [self, pending](absl::StatusOr<state::RateDecision> overall) mutable {
+              if (!self->SharedAdmits(pending, overall)) return;
+              self->Identify(std::move(pending));
+            });
+      });
+}
+
+bool RegistrationEndpoint::SharedAdmits(const std::shared_ptr<Pending>& pending,
+                                        const absl::StatusOr<state::RateDecision>& decision) {
+  if (!decision.ok()) {
+    Error unavailable(v1::ERROR_REASON_STATE_STORE_UNAVAILABLE,
+                      absl::StrCat("the shared rate limit could not be checked: ",
+                                   decision.status().message()));
+    Finish(pending, Unavailable(absl::Seconds(1)), &unavailable);
+    return false;
+  }
+  if (!decision->allowed) {
+    Finish(pending, TooManyRequests(decision->retry_after),
+           RateLimited(pending->record.peer, decision->retry_after).get());
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<Error> RegistrationEndpoint::RateLimited(const std::string& peer,
+                                                        absl::Duration wait) {
+  auto limited = std::make_unique<Error>(
+      v1::ERROR_REASON_CALLER_RATE_LIMITED,
+      absl::StrCat("address ", peer, " over the public registration rate limit"));
+  limited->set_retry_after(wait);
+  return limited;
+}
+
+void RegistrationEndpoint::Identify(std::shared_ptr<Pending> pending) {
+  const PublicRequest& r = pending->request;
+  registration::CallRecord& record = pending->record;
+  const Operation operation = record.operation;
 
   // 3. Who: GET/PUT/DELETE carry the client's registration access token.
   pending->token = BearerToken(r.authorization);
-  if (*operation != Operation::kRegister) {
+  if (operation != Operation::kRegister) {
     record.caller = "registration-access-token";
     if (pending->token.empty()) {
       Error missing(v1::ERROR_REASON_CALLER_UNAUTHENTICATED, "no registration access token");

@@ -3,7 +3,8 @@
 // public endpoint's own caller, admission and policy:
 //   1. route        POST /register; GET, PUT, DELETE /register/{client_id}
 //   2. admit        the rate limits of the client's address and of the
-//                   endpoint (the address behind trusted proxies only)
+//                   endpoint (the address behind trusted proxies only), in
+//                   this replica's memory or, with Redis, the shared store
 //   3. who          POST: open, an initial access token, or an access token
 //                   Authlete introspects (contract §10) with the required
 //                   scope; GET/PUT/DELETE: the registration access token
@@ -33,6 +34,7 @@
 #include "service/public_registration/registration_rate_limiter.h"
 #include "service/registration/call_builder.h"
 #include "service/registration/call_observer.h"
+#include "service/state/state_store.h"
 
 namespace dcr::public_registration {
 
@@ -63,6 +65,12 @@ class RegistrationEndpoint {
                        metrics::Registry* registry,
                        RegistrationRateLimiter::Clock clock = &absl::Now);
 
+  // The rate limits in `store` (Redis) rather than in this replica's memory,
+  // so that replicas share them. Set before serving; null: this replica's.
+  void ShareRateLimits(std::shared_ptr<state::StateStore> store) {
+    shared_limits_ = std::move(store);
+  }
+
   // Answers `request` through `respond` exactly once, on this thread or
   // Authlete's; `respond` must not block.
   void Handle(PublicRequest request, Respond respond);
@@ -73,6 +81,12 @@ class RegistrationEndpoint {
 
  private:
   struct Pending;
+  // Step 2 in the shared store, then steps 3 on (Identify).
+  void AdmitShared(std::shared_ptr<Pending> pending, std::string address);
+  bool SharedAdmits(const std::shared_ptr<Pending>& pending,
+                    const absl::StatusOr<state::RateDecision>& decision);
+  static std::unique_ptr<core::Error> RateLimited(const std::string& peer, absl::Duration wait);
+  void Identify(std::shared_ptr<Pending> pending);
   void Authorized(std::shared_ptr<Pending> pending, const callers::PublicRegistrationPolicy& policy);
   void Introspect(std::shared_ptr<Pending> pending, std::string token);
   void Finish(const std::shared_ptr<Pending>& pending, PublicResponse response,
@@ -84,6 +98,7 @@ class RegistrationEndpoint {
   const TrustedProxies proxies_;
   const std::shared_ptr<authlete::AuthleteConnection> authlete_;
   const RegistrationRateLimiter::Clock clock_;
+  std::shared_ptr<state::StateStore> shared_limits_;
   const registration::CallBuilder builder_;
   registration::CallObserver observer_;
   RegistrationRateLimiter limiter_;

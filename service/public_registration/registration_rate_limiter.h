@@ -1,5 +1,6 @@
 // The public endpoint's abuse limits: a token bucket per client address and
-// one for the whole endpoint, both in this replica's memory. The table of
+// one for the whole endpoint, both in this replica's memory (with Redis as
+// the state store, RegistrationEndpoint keeps them there instead). The table of
 // addresses holds at most max_addresses buckets: a new address evicts the
 // least recently seen, so a flood from many addresses costs a bounded table,
 // and the global bucket bounds what any number of addresses get through.

@@ -342,6 +342,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
         MakePublicEndpoint(config, options, gateway->authlete_, &gateway->registry_);
     if (!endpoint.ok()) return endpoint.status();
     gateway->public_endpoint_ = *std::move(endpoint);
+    // As the callers' limits: shared by the replicas when Redis is the store.
+    if (config.state_store.kind == config::StateStoreConfig::Kind::kRedis) {
+      gateway->public_endpoint_->ShareRateLimits(gateway->store_);
+    }
     public_registration::PublicRegistrationServer::Options server;
     server.listen_address = pub.listen_address;
     server.max_connections = pub.max_connections;

@@ -12,6 +12,11 @@
 #include <thread>
 #include <vector>
 
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -59,7 +64,42 @@ std::string RandomKey(char seed) {
   return absl::Base64Escape(std::string(32, seed));
 }
 
+// A port the kernel just called free (the gateway binds it at once).
+int PickPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+// POST /register to a replica's public endpoint; the HTTP status (0: none).
+long PublicPost(int port, const std::string& body) {
+  CURL* curl = curl_easy_init();
+  const std::string url = absl::StrCat("http://127.0.0.1:", port, "/register");
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION,
+                   +[](char*, size_t size, size_t n, void*) { return size * n; });
+  long status = 0;
+  if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return status;
+}
+
 struct Replica {
+  int public_port = 0;
   std::optional<Process> process;
   std::unique_ptr<v1::ClientRegistrationService::Stub> stub;
   std::string log;
@@ -118,6 +158,7 @@ class SharedStateTest : public ::testing::Test {
   // Set by fixtures before SetUp.
   std::string store_ = "redis";
   bool tls_ = false;  // the gateways reach Redis on its TLS port
+  bool public_ = false;  // each replica serves the public endpoint too
 
   void StartReplica(const std::string& gateway, int i, const std::string& store) {
     Replica& replica = replicas_[i];
@@ -132,6 +173,13 @@ class SharedStateTest : public ::testing::Test {
         absl::StrCat("--redis_address=127.0.0.1:", tls_ ? redis_->tls_port() : redis_->port()),
         "--redis_password_file=" + redis_->password_file(),
         "--state_store_keys_file=" + dir_ + "/keys"};
+    if (public_) {
+      replica.public_port = PickPort();
+      args.push_back(absl::StrCat("--public_registration_listen=127.0.0.1:", replica.public_port));
+      // Three requests per address for the whole test, across the fleet.
+      args.push_back("--public_registration_burst_per_address=3");
+      args.push_back("--public_registration_rate_per_address=0.001");
+    }
     if (tls_) {
       args.push_back("--redis_tls");
       args.push_back("--redis_tls_ca_file=" + dir_ + "/redis-ca.pem");
@@ -392,6 +440,35 @@ TEST_F(SharedStateOverTlsTest, AReplyThroughOneReplicaIsReplayedThroughTheOther)
     EXPECT_THAT(ReadFile(replica.log), HasSubstr(R"("tls":"on")"));
   }
   EXPECT_THAT(ReadFile(replicas_[1].log), HasSubstr(R"("replayed":true)"));
+}
+
+// The public endpoint's per-address limit, in Redis: three requests from
+// one address admitted across both replicas, not three on each. (Bodies the
+// policy refuses: 400 once admitted, so Authlete is not involved.)
+class SharedPublicLimitTest : public SharedStateTest {
+ protected:
+  void SetUp() override {
+    public_ = true;
+    SharedStateTest::SetUp();
+  }
+};
+
+TEST_F(SharedPublicLimitTest, TwoReplicasHoldOneAddressToOneBucket) {
+  const std::string refused_body = R"({"redirect_uris":["http://app.example.com/cb"]})";
+  // The public port comes up right after the gRPC one.
+  for (const Replica& replica : replicas_) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(5);
+    while (PublicPost(replica.public_port, "{") == 0 && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+  // The probes above were admitted too ("{" is a 400 after admission).
+  ASSERT_TRUE(redis_->Command({"FLUSHALL"}).ok());
+  std::map<long, int> statuses;
+  for (int i = 0; i < 10; ++i) ++statuses[PublicPost(replicas_[i % 2].public_port, refused_body)];
+  EXPECT_EQ(statuses[400], 3) << "admitted";
+  EXPECT_EQ(statuses[429], 7) << "rate limited";
+  EXPECT_EQ(emulator_->stats().register_requests, 0);
 }
 
 // Rate 5/s, burst 5, a 2 s run: one bucket admits 5 + 5 x 2 = 15 (+-3 for

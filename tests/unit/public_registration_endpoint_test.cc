@@ -20,6 +20,7 @@
 #include "service/public_registration/initial_access_tokens.h"
 #include "service/public_registration/metadata_check.h"
 #include "service/public_registration/registration_rate_limiter.h"
+#include "service/state/in_process_state_store.h"
 #include "service/telemetry/logging.h"
 #include "tests/testing/mock_authlete_connection.h"
 
@@ -437,6 +438,95 @@ TEST_F(EndpointTest, FloodFromOneAddressIs429UnlessBehindTrustedProxy) {
     EXPECT_EQ(Run(*endpoint, request).status, 400);
     EXPECT_EQ(Run(*endpoint, request).status, 429);
   }
+}
+
+// Replicas sharing a state store (Redis in production; the in-process
+// store stands in) hold an address to one bucket between them; without it,
+// each replica has its own. A store that cannot answer refuses (503).
+TEST_F(EndpointTest, ReplicasSharingAStoreHoldAnAddressToOneBucket) {
+  RegistrationRateLimiter::Options rate;
+  rate.per_address_rate = 0.001;
+  rate.per_address_burst = 3;
+  auto store = std::make_shared<state::InProcessStateStore>();
+  auto a = Make(Access::kOpen, callers::DefaultPublicPolicy(), {}, rate);
+  auto b = Make(Access::kOpen, callers::DefaultPublicPolicy(), {}, rate);
+  a->ShareRateLimits(store);
+  b->ShareRateLimits(store);
+  // Refused by the policy after admission: 400 without an Authlete call.
+  const PublicRequest request = Request("POST", "/register", R"({"redirect_uris":["http://x/"]})");
+  int admitted = 0, limited = 0;
+  for (int i = 0; i < 8; ++i) {
+    PublicResponse r = Run(i % 2 == 0 ? *a : *b, request);
+    admitted += r.status == 400 ? 1 : 0;
+    if (r.status == 429) {
+      ++limited;
+      EXPECT_FALSE(r.Header("Retry-After").empty());
+    }
+  }
+  EXPECT_EQ(admitted, 3);
+  EXPECT_EQ(limited, 5);
+  // Another address has a bucket of its own in the same store.
+  PublicRequest other = request;
+  other.peer_address = "198.51.100.7";
+  EXPECT_EQ(Run(*a, other).status, 400);
+
+  // The endpoint's own bucket is shared too.
+  RegistrationRateLimiter::Options tight;
+  tight.global_rate = 0.001;
+  tight.global_burst = 2;
+  auto shared_global = std::make_shared<state::InProcessStateStore>();
+  auto c = Make(Access::kOpen, callers::DefaultPublicPolicy(), {}, tight);
+  auto d = Make(Access::kOpen, callers::DefaultPublicPolicy(), {}, tight);
+  c->ShareRateLimits(shared_global);
+  d->ShareRateLimits(shared_global);
+  PublicRequest first = request, second = request, third = request;
+  first.peer_address = "203.0.113.1";
+  second.peer_address = "203.0.113.2";
+  third.peer_address = "203.0.113.3";
+  EXPECT_EQ(Run(*c, first).status, 400);
+  EXPECT_EQ(Run(*d, second).status, 400);
+  EXPECT_EQ(Run(*c, third).status, 429);
+
+  // Unshared, each replica admits its own burst.
+  auto e = Make(Access::kOpen, callers::DefaultPublicPolicy(), {}, rate);
+  auto f = Make(Access::kOpen, callers::DefaultPublicPolicy(), {}, rate);
+  admitted = 0;
+  for (int i = 0; i < 8; ++i) admitted += Run(i % 2 == 0 ? *e : *f, request).status == 400;
+  EXPECT_EQ(admitted, 6);
+}
+
+// A store that cannot answer (Redis lost, --state_store_unavailable=refuse).
+class UnreachableStore : public state::StateStore {
+ public:
+  void Reserve(absl::string_view, absl::string_view, absl::Duration,
+               state::ReserveCallback done) override {
+    std::move(done)(absl::UnavailableError("not connected"));
+  }
+  void Complete(const state::Reservation&, absl::string_view, absl::Duration,
+                state::DoneCallback done) override {
+    std::move(done)(absl::UnavailableError("not connected"));
+  }
+  void MarkUnknown(const state::Reservation&, absl::Duration, state::DoneCallback done) override {
+    std::move(done)(absl::UnavailableError("not connected"));
+  }
+  void Release(const state::Reservation&, state::DoneCallback done) override {
+    std::move(done)(absl::UnavailableError("not connected"));
+  }
+  void Acquire(absl::string_view, double, double, absl::Time, state::RateCallback done) override {
+    std::move(done)(absl::UnavailableError("state store (Redis) is not connected"));
+  }
+  state::StoreHealth Health() const override { return {"redis", false}; }
+};
+
+TEST_F(EndpointTest, ASharedLimitThatCannotBeCheckedIs503AndNothingIsSent) {
+  auto endpoint = Make();
+  endpoint->ShareRateLimits(std::make_shared<UnreachableStore>());
+  PublicResponse r =
+      Run(*endpoint, Request("POST", "/register", R"({"redirect_uris":["https://a.example/cb"]})"));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["error"], "temporarily_unavailable");
+  EXPECT_FALSE(r.Header("Retry-After").empty());
+  EXPECT_THAT(r.body, ::testing::Not(HasSubstr("Redis")));
 }
 
 // ---- who may register ----
