@@ -16,7 +16,8 @@ while (($#)); do
   esac
 done
 ((${#targets[@]})) || targets=(fuzz_client_information fuzz_metadata_json fuzz_metadata_proto
-                               fuzz_authlete_response fuzz_trace_context fuzz_caller_policy)
+                               fuzz_authlete_response fuzz_trace_context fuzz_caller_policy
+                               fuzz_public_registration)
 build=${DCR_FUZZ_BUILD_DIR:-$root/build-fuzz}
 # The libraries are instrumented for coverage and sanitizers too, so the
 # fuzzer sees into the gateway's code, not only into the entry points.
