@@ -25,6 +25,7 @@
 #include "gateway_test_env.h"
 #include "nlohmann/json.hpp"
 #include "service/callers/caller_policy.h"
+#include "tests/testing/free_port.h"
 #include "tests/testing/test_pki.h"
 
 namespace dcr::testing {
@@ -42,7 +43,14 @@ struct Answer {
 };
 
 struct Call {
-  std::string method = "GET";
+  Call(std::string method, std::string url, std::string body = "",
+       std::vector<std::string> headers = {}, std::string ca_file = "")
+      : method(std::move(method)),
+        url(std::move(url)),
+        body(std::move(body)),
+        headers(std::move(headers)),
+        ca_file(std::move(ca_file)) {}
+  std::string method;
   std::string url;
   std::string body;
   std::vector<std::string> headers;
@@ -91,20 +99,6 @@ Answer Curl(const Call& call) {
   return answer;
 }
 
-// A port free now, for an endpoint whose URL the emulator must know before
-// the gateway starts (registration_client_uri).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 const char kWebClient[] = R"({"client_name":"Partner App","redirect_uris":["https://app.example.com/cb"]})";
 
 void ExpectNoStoreJson(const Answer& a) {
@@ -118,7 +112,9 @@ class PublicRegistrationTest : public ::testing::Test {
  protected:
   void Start(std::function<void(config::GatewayConfig&)> tweak = nullptr,
              const std::string& scheme = "http") {
-    port_ = FreePort();
+    // Free now: the emulator must know the endpoint's URL before the gateway
+    // starts (registration_client_uri).
+    port_ = testing::PickFreeLoopbackPort();
     scheme_ = scheme;
     EnvOptions options;
     const std::string base = absl::StrCat(scheme, "://127.0.0.1:", port_, "/register");

@@ -12,27 +12,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "tests/testing/free_port.h"
 
 namespace dcr::testing {
 namespace {
-
-// A port the kernel just called free; redis may still lose it to a race,
-// which Start answers by trying another.
-int PickPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
 
 struct ContextFree {
   void operator()(redisContext* c) const { redisFree(c); }
@@ -101,8 +84,8 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(
       new RedisServer(dir, absl::StrCat("test-pass-", rd(), rd()), std::move(tls)));
   absl::Status last;
   for (int attempt = 0; attempt < 5; ++attempt) {
-    const int port = PickPort();
-    const int tls_port = with_tls ? PickPort() : 0;
+    const int port = PickFreeLoopbackPort();
+    const int tls_port = with_tls ? PickFreeLoopbackPort() : 0;
     if (port == 0 || (with_tls && (tls_port == 0 || tls_port == port))) continue;
     last = server->Launch(port, tls_port);
     if (last.ok()) return server;

@@ -13,9 +13,6 @@
 #include <vector>
 
 #include <curl/curl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
@@ -33,6 +30,7 @@
 #include "tests/emulator/emulator.h"
 #include "service/callers/caller_policy.h"
 #include "tests/integration/redis_server.h"
+#include "tests/testing/free_port.h"
 #include "tests/testing/test_pki.h"
 
 ABSL_FLAG(std::string, gateway, "", "path of the dcr-gateway binary");
@@ -62,22 +60,6 @@ std::string KeyHash(const std::string& key) {
 std::string RandomKey(char seed) {
   // Fixed bytes are enough for a test; only their length matters.
   return absl::Base64Escape(std::string(32, seed));
-}
-
-// A port the kernel just called free (the gateway binds it at once).
-int PickPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
 }
 
 // POST /register to a replica's public endpoint; the HTTP status (0: none).
@@ -174,7 +156,7 @@ class SharedStateTest : public ::testing::Test {
         "--redis_password_file=" + redis_->password_file(),
         "--state_store_keys_file=" + dir_ + "/keys"};
     if (public_) {
-      replica.public_port = PickPort();
+      replica.public_port = testing::PickFreeLoopbackPort();
       args.push_back(absl::StrCat("--public_registration_listen=127.0.0.1:", replica.public_port));
       // Three requests per address for the whole test, across the fleet.
       args.push_back("--public_registration_burst_per_address=3");
