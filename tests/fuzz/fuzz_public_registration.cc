@@ -76,8 +76,11 @@ std::shared_ptr<RegistrationEndpoint> MakeEndpoint(RegistrationEndpoint::Access 
 }
 
 void HandleRequest(absl::string_view text, bool authlete_token) {
-  static auto* open = MakeEndpoint(RegistrationEndpoint::Access::kOpen).release();
-  static auto* by_token = MakeEndpoint(RegistrationEndpoint::Access::kAuthleteToken).release();
+  // Made once and kept for the whole run (held by a static that is never
+  // destroyed: a fuzzer exits without tearing down).
+  static const auto* endpoints = new std::shared_ptr<RegistrationEndpoint>[2]{
+      MakeEndpoint(RegistrationEndpoint::Access::kOpen),
+      MakeEndpoint(RegistrationEndpoint::Access::kAuthleteToken)};
   std::vector<std::string> lines = absl::StrSplit(text, absl::MaxSplits('\n', 8));
   lines.resize(9);
   PublicRequest request;
@@ -91,8 +94,8 @@ void HandleRequest(absl::string_view text, bool authlete_token) {
   request.peer_address = lines[7];
   request.body = lines[8];
   int answers = 0;
-  (authlete_token ? by_token : open)->Handle(std::move(request),
-                                             [&answers](PublicResponse) { ++answers; });
+  endpoints[authlete_token ? 1 : 0]->Handle(std::move(request),
+                                            [&answers](PublicResponse) { ++answers; });
   if (answers != 1) abort();  // the instant Authlete answers inline
 }
 
