@@ -10,8 +10,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "service/metrics/listening_socket.h"
 
 namespace dcr::metrics {
 namespace {
@@ -158,39 +158,15 @@ void AdminServer::Impl::DoAccept() {
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
     const std::string& address, std::function<std::string()> render_metrics,
     std::function<bool()> ready) {
-  const std::size_t colon = address.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("admin address must be host:port: ", address));
-  }
-  std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
   auto impl = std::make_unique<Impl>();
   impl->render_metrics = std::move(render_metrics);
   impl->ready = std::move(ready);
   impl->ioc = std::make_unique<net::io_context>(1);
-  beast::error_code ec;
-  // An empty host is every address (getaddrinfo's passive lookup).
-  tcp::resolver resolver(*impl->ioc);
-  const tcp::resolver::results_type found =
-      resolver.resolve(host, std::to_string(port),
-                       tcp::resolver::passive | tcp::resolver::numeric_service, ec);
-  if (ec || found.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot resolve admin address ", address));
-  }
-  const tcp::endpoint endpoint = found.begin()->endpoint();
-  impl->acceptor = std::make_unique<tcp::acceptor>(*impl->ioc);
+  absl::StatusOr<std::unique_ptr<tcp::acceptor>> acceptor =
+      Listen(*impl->ioc, address, kListenBacklog, "admin address");
+  if (!acceptor.ok()) return acceptor.status();
+  impl->acceptor = *std::move(acceptor);
   impl->accept_retry = std::make_unique<net::steady_timer>(*impl->ioc);
-  impl->acceptor->open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor->set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor->bind(endpoint, ec);
-  if (!ec) impl->acceptor->listen(kListenBacklog, ec);
-  if (ec) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ": ", ec.message()));
-  }
   const int bound_port = impl->acceptor->local_endpoint().port();
   impl->DoAccept();
   Impl* raw = impl.get();

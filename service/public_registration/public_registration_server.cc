@@ -17,9 +17,9 @@
 #include <boost/beast/ssl.hpp>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "service/metrics/listening_socket.h"
 #include "service/public_registration/answers.h"
 
 namespace dcr::public_registration {
@@ -357,17 +357,6 @@ void PublicRegistrationServer::Impl::DoAccept() {
 absl::StatusOr<std::unique_ptr<PublicRegistrationServer>> PublicRegistrationServer::Start(
     Options options, Handler handler, metrics::Registry* registry) {
   const std::string address = options.listen_address;
-  const std::size_t colon = address.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("public registration address must be host:port: ", address));
-  }
-  std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
   auto impl = std::make_shared<Impl>();
   impl->self = impl;
   impl->options = std::move(options);
@@ -413,24 +402,11 @@ absl::StatusOr<std::unique_ptr<PublicRegistrationServer>> PublicRegistrationServ
           absl::StrCat("public registration TLS: cannot use ", impl->options.tls_key_file));
     }
   }
-  tcp::resolver resolver(*impl->ioc);
-  const tcp::resolver::results_type found =
-      resolver.resolve(host, std::to_string(port),
-                       tcp::resolver::passive | tcp::resolver::numeric_service, ec);
-  if (ec || found.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot resolve public registration address ", address));
-  }
-  const tcp::endpoint endpoint = found.begin()->endpoint();
-  impl->acceptor = std::make_unique<tcp::acceptor>(*impl->ioc);
+  absl::StatusOr<std::unique_ptr<tcp::acceptor>> acceptor =
+      metrics::Listen(*impl->ioc, address, kListenBacklog, "public registration address");
+  if (!acceptor.ok()) return acceptor.status();
+  impl->acceptor = *std::move(acceptor);
   impl->accept_retry = std::make_unique<net::steady_timer>(*impl->ioc);
-  impl->acceptor->open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor->set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor->bind(endpoint, ec);
-  if (!ec) impl->acceptor->listen(kListenBacklog, ec);
-  if (ec) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ": ", ec.message()));
-  }
   const int bound_port = impl->acceptor->local_endpoint().port();
   impl->DoAccept();
   Impl* raw = impl.get();
