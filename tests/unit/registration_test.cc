@@ -546,6 +546,27 @@ class MockStoreServiceTest : public ServiceTest {
     store_ = mock_store_;
     ServiceTest::SetUp();
   }
+  // Two calls, each reserved with `held` (the caller's key): Authlete
+  // creates the first client and leaves the second call unanswered (maybe
+  // processed).
+  void ExpectTwoReservedCallsCreatedThenTimedOut(const state::Reservation& held) {
+    EXPECT_CALL(*mock_store_, Reserve(_, _, _, _))
+        .Times(2)
+        .WillRepeatedly([held](absl::string_view key, absl::string_view, absl::Duration,
+                               auto done) {
+          EXPECT_THAT(std::string(key), HasSubstr("portal"));
+          state::ReserveResult mine;
+          mine.outcome = state::ReserveOutcome::kReserved;
+          mine.reservation = held;
+          std::move(done)(std::move(mine));
+        });
+    EXPECT_CALL(*upstream_, Call(_, _, _))
+        .WillOnce([](const DcrCall&, absl::Duration, auto done) { std::move(done)(Created("5")); })
+        .WillOnce([](const DcrCall&, absl::Duration, auto done) {
+          std::move(done)(
+              Error(v1::ERROR_REASON_UPSTREAM_TIMEOUT, "no answer", core::Sent::kMaybe));
+        });
+  }
   std::shared_ptr<StrictMock<MockStore>> mock_store_ = std::make_shared<StrictMock<MockStore>>();
 };
 
@@ -596,20 +617,7 @@ TEST_F(MockStoreServiceTest, ADuplicateStillInFlightAtItsDeadlineIsNotSent) {
 
 TEST_F(MockStoreServiceTest, ASuccessIsCompletedAndAMaybeProcessedFailureMarkedUnknown) {
   state::Reservation held{"k", "f", "t1"};
-  EXPECT_CALL(*mock_store_, Reserve(_, _, _, _))
-      .Times(2)
-      .WillRepeatedly([&](absl::string_view key, absl::string_view, absl::Duration, auto done) {
-        EXPECT_THAT(std::string(key), HasSubstr("portal"));
-        state::ReserveResult mine;
-        mine.outcome = state::ReserveOutcome::kReserved;
-        mine.reservation = held;
-        std::move(done)(std::move(mine));
-      });
-  EXPECT_CALL(*upstream_, Call(_, _, _))
-      .WillOnce([](const DcrCall&, absl::Duration, auto done) { std::move(done)(Created("5")); })
-      .WillOnce([](const DcrCall&, absl::Duration, auto done) {
-        std::move(done)(Error(v1::ERROR_REASON_UPSTREAM_TIMEOUT, "no answer", core::Sent::kMaybe));
-      });
+  ExpectTwoReservedCallsCreatedThenTimedOut(held);
   EXPECT_CALL(*mock_store_, Complete(_, _, _, _))
       .WillOnce([](const state::Reservation& r, absl::string_view record, absl::Duration ttl,
                    auto done) {
@@ -642,19 +650,7 @@ TEST_F(MockStoreServiceTest, ASuccessIsCompletedAndAMaybeProcessedFailureMarkedU
 // is not tried again.
 TEST_F(MockStoreServiceTest, ARecordTheStoreFailedToTakeIsTriedAgainInTheBackground) {
   state::Reservation held{"k", "f", "t1"};
-  EXPECT_CALL(*mock_store_, Reserve(_, _, _, _))
-      .Times(2)
-      .WillRepeatedly([&](absl::string_view, absl::string_view, absl::Duration, auto done) {
-        state::ReserveResult mine;
-        mine.outcome = state::ReserveOutcome::kReserved;
-        mine.reservation = held;
-        std::move(done)(std::move(mine));
-      });
-  EXPECT_CALL(*upstream_, Call(_, _, _))
-      .WillOnce([](const DcrCall&, absl::Duration, auto done) { std::move(done)(Created("5")); })
-      .WillOnce([](const DcrCall&, absl::Duration, auto done) {
-        std::move(done)(Error(v1::ERROR_REASON_UPSTREAM_TIMEOUT, "no answer", core::Sent::kMaybe));
-      });
+  ExpectTwoReservedCallsCreatedThenTimedOut(held);
   absl::Notification kept;
   std::atomic<int> completes{0};
   std::vector<absl::Time> tries;
