@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,37 @@ TEST(JsonTextTest, StringsMatchNlohmann) {
   for (const std::string& text : texts) {
     SCOPED_TRACE(text);
     EXPECT_EQ(Written(text), Reference(text));
+  }
+}
+
+// The scanner reads 16 bytes at a time: every kind of byte at every offset of
+// strings around and across those blocks, and whether the text was valid.
+TEST(JsonTextTest, EveryByteKindAtEveryOffsetMatchesNlohmann) {
+  const std::vector<std::string> pieces = {
+      "a", "\"", "\\", "\n", std::string(1, '\x01'), "\x1f", " ", "\x7f",
+      "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x94\x91",  // é, €, a 4-byte character
+      "\xff", "\x80", "\xc3",                                // invalid alone
+  };
+  std::mt19937 random(7);
+  for (int round = 0; round < 20000; ++round) {
+    const std::size_t length = random() % 70;
+    std::string text(length, 'x');
+    // One to three pieces at random offsets, in a run of plain bytes.
+    for (int n = 1 + static_cast<int>(random() % 3); n > 0; --n) {
+      const std::size_t at = length == 0 ? 0 : random() % (length + 1);
+      text.insert(at, pieces[random() % pieces.size()]);
+    }
+    SCOPED_TRACE(::testing::PrintToString(text));
+    std::string out;
+    const bool valid = json::AppendStringChecked(text, &out);
+    ASSERT_EQ(out, Reference(text));
+    bool strict_valid = true;
+    try {
+      (void)nlohmann::json(text).dump();
+    } catch (const nlohmann::json::type_error&) {
+      strict_valid = false;
+    }
+    ASSERT_EQ(valid, strict_valid);
   }
 }
 
