@@ -5,6 +5,8 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <cerrno>
 #include <climits>
 #include <cstdint>
@@ -25,13 +27,16 @@ namespace {
 // is freed rather than held for good.
 constexpr std::size_t kMaxIdleEasies = 256;
 
-// curl's smallest upload buffer (its default is 64 KB per transfer, kept by
-// the easy handle): request bodies are a few KB, and with thousands of calls
-// in flight the default alone costs more than 100 MB.
+// curl's smallest upload buffer (its default is 64 KB per transfer). Over
+// plain HTTP/1.1 a body is sent with the headers and needs none; over TLS
+// or HTTP/2 curl copies what it sends into it, and with thousands of calls
+// in flight the default alone would cost more than 100 MB.
 constexpr long kUploadBufferBytes = 16 * 1024;
 // Likewise curl's receive buffer (its default is 16 KB per transfer): an
 // answer from Authlete is a few KB, read in a call or two at this size.
-constexpr long kReceiveBufferBytes = 4 * 1024;
+// curl allocates one byte more than this; so the whole fits jemalloc's
+// 4 KiB size class instead of taking its 5 KiB one.
+constexpr long kReceiveBufferBytes = 4 * 1024 - 1;
 
 // curl_global_init is not thread-safe; do it once per process.
 void GlobalInitOnce() {
@@ -63,7 +68,8 @@ struct CurlMultiHttpClient::Transfer {
   curl_slist* headers = nullptr;
   HttpResult result;
   std::size_t max_response_bytes = 0;
-  std::size_t body_offset = 0;  // How much of request.body curl has read.
+  int attempts = 0;  // Times curl was about to send the request.
+  bool resend_refused = false;
   bool too_large = false;
   char error[CURL_ERROR_SIZE] = {0};
 };
@@ -216,7 +222,7 @@ void CurlMultiHttpClient::Run() {
       if (events[i].events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
       curl_multi_socket_action(multi_, fd, flags, &running);
     }
-    if (timer_fired) curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+    if (timer_fired) OnTimerFired();
     if (woken) {
       bool cancelling;
       {
@@ -270,23 +276,24 @@ void CurlMultiHttpClient::StartTransfer(std::unique_ptr<Transfer> owned,
       1, std::min<int64_t>(timeout_ms,
                            absl::ToInt64Milliseconds(options_.connect_timeout)));
   curl_easy_setopt(easy, CURLOPT_URL, t->request.url.c_str());
-  curl_easy_setopt(easy, CURLOPT_POST, 1L);
-  // The body comes from a read callback with no way to rewind it. libcurl
-  // silently resends a request whose reused connection died before any
-  // answer; for a POST to Authlete that could register a second client.
-  // Without rewind it fails instead (CURLE_SEND_FAIL_REWIND), and whether to
-  // resend stays the gateway's decision.
-  curl_easy_setopt(easy, CURLOPT_READFUNCTION, &CurlMultiHttpClient::OnReadBody);
-  curl_easy_setopt(easy, CURLOPT_READDATA, t);
-  curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, &CurlMultiHttpClient::OnSeekBody);
-  curl_easy_setopt(easy, CURLOPT_SEEKDATA, t);
+  if (t->request.method == HttpRequest::Method::kGet) {
+    curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+  } else {
+    // From the transfer's own string, not copied. Over HTTP/1.1 curl sends
+    // a body this small in the same write as the headers: one packet, so
+    // Authlete reads the request in one go.
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(t->request.body.size()));
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->request.body.data());
+  }
+  // libcurl silently resends a request whose reused connection died before
+  // any answer. For a POST to Authlete that could register a second client,
+  // so whether to resend stays the gateway's decision: curl asks before each
+  // attempt, and a second attempt after the first wrote anything is refused.
+  curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, &CurlMultiHttpClient::OnPrerequest);
+  curl_easy_setopt(easy, CURLOPT_PREREQDATA, t);
   curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, kUploadBufferBytes);
   curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                   static_cast<curl_off_t>(t->request.body.size()));
-  // After the POST set-up, which it overrides: no body is sent. libcurl may
-  // resend a GET on a reused connection that died; a fresh one it never does.
-  if (t->request.method == HttpRequest::Method::kGet) curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, long{t->request.fresh_connection});
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
@@ -375,8 +382,9 @@ absl::Status CurlMultiHttpClient::TransportStatus(Transfer* t, CURLcode code) {
       return absl::UnavailableError(detail);
     case CURLE_PARTIAL_FILE:
       return absl::DataLossError(detail);
-    case CURLE_SEND_FAIL_REWIND:
-      // curl wanted to resend on a fresh connection (see StartQueued).
+    case CURLE_ABORTED_BY_CALLBACK:
+      if (!t->resend_refused) return absl::UnavailableError(detail);
+      // curl wanted to resend on a fresh connection (see OnPrerequest).
       t->result.request_sent = true;
       return absl::UnavailableError(
           "the connection closed before an answer; not resent, since the request "
@@ -458,20 +466,55 @@ int CurlMultiHttpClient::OnSocket(CURL* /*easy*/, curl_socket_t fd, int what,
   return 0;
 }
 
+namespace {
+
+int64_t MonotonicNanos() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
+}
+
+}  // namespace
+
 // Runs inside a curl call, so under curl_mu_. A 0 ms timeout is run by the
-// caller right after that call (curl forbids doing it from here); a later
-// one arms the timerfd, which wakes the loop with no message to it.
+// caller right after that call (curl forbids doing it from here). curl moves
+// its timer on every transfer (set when one starts, cleared when it ends),
+// and a timerfd_settime for each would cost two syscalls a call; so the
+// timerfd is only moved earlier, never later or off, and when it fires
+// before curl's time (OnTimerFired) it is set again for that time.
 int CurlMultiHttpClient::OnTimer(CURLM* /*multi*/, long timeout_ms, void* self_ptr)
     ABSL_NO_THREAD_SAFETY_ANALYSIS {
   auto* self = static_cast<CurlMultiHttpClient*>(self_ptr);
-  itimerspec spec{};
   self->timeout_due_ = timeout_ms == 0;
-  if (timeout_ms > 0) {
-    spec.it_value.tv_sec = timeout_ms / 1000;
-    spec.it_value.tv_nsec = (timeout_ms % 1000) * 1000000L;
+  if (timeout_ms < 0) {
+    self->timer_wanted_ns_ = kNoTime;
+    return 0;
   }
-  // All zero (timeout_ms < 0, or due now) disarms it.
-  return timerfd_settime(self->timer_fd_, 0, &spec, nullptr) == 0 ? 0 : -1;
+  self->timer_wanted_ns_ = MonotonicNanos() + int64_t{timeout_ms} * 1000000;
+  if (timeout_ms == 0 || self->timer_wanted_ns_ >= self->timer_armed_ns_) return 0;
+  return self->ArmTimer(self->timer_wanted_ns_) ? 0 : -1;
+}
+
+bool CurlMultiHttpClient::ArmTimer(int64_t at_ns) {
+  itimerspec spec{};
+  spec.it_value.tv_sec = at_ns / 1000000000;
+  spec.it_value.tv_nsec = at_ns % 1000000000;
+  if (timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr) != 0) return false;
+  timer_armed_ns_ = at_ns;
+  return true;
+}
+
+void CurlMultiHttpClient::OnTimerFired() {
+  timer_armed_ns_ = kNoTime;
+  if (timer_wanted_ns_ == kNoTime) return;
+  // Only once curl's own time has come: run earlier, curl would find nothing
+  // due and, its timer unchanged, not ask for it again.
+  if (MonotonicNanos() < timer_wanted_ns_) {
+    (void)ArmTimer(timer_wanted_ns_);
+    return;
+  }
+  int running = 0;
+  curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
 }
 
 std::size_t CurlMultiHttpClient::OnBody(char* data, std::size_t size,
@@ -486,22 +529,21 @@ std::size_t CurlMultiHttpClient::OnBody(char* data, std::size_t size,
   return n;
 }
 
-std::size_t CurlMultiHttpClient::OnReadBody(char* buffer, std::size_t size,
-                                            std::size_t count, void* transfer) {
+int CurlMultiHttpClient::OnPrerequest(void* transfer, char* /*primary_ip*/,
+                                      char* /*local_ip*/, int /*primary_port*/,
+                                      int /*local_port*/) {
   auto* t = static_cast<Transfer*>(transfer);
-  const std::size_t n =
-      std::min(size * count, t->request.body.size() - t->body_offset);
-  std::memcpy(buffer, t->request.body.data() + t->body_offset, n);
-  t->body_offset += n;
-  return n;
-}
-
-int CurlMultiHttpClient::OnSeekBody(void* transfer, curl_off_t offset, int origin) {
-  auto* t = static_cast<Transfer*>(transfer);
-  // Seeking to the start before anything was read is harmless; any real
-  // rewind means a resend, which is refused (see StartQueued).
-  if (origin == SEEK_SET && offset == 0 && t->body_offset == 0) return CURL_SEEKFUNC_OK;
-  return CURL_SEEKFUNC_CANTSEEK;
+  if (t->attempts++ == 0) return CURL_PREREQFUNC_OK;
+  // A GET that may run twice is curl's to resend; so is any request the
+  // first attempt wrote nothing of (curl counts what it wrote).
+  if (t->request.method == HttpRequest::Method::kGet && !t->request.fresh_connection) {
+    return CURL_PREREQFUNC_OK;
+  }
+  long written = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &written);
+  if (written == 0) return CURL_PREREQFUNC_OK;
+  t->resend_refused = true;
+  return CURL_PREREQFUNC_ABORT;
 }
 
 std::size_t CurlMultiHttpClient::OnHeader(char* data, std::size_t size,

@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
@@ -88,11 +89,12 @@ class CurlMultiHttpClient final : public HttpClient {
   static int OnSocket(CURL* easy, curl_socket_t fd, int what, void* self,
                       void* socket_data);
   static int OnTimer(CURLM* multi, long timeout_ms, void* self);
+  bool ArmTimer(int64_t at_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
+  void OnTimerFired() ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
   static std::size_t OnBody(char* data, std::size_t size, std::size_t count,
                             void* transfer);
-  static std::size_t OnReadBody(char* buffer, std::size_t size, std::size_t count,
-                                void* transfer);
-  static int OnSeekBody(void* transfer, curl_off_t offset, int origin);
+  static int OnPrerequest(void* transfer, char* primary_ip, char* local_ip,
+                          int primary_port, int local_port);
   static std::size_t OnHeader(char* data, std::size_t size, std::size_t count,
                               void* transfer);
 
@@ -108,6 +110,12 @@ class CurlMultiHttpClient final : public HttpClient {
   // callback, runs under curl_mu_, on the event loop or on a sending thread.
   absl::Mutex curl_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   bool timeout_due_ ABSL_GUARDED_BY(curl_mu_) = false;  // curl asked for 0 ms
+  // When curl wants its timeout run, and when the timerfd fires
+  // (CLOCK_MONOTONIC nanoseconds; kNoTime: never). Armed is never later than
+  // wanted: it may be earlier (see OnTimer).
+  static constexpr int64_t kNoTime = INT64_MAX;
+  int64_t timer_wanted_ns_ ABSL_GUARDED_BY(curl_mu_) = kNoTime;
+  int64_t timer_armed_ns_ ABSL_GUARDED_BY(curl_mu_) = kNoTime;
   std::vector<CURL*> idle_easies_ ABSL_GUARDED_BY(curl_mu_);
   absl::flat_hash_set<Transfer*> active_transfers_ ABSL_GUARDED_BY(curl_mu_);
 
