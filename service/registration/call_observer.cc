@@ -75,23 +75,25 @@ void CallObserver::Finished(const CallRecord& record, const core::Error* error) 
   telemetry::Log(
       code == absl::StatusCode::kOk ? telemetry::LogLevel::kInfo : telemetry::LogLevel::kWarning,
       audit ? "audit" : "rpc",
-      {{"rpc", std::string(api::Name(operation))},
+      // In the order of their names, as the line has them: Log then need
+      // not sort them.
+      {{"action", v1::Action_Name(action)},
        {"caller", record.caller},
-       {"peer", record.peer},
-       {"trace_id", record.trace_id},
-       {"service_id", record.service_id},
-       {"client_id", record.client_id},
-       {"code", code_name},
-       {"reason", error != nullptr ? v1::ErrorReason_Name(error->reason()) : std::string()},
        // What the gateway did although its caller never saw it (a Register
        // that created client_id, say): nothing done is unrecorded.
        {"caller_gave_up", record.caller_gave_up},
-       {"replayed", record.replayed},
-       {"action", v1::Action_Name(action)},
-       {"result_code", error != nullptr ? error->detail().result_code() : record.result_code},
-       {"upstream_attempts", int64_t{error != nullptr ? error->detail().upstream_attempts() : 0}},
+       {"client_id", record.client_id},
+       {"code", code_name},
+       {"error", error != nullptr ? error->message() : std::string()},
        {"latency_ms", absl::ToDoubleMilliseconds(latency)},
-       {"error", error != nullptr ? error->message() : std::string()}});
+       {"peer", record.peer},
+       {"reason", error != nullptr ? v1::ErrorReason_Name(error->reason()) : std::string()},
+       {"replayed", record.replayed},
+       {"result_code", error != nullptr ? error->detail().result_code() : record.result_code},
+       {"rpc", rpc},
+       {"service_id", record.service_id},
+       {"trace_id", record.trace_id},
+       {"upstream_attempts", int64_t{error != nullptr ? error->detail().upstream_attempts() : 0}}});
 }
 
 }  // namespace dcr::registration

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/variant.h"
 
 namespace dcr::telemetry {
@@ -18,13 +19,16 @@ namespace dcr::telemetry {
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
 
 // A field value. Explicit constructors keep a string literal from becoming a
-// bool, which a bare variant would silently do.
+// bool, which a bare variant would silently do. Text is only viewed where it
+// outlives the Log call it is passed to (a literal, or a string the caller
+// holds for the whole call expression); a string moved in is kept.
 class LogValue {
  public:
-  using Variant = absl::variant<std::string, int64_t, double, bool>;
-  LogValue(const char* text) : value_(std::string(text)) {}
-  LogValue(absl::string_view text) : value_(std::string(text)) {}
-  LogValue(std::string text) : value_(std::move(text)) {}
+  using Variant = absl::variant<absl::string_view, std::string, int64_t, double, bool>;
+  LogValue(const char* text) : value_(absl::string_view(text)) {}
+  LogValue(absl::string_view text) : value_(text) {}
+  LogValue(const std::string& text) : value_(absl::string_view(text)) {}
+  LogValue(std::string&& text) : value_(std::move(text)) {}
   LogValue(int number) : value_(int64_t{number}) {}
   LogValue(int64_t number) : value_(number) {}
   LogValue(double number) : value_(number) {}
@@ -41,6 +45,10 @@ void SetMinLogLevel(LogLevel level);
 
 void Log(LogLevel level, absl::string_view message,
          std::initializer_list<LogField> fields = {});
+
+// A line's "time": RFC 3339 in UTC with microseconds, as
+// absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ") writes it.
+std::string LogTimestamp(absl::Time time);
 
 }  // namespace dcr::telemetry
 

@@ -139,15 +139,15 @@ TEST(JsonTextTest, TheEnvelopeIsWhatNlohmannWrote) {
 
 // A log line: names sorted, a repeated name keeps its last value, values of
 // every type, one line.
-TEST(JsonTextTest, ALogLineIsOneSortedJsonObject) {
+// The one line Log writes while `log` runs, without its newline.
+template <typename Logging>
+std::string CapturedLine(Logging log) {
   int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
+  if (pipe(fds) != 0) return "";
   std::fflush(stdout);
   const int saved = dup(STDOUT_FILENO);
-  ASSERT_EQ(dup2(fds[1], STDOUT_FILENO), STDOUT_FILENO);
-  telemetry::Log(telemetry::LogLevel::kWarning, "audit \"x\"",
-                 {{"zeta", "last"}, {"count", 3}, {"ratio", 0.25}, {"ok", true},
-                  {"count", int64_t{4}}, {"alpha", "caf\xc3\xa9\n"}});
+  dup2(fds[1], STDOUT_FILENO);
+  log();
   dup2(saved, STDOUT_FILENO);
   close(saved);
   close(fds[1]);
@@ -155,10 +155,18 @@ TEST(JsonTextTest, ALogLineIsOneSortedJsonObject) {
   char buffer[4096];
   for (ssize_t n; (n = read(fds[0], buffer, sizeof(buffer))) > 0;) line.append(buffer, n);
   close(fds[0]);
-  ASSERT_FALSE(line.empty());
-  ASSERT_EQ(line.back(), '\n');
-  line.pop_back();
-  EXPECT_EQ(line.find('\n'), std::string::npos);
+  EXPECT_FALSE(line.empty());
+  EXPECT_EQ(line.find('\n'), line.size() - 1);
+  if (!line.empty()) line.pop_back();
+  return line;
+}
+
+TEST(JsonTextTest, ALogLineIsOneSortedJsonObject) {
+  const std::string line = CapturedLine([] {
+    telemetry::Log(telemetry::LogLevel::kWarning, "audit \"x\"",
+                   {{"zeta", "last"}, {"count", 3}, {"ratio", 0.25}, {"ok", true},
+                    {"count", int64_t{4}}, {"alpha", "caf\xc3\xa9\n"}});
+  });
   const nlohmann::json parsed = nlohmann::json::parse(line);
   EXPECT_EQ(parsed.at("count"), 4);  // the last value of a repeated name
   EXPECT_EQ(parsed.at("alpha"), "caf\xc3\xa9\n");
@@ -166,6 +174,42 @@ TEST(JsonTextTest, ALogLineIsOneSortedJsonObject) {
   EXPECT_EQ(parsed.at("msg"), "audit \"x\"");
   // nlohmann's std::map order and formatting, byte for byte.
   EXPECT_EQ(line, parsed.dump());
+}
+
+// Fields already in order (as the RPC log passes them) are not sorted again,
+// and the line is the same; a field named like a fixed one wins over it.
+TEST(JsonTextTest, FieldsInOrderAndAFieldNamedMsg) {
+  const std::string owned = "owned text";
+  const std::string line = CapturedLine([&owned] {
+    telemetry::Log(telemetry::LogLevel::kInfo, "fixed",
+                   {{"a", owned}, {"b", std::string("moved")}, {"m", absl::string_view("view")},
+                    {"msg", "from a field"}, {"z", int64_t{-1}}});
+  });
+  const nlohmann::json parsed = nlohmann::json::parse(line);
+  EXPECT_EQ(parsed.at("a"), "owned text");
+  EXPECT_EQ(parsed.at("b"), "moved");
+  EXPECT_EQ(parsed.at("m"), "view");
+  EXPECT_EQ(parsed.at("msg"), "from a field");
+  EXPECT_EQ(parsed.at("z"), -1);
+  EXPECT_TRUE(parsed.contains("time"));
+  EXPECT_EQ(line, parsed.dump());
+}
+
+TEST(JsonTextTest, LogTimestampIsWhatFormatTimeWrites) {
+  std::mt19937_64 random(11);
+  std::vector<absl::Time> times = {absl::UnixEpoch(), absl::FromUnixMicros(999999),
+                                   absl::FromCivil(absl::CivilSecond(2026, 12, 31, 23, 59, 59),
+                                                   absl::UTCTimeZone()) +
+                                       absl::Microseconds(999999),
+                                   absl::FromUnixMicros(-1), absl::Now()};
+  for (int i = 0; i < 2000; ++i) {
+    // From 1970 to about 2100, at microsecond resolution.
+    times.push_back(absl::FromUnixMicros(static_cast<int64_t>(random() % 4102444800000000ULL)));
+  }
+  for (absl::Time t : times) {
+    EXPECT_EQ(telemetry::LogTimestamp(t),
+              absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone()));
+  }
 }
 
 }  // namespace
