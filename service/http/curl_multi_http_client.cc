@@ -254,6 +254,33 @@ void CurlMultiHttpClient::StartQueued(Finished& finished) {
   for (auto& transfer : queued) StartTransfer(std::move(transfer), finished);
 }
 
+CURL* CurlMultiHttpClient::NewEasy() {
+  CURL* easy = curl_easy_init();
+  if (easy == nullptr) return nullptr;
+  // What every transfer shares. An easy handle keeps its options from one
+  // transfer to the next (libcurl's own advice for reuse), so these are set
+  // once: a curl_easy_reset and thirty setopts per call cost more than
+  // writing the request.
+  curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, &CurlMultiHttpClient::OnPrerequest);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &CurlMultiHttpClient::OnBody);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &CurlMultiHttpClient::OnHeader);
+  curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, kUploadBufferBytes);
+  curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, long{CURL_HTTP_VERSION_2TLS});
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  // A redirect would carry the Authorization header elsewhere: never follow.
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options_.ca_file.empty()) {
+    curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
+  }
+  return easy;
+}
+
 void CurlMultiHttpClient::StartTransfer(std::unique_ptr<Transfer> owned,
                                         Finished& finished) {
   Transfer* t = owned.get();
@@ -262,7 +289,11 @@ void CurlMultiHttpClient::StartTransfer(std::unique_ptr<Transfer> owned,
     easy = idle_easies_.back();
     idle_easies_.pop_back();
   } else {
-    easy = curl_easy_init();
+    easy = NewEasy();
+    if (easy == nullptr) {
+      Finish(std::move(owned), absl::InternalError("curl_easy_init failed"), finished);
+      return;
+    }
   }
   t->easy = easy;
   for (const std::string& header : t->request.headers) {
@@ -275,6 +306,7 @@ void CurlMultiHttpClient::StartTransfer(std::unique_ptr<Transfer> owned,
   const int64_t connect_ms = std::max<int64_t>(
       1, std::min<int64_t>(timeout_ms,
                            absl::ToInt64Milliseconds(options_.connect_timeout)));
+  // Everything of this transfer's own, every time (see NewEasy for the rest).
   curl_easy_setopt(easy, CURLOPT_URL, t->request.url.c_str());
   if (t->request.method == HttpRequest::Method::kGet) {
     curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
@@ -289,33 +321,17 @@ void CurlMultiHttpClient::StartTransfer(std::unique_ptr<Transfer> owned,
   // libcurl silently resends a request whose reused connection died before
   // any answer. For a POST to Authlete that could register a second client,
   // so whether to resend stays the gateway's decision: curl asks before each
-  // attempt, and a second attempt after the first wrote anything is refused.
-  curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, &CurlMultiHttpClient::OnPrerequest);
+  // attempt (OnPrerequest), and a second attempt after the first wrote
+  // anything is refused.
   curl_easy_setopt(easy, CURLOPT_PREREQDATA, t);
-  curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, kUploadBufferBytes);
-  curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
   curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, long{t->request.fresh_connection});
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_ms));
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &CurlMultiHttpClient::OnBody);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &CurlMultiHttpClient::OnHeader);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
-  curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, long{CURL_HTTP_VERSION_2TLS});
-  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
-  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-  // A redirect would carry the Authorization header elsewhere: never follow.
-  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!options_.ca_file.empty()) {
-    curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
-  }
   const CURLMcode added = curl_multi_add_handle(multi_, easy);
   if (added != CURLM_OK) {
     Finish(std::move(owned),
@@ -420,7 +436,14 @@ void CurlMultiHttpClient::RecycleEasy(CURL* easy) {
     curl_easy_cleanup(easy);
     return;
   }
-  curl_easy_reset(easy);
+  // Nothing of the finished transfer is left for the handle to point at.
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, nullptr);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, nullptr);
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, nullptr);
+  curl_easy_setopt(easy, CURLOPT_PREREQDATA, nullptr);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, nullptr);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, nullptr);
   idle_easies_.push_back(easy);
 }
 

@@ -84,6 +84,9 @@ class CurlMultiHttpClient final : public HttpClient {
   void Finish(std::unique_ptr<Transfer> transfer, absl::Status transport,
               Finished& finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
   static void Deliver(Finished& finished) ABSL_LOCKS_EXCLUDED(curl_mu_);
+  // An easy handle with the options every transfer shares; nullptr if
+  // libcurl cannot make one.
+  CURL* NewEasy();
   void RecycleEasy(CURL* easy) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
 
   static int OnSocket(CURL* easy, curl_socket_t fd, int what, void* self,
