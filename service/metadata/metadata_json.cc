@@ -1,6 +1,7 @@
 #include "service/metadata/metadata_json.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -55,11 +56,14 @@ constexpr absl::string_view kResponseOnlyNames[] = {
     "registration_client_uri",
 };
 
-bool IsResponseOnly(absl::string_view name) {
-  for (absl::string_view n : kResponseOnlyNames) {
-    if (n == name) return true;
+constexpr int kResponseOnlyCount = sizeof(kResponseOnlyNames) / sizeof(kResponseOnlyNames[0]);
+
+// The index of `name` in kResponseOnlyNames, or -1.
+int ResponseOnlyIndex(absl::string_view name) {
+  for (int i = 0; i < kResponseOnlyCount; ++i) {
+    if (kResponseOnlyNames[i] == name) return i;
   }
-  return false;
+  return -1;
 }
 
 // How a typed ClientMetadata field converts; computed once from the descriptor.
@@ -309,17 +313,15 @@ class NlohmannView {
     }
     return absl::OkStatus();
   }
-  absl::optional<NlohmannView> Find(const char* name) const {
-    auto it = j_->find(name);
-    if (it == j_->end()) return absl::nullopt;
-    return NlohmannView(*it);
-  }
 
  private:
   const json* j_;
 };
 
-// Over a simdjson document in which no object repeats a name (UniqueNames).
+// Over a simdjson document. Unlike nlohmann, simdjson keeps every member of
+// an object that repeats a name; the conversions below fail on a repeat, and
+// any failure over simdjson hands the document to nlohmann (see
+// ParseWithSimdjson).
 class SimdjsonView {
  public:
   explicit SimdjsonView(simdjson::dom::element e) : e_(e) {}
@@ -381,50 +383,32 @@ class SimdjsonView {
     }
     return absl::OkStatus();
   }
-  absl::optional<SimdjsonView> Find(const char* name) const {
-    simdjson::dom::element v;
-    if (simdjson::dom::object(e_).at_key(name).get(v) != simdjson::SUCCESS) return absl::nullopt;
-    return SimdjsonView(v);
-  }
 
  private:
   simdjson::dom::element e_;
 };
 
-// Whether no object in `e` repeats a name, checked to `depth_left` levels;
-// deeper documents count as not (nlohmann reads them).
-bool UniqueNames(simdjson::dom::element e, int depth_left) {
-  if (depth_left == 0) return false;
-  if (e.type() == simdjson::dom::element_type::ARRAY) {
-    for (simdjson::dom::element v : simdjson::dom::array(e)) {
-      if (!UniqueNames(v, depth_left - 1)) return false;
-    }
-    return true;
-  }
-  if (e.type() != simdjson::dom::element_type::OBJECT) return true;
-  // Client documents hold a few dozen names: a sorted copy is cheap.
-  absl::InlinedVector<std::string_view, 48> names;
-  for (simdjson::dom::key_value_pair m : simdjson::dom::object(e)) {
-    names.push_back(m.key);
-    if (!UniqueNames(m.value, depth_left - 1)) return false;
-  }
-  std::sort(names.begin(), names.end());
-  return std::adjacent_find(names.begin(), names.end()) == names.end();
-}
-
 // Parses `text` with simdjson into the calling thread's parser, which keeps
-// its buffers between calls. nullopt when simdjson refuses it or an object
-// repeats a name: nlohmann then decides.
+// its buffers between calls. nullopt when simdjson refuses it.
+//
+// simdjson reads every document; nlohmann decides what simdjson refuses and
+// every document whose conversion over simdjson fails, a repeated name
+// included (nlohmann keeps a repeated name's last value, simdjson every
+// value). A conversion that succeeds over simdjson has visited every object
+// and met no repeat, so nlohmann would have read the document alike; a
+// failure costs a second parse, on the rare bad document only.
 absl::optional<SimdjsonView> ParseWithSimdjson(absl::string_view text) {
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element document;
   if (parser.parse(text.data(), text.size()).get(document) != simdjson::SUCCESS) {
     return absl::nullopt;
   }
-  // kMaxJsonDepth + 2: the conversions refuse anything deeper anyway, but
-  // that is nlohmann's to say, with its message.
-  if (!UniqueNames(document, kMaxJsonDepth + 2)) return absl::nullopt;
   return SimdjsonView(document);
+}
+
+// A name an object holds twice: only ever met over simdjson.
+absl::Status RepeatedName(absl::string_view where) {
+  return absl::InvalidArgumentError(absl::StrCat("metadata \"", where, "\" repeats a name"));
 }
 
 // ---------------------------------------------------------------------------
@@ -475,7 +459,9 @@ absl::Status JsonToStruct(View j, int depth, absl::string_view name, Struct* out
   if (depth > kMaxJsonDepth) return TooDeep(name);
   auto* fields = out->mutable_fields();
   return j.ForEachMember([&](absl::string_view key, View value) {
-    return JsonToValue(value, depth + 1, name, &(*fields)[std::string(key)]);
+    auto [it, inserted] = fields->try_emplace(std::string(key));
+    if (!inserted) return RepeatedName(name);
+    return JsonToValue(value, depth + 1, name, &it->second);
   });
 }
 
@@ -679,37 +665,66 @@ absl::optional<int64_t> TimestampSeconds(View j) {
   return seconds;
 }
 
+// The response-only members of a client information response, as met.
 template <typename View>
-absl::StatusOr<v1::ClientMetadata> MetadataFromView(View object) {
+using ResponseOnlyValues = std::array<absl::optional<View>, kResponseOnlyCount>;
+
+// Fills `m` (empty) from the members of `object` in one pass, and collects
+// the response-only members into `response_only`.
+template <typename View>
+absl::Status FillMetadata(View object, v1::ClientMetadata& m,
+                          ResponseOnlyValues<View>& response_only) {
   if (object.type() != JsonType::kObject) {
     return absl::InvalidArgumentError(
         absl::StrCat("client metadata must be a JSON object, not ", object.type_name()));
   }
   const Plan& plan = GetPlan();
-  v1::ClientMetadata m;
   const Reflection* r = m.GetReflection();
   auto* additional = m.mutable_additional_metadata();
-  absl::Status status = object.ForEachMember([&](absl::string_view name, View value) {
-    if (IsResponseOnly(name)) return absl::OkStatus();
+  // Which typed fields' names were met, whether or not their value fitted.
+  absl::InlinedVector<bool, 64> typed_seen(plan.fields.size(), false);
+  return object.ForEachMember([&](absl::string_view name, View value) -> absl::Status {
+    if (const int i = ResponseOnlyIndex(name); i >= 0) {
+      if (response_only[i].has_value()) return RepeatedName(name);
+      response_only[i] = value;
+      return absl::OkStatus();
+    }
     if (auto it = plan.typed_by_name.find(name); it != plan.typed_by_name.end()) {
+      if (typed_seen[it->second]) return RepeatedName(name);
+      typed_seen[it->second] = true;
       absl::StatusOr<bool> filled = JsonToTyped(value, plan.fields[it->second], r, &m);
       if (!filled.ok()) return filled.status();
       if (*filled) return absl::OkStatus();
     }
-    return JsonToValue(value, 2, name, &(*additional)[std::string(name)]);
+    auto [entry, inserted] = additional->try_emplace(std::string(name));
+    if (!inserted) return RepeatedName(name);
+    return JsonToValue(value, 2, name, &entry->second);
   });
-  if (!status.ok()) return status;
-  return m;
 }
 
 template <typename View>
-absl::StatusOr<v1::ClientInformation> InformationFromView(View j) {
+absl::StatusOr<v1::ClientMetadata> MetadataFromView(View object) {
+  v1::ClientMetadata m;
+  ResponseOnlyValues<View> response_only;
+  if (absl::Status s = FillMetadata(object, m, response_only); !s.ok()) return s;
+  return m;
+}
+
+// Fills `info` (empty) from a client information response.
+template <typename View>
+absl::Status FillInformation(View j, v1::ClientInformation& info) {
   if (j.type() != JsonType::kObject) {
     return absl::InternalError(
         absl::StrCat("Authlete's responseContent is a JSON ", j.type_name(), ", not an object"));
   }
-  v1::ClientInformation info;
-  if (absl::optional<View> v = j.Find("client_id")) {
+  ResponseOnlyValues<View> response_only;
+  if (absl::Status s = FillMetadata(j, *info.mutable_metadata(), response_only); !s.ok()) {
+    return absl::InternalError(absl::StrCat("Authlete's responseContent: ", s.message()));
+  }
+  auto member = [&response_only](absl::string_view name) -> absl::optional<View> {
+    return response_only[ResponseOnlyIndex(name)];
+  };
+  if (absl::optional<View> v = member("client_id")) {
     switch (v->type()) {
       case JsonType::kString:
         info.set_client_id(std::string(v->string()));
@@ -731,31 +746,25 @@ absl::StatusOr<v1::ClientInformation> InformationFromView(View j) {
         break;
     }
   }
-  auto string_member = [&j](const char* name, std::string* out) {
-    if (absl::optional<View> v = j.Find(name); v.has_value() && v->type() == JsonType::kString) {
+  auto string_member = [&member](absl::string_view name, std::string* out) {
+    if (absl::optional<View> v = member(name); v.has_value() && v->type() == JsonType::kString) {
       *out = std::string(v->string());
     }
   };
   string_member("client_secret", info.mutable_client_secret());
-  if (absl::optional<View> v = j.Find("client_id_issued_at")) {
+  if (absl::optional<View> v = member("client_id_issued_at")) {
     if (absl::optional<int64_t> s = TimestampSeconds(*v)) {
       info.mutable_client_id_issued_at()->set_seconds(*s);
     }
   }
-  if (absl::optional<View> v = j.Find("client_secret_expires_at")) {
+  if (absl::optional<View> v = member("client_secret_expires_at")) {
     if (absl::optional<int64_t> s = TimestampSeconds(*v); s.has_value() && *s != 0) {
       info.mutable_client_secret_expires_at()->set_seconds(*s);
     }
   }
   string_member("registration_access_token", info.mutable_registration_access_token());
   string_member("registration_client_uri", info.mutable_registration_client_uri());
-  absl::StatusOr<v1::ClientMetadata> metadata = MetadataFromView(j);
-  if (!metadata.ok()) {
-    return absl::InternalError(
-        absl::StrCat("Authlete's responseContent: ", metadata.status().message()));
-  }
-  *info.mutable_metadata() = *std::move(metadata);
-  return info;
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -835,22 +844,34 @@ absl::StatusOr<v1::ClientMetadata> MetadataFromJson(const json& object) {
 
 absl::StatusOr<v1::ClientMetadata> MetadataFromJsonString(absl::string_view json_text) {
   if (absl::optional<SimdjsonView> document = ParseWithSimdjson(json_text)) {
-    return MetadataFromView(*document);
+    absl::StatusOr<v1::ClientMetadata> m = MetadataFromView(*document);
+    if (m.ok()) return m;
   }
   absl::StatusOr<json> j = Parse(json_text, absl::StatusCode::kInvalidArgument, "client metadata");
   if (!j.ok()) return j.status();
   return MetadataFromView(NlohmannView(*j));
 }
 
-absl::StatusOr<v1::ClientInformation> ClientInformationFromJson(
-    absl::string_view response_content) {
+absl::Status FillClientInformationFromJson(absl::string_view response_content,
+                                          v1::ClientInformation& info) {
+  info.Clear();
   if (absl::optional<SimdjsonView> document = ParseWithSimdjson(response_content)) {
-    return InformationFromView(*document);
+    if (FillInformation(*document, info).ok()) return absl::OkStatus();
+    info.Clear();
   }
   absl::StatusOr<json> j =
       Parse(response_content, absl::StatusCode::kInternal, "Authlete's responseContent");
   if (!j.ok()) return j.status();
-  return InformationFromView(NlohmannView(*j));
+  absl::Status s = FillInformation(NlohmannView(*j), info);
+  if (!s.ok()) info.Clear();
+  return s;
+}
+
+absl::StatusOr<v1::ClientInformation> ClientInformationFromJson(
+    absl::string_view response_content) {
+  v1::ClientInformation info;
+  if (absl::Status s = FillClientInformationFromJson(response_content, info); !s.ok()) return s;
+  return info;
 }
 
 }  // namespace dcr::metadata

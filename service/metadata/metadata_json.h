@@ -77,6 +77,11 @@ absl::StatusOr<v1::ClientMetadata> MetadataFromJsonString(absl::string_view json
 // JSON object or nests too deeply. Messages never quote the content, which
 // holds secrets.
 absl::StatusOr<v1::ClientInformation> ClientInformationFromJson(absl::string_view response_content);
+// As ClientInformationFromJson, into `info` (cleared first, and left empty on
+// failure): a reply fills its own message in place, on whatever arena it
+// lives.
+absl::Status FillClientInformationFromJson(absl::string_view response_content,
+                                          v1::ClientInformation& info);
 
 }  // namespace dcr::metadata
 

@@ -21,14 +21,12 @@ template <typename Response>
 core::Refusal FillClientReply(const core::DcrResponse& result, Response& response) {
   FillCommon(result, response);
   response.set_response_content(result.response_content);
-  absl::StatusOr<v1::ClientInformation> client =
-      metadata::ClientInformationFromJson(result.response_content);
-  if (client.ok()) {
-    *response.mutable_client() = *std::move(client);
-  } else {
+  if (absl::Status parsed =
+          metadata::FillClientInformationFromJson(result.response_content, *response.mutable_client());
+      !parsed.ok()) {
+    response.clear_client();
     telemetry::Log(telemetry::LogLevel::kWarning, "cannot parse Authlete's responseContent",
-                   {{"result_code", result.result_code},
-                    {"error", std::string(client.status().message())}});
+                   {{"result_code", result.result_code}, {"error", std::string(parsed.message())}});
   }
   return absl::nullopt;
 }
