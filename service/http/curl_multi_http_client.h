@@ -88,6 +88,9 @@ class CurlMultiHttpClient final : public HttpClient {
   // libcurl cannot make one.
   CURL* NewEasy();
   void RecycleEasy(CURL* easy) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
+  // Sets how many connections curl's cache keeps while `transfers` are under
+  // way (CURLMOPT_MAXCONNECTS).
+  void KeepConnectionsFor(std::size_t transfers) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
 
   static int OnSocket(CURL* easy, curl_socket_t fd, int what, void* self,
                       void* socket_data);

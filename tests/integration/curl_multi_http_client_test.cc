@@ -41,9 +41,69 @@ class CurlMultiHttpClientTest : public ::testing::Test {
     return authlete::BuildHttpRequest(options, call, timeout);
   }
 
+  // Sends `n` requests at once and waits for every answer; each must be a 200.
+  void SendAtOnce(int n) {
+    absl::BlockingCounter done(n);
+    std::atomic<int> ok{0};
+    for (int i = 0; i < n; ++i) {
+      http_->Send(RegisterRequest(), [&](HttpResult result) {
+        if (result.transport.ok() && result.status == 200) ++ok;
+        done.DecrementCount();
+      });
+    }
+    done.Wait();
+    EXPECT_EQ(ok.load(), n);
+  }
+
+  // Every request held by the emulator for `ms` (0: none), so that those
+  // sent at once are all under way together, each on a connection of its own.
+  void HoldRequests(int ms) {
+    emulator::FaultSpec spec;
+    if (ms > 0) {
+      emulator::FaultRule latency;
+      latency.kind = emulator::FaultKind::kLatency;
+      latency.latency_ms = ms;
+      spec.rules.push_back(latency);
+    }
+    emulator_->SetFaults(spec);
+  }
+
   std::unique_ptr<emulator::Emulator> emulator_;
   std::unique_ptr<CurlMultiHttpClient> http_;
 };
+
+// A load that dips keeps its connections: curl's default cache limit (four
+// times the transfers under way) closed one idle connection per answer once
+// the load fell, and the next rise opened them all again.
+TEST_F(CurlMultiHttpClientTest, ConnectionsOutliveADipInTheLoad) {
+  HoldRequests(100);
+  SendAtOnce(32);
+  // One each, but a request may wait for a connection to learn whether it
+  // multiplexes (CURLOPT_PIPEWAIT) and go on it once free.
+  const int64_t opened = emulator_->stats().connections_accepted;
+  EXPECT_GE(opened, 30);
+  HoldRequests(0);
+  for (int i = 0; i < 20; ++i) SendAtOnce(1);  // curl's default closed 20 here
+  HoldRequests(100);
+  SendAtOnce(32);
+  EXPECT_LE(emulator_->stats().connections_accepted, opened + 2);
+}
+
+// ...but a burst's connections do not all stay: once it is over, answers
+// close the idle ones down to the spare margin (64).
+TEST_F(CurlMultiHttpClientTest, ABurstsIdleConnectionsAreClosedAfterIt) {
+  HoldRequests(200);
+  SendAtOnce(150);
+  EXPECT_GE(emulator_->stats().peak_connections, 140);
+  HoldRequests(0);
+  for (int i = 0; i < 100; ++i) SendAtOnce(1);
+  // The emulator sees each close a moment after curl makes it.
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (emulator_->stats().active_connections > 65 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_LE(emulator_->stats().active_connections, 65);
+}
 
 TEST_F(CurlMultiHttpClientTest, ManyThreadsSendingAtOnceAllGetTheirAnswer) {
   constexpr int kThreads = 8;
