@@ -49,32 +49,41 @@ std::string ReasonLabel(const CallRecord& record, const core::Error* error) {
 
 }  // namespace
 
-void CallObserver::Finished(const CallRecord& record, const core::Error* error) {
+CallObserver::Outcome CallObserver::Count(const CallRecord& record, const core::Error* error) {
   const Operation operation = record.operation;
-  const absl::Duration latency = absl::Now() - record.start;
+  Outcome outcome;
+  outcome.latency = absl::Now() - record.start;
   // What the caller saw: a caller that gave up saw its own deadline or
   // cancellation, not the gateway's answer.
-  absl::StatusCode code = error != nullptr ? error->code() : absl::StatusCode::kOk;
+  outcome.code = error != nullptr ? error->code() : absl::StatusCode::kOk;
   if (record.caller_gave_up) {
-    code = record.caller_deadline_passed ? absl::StatusCode::kDeadlineExceeded
-                                         : absl::StatusCode::kCancelled;
+    outcome.code = record.caller_deadline_passed ? absl::StatusCode::kDeadlineExceeded
+                                                 : absl::StatusCode::kCancelled;
   }
   const v1::Action action = error != nullptr ? error->detail().action() : record.action;
   const std::string rpc(api::Name(operation));
-  const std::string code_name = absl::StatusCodeToString(code);
+  const std::string code_name = absl::StatusCodeToString(outcome.code);
   in_flight_[Index(operation)]->Add(-1);
-  duration_[Index(operation)]->Observe(absl::ToDoubleSeconds(latency));
+  duration_[Index(operation)]->Observe(absl::ToDoubleSeconds(outcome.latency));
   calls_->With({rpc, code_name, v1::Action_Name(action)}).Add(1);
-  const std::string reason = ReasonLabel(record, error);
-  if (code != absl::StatusCode::kOk) errors_->With({rpc, code_name, reason}).Add(1);
-
+  if (outcome.code != absl::StatusCode::kOk) {
+    errors_->With({rpc, code_name, ReasonLabel(record, error)}).Add(1);
+  }
   // Administrative reads too: who looked at which clients matters.
-  const bool audit = !api::Traits(operation).read_only || options_.audit_reads ||
-                     api::Traits(operation).administrative;
-  if (!options_.log_requests && !audit) return;
+  outcome.audit = !api::Traits(operation).read_only || options_.audit_reads ||
+                  api::Traits(operation).administrative;
+  outcome.logged = options_.log_requests || outcome.audit;
+  return outcome;
+}
+
+void CallObserver::Log(const CallRecord& record, const core::Error* error,
+                       const Outcome& outcome) {
+  if (!outcome.logged) return;
+  const absl::StatusCode code = outcome.code;
+  const v1::Action action = error != nullptr ? error->detail().action() : record.action;
   telemetry::Log(
       code == absl::StatusCode::kOk ? telemetry::LogLevel::kInfo : telemetry::LogLevel::kWarning,
-      audit ? "audit" : "rpc",
+      outcome.audit ? "audit" : "rpc",
       // In the order of their names, as the line has them: Log then need
       // not sort them.
       {{"action", v1::Action_Name(action)},
@@ -83,14 +92,14 @@ void CallObserver::Finished(const CallRecord& record, const core::Error* error) 
        // that created client_id, say): nothing done is unrecorded.
        {"caller_gave_up", record.caller_gave_up},
        {"client_id", record.client_id},
-       {"code", code_name},
+       {"code", absl::StatusCodeToString(code)},
        {"error", error != nullptr ? error->message() : std::string()},
-       {"latency_ms", absl::ToDoubleMilliseconds(latency)},
+       {"latency_ms", absl::ToDoubleMilliseconds(outcome.latency)},
        {"peer", record.peer},
        {"reason", error != nullptr ? v1::ErrorReason_Name(error->reason()) : std::string()},
        {"replayed", record.replayed},
        {"result_code", error != nullptr ? error->detail().result_code() : record.result_code},
-       {"rpc", rpc},
+       {"rpc", api::Name(record.operation)},
        {"service_id", record.service_id},
        {"trace_id", record.trace_id},
        {"upstream_attempts", int64_t{error != nullptr ? error->detail().upstream_attempts() : 0}}});

@@ -53,8 +53,27 @@ class CallObserver {
   CallObserver(Options options, metrics::Registry* registry);
 
   void Started(api::Operation operation);
-  // `error` is null when the call succeeded.
-  void Finished(const CallRecord& record, const core::Error* error);
+
+  // How a call ended, as its caller sees it, and what its line is: all
+  // that Log needs, so that it touches no observer (see Log).
+  struct Outcome {
+    absl::StatusCode code = absl::StatusCode::kOk;
+    absl::Duration latency;
+    bool logged = false;  // a line at all
+    bool audit = false;   // an "audit" line, not an "rpc" one
+  };
+  // The metrics of a finished call (`error` is null when it succeeded):
+  // before its answer leaves, so that a caller holding the answer finds its
+  // call counted.
+  Outcome Count(const CallRecord& record, const core::Error* error);
+  // Its log line: after the answer left, so that writing it (a syscall)
+  // adds nothing to the caller's wait. Static: by then a shutdown may have
+  // destroyed the service and its observer.
+  static void Log(const CallRecord& record, const core::Error* error, const Outcome& outcome);
+  // Both, for a caller that answers otherwise.
+  void Finished(const CallRecord& record, const core::Error* error) {
+    Log(record, error, Count(record, error));
+  }
 
  private:
   const Options options_;

@@ -81,23 +81,29 @@ class PendingRpc {
   void Hold(admission::Reservation reservation) { reservation_ = std::move(reservation); }
 
   void Fail(const Error& error) {
-    Observe(&error);
+    const CallObserver::Outcome outcome = Count(&error);
     // The one place an error becomes a gRPC status.
     End(api::ToGrpcStatus(error.code(), error.message(), &error.detail()));
+    CallObserver::Log(record_, &error, outcome);
   }
 
   void Succeed() {
-    Observe(nullptr);
+    const CallObserver::Outcome outcome = Count(nullptr);
     End(grpc::Status::OK);
+    CallObserver::Log(record_, nullptr, outcome);
   }
 
  private:
-  void Observe(const Error* error) {
+  // Before the answer leaves: the context is gRPC's until then, and a caller
+  // holding its answer finds the call in the metrics. The log line follows
+  // the answer (CallObserver::Log), off the caller's wait; nothing of the
+  // service is touched after Finish, since a shutdown may then destroy it.
+  CallObserver::Outcome Count(const Error* error) {
     record_.caller_gave_up = context_->IsCancelled();
     if (record_.caller_gave_up) {
       record_.caller_deadline_passed = context_->deadline() <= std::chrono::system_clock::now();
     }
-    observer_.Finished(record_, error);
+    return observer_.Count(record_, error);
   }
 
   // The budget is given back as the answer is handed to gRPC: what the call
