@@ -1,6 +1,7 @@
 #include "service/http/curl_multi_http_client.h"
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -136,11 +137,13 @@ CurlMultiHttpClient::~CurlMultiHttpClient() {
   Wake();
   loop_.join();
   {
+    // Under curl_mu_ as every curl call: closing the cached connections
+    // calls OnCloseSocket.
     absl::MutexLock lock(&curl_mu_);
     for (CURL* easy : idle_easies_) curl_easy_cleanup(easy);
     idle_easies_.clear();
+    curl_multi_cleanup(multi_);
   }
-  curl_multi_cleanup(multi_);
   close(timer_fd_);
   close(wake_fd_);
   close(epoll_fd_);
@@ -221,6 +224,13 @@ void CurlMultiHttpClient::Run() {
         timer_fired = true;
         continue;
       }
+      if (auto it = watched_.find(fd); it != watched_.end() && !it->second.wanted) {
+        // An idle connection's socket (see OnSocket): curl reads it when it
+        // next takes the connection, and finds it closed then.
+        epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+        watched_.erase(it);
+        continue;
+      }
       int flags = 0;
       if (events[i].events & EPOLLIN) flags |= CURL_CSELECT_IN;
       if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
@@ -267,6 +277,10 @@ CURL* CurlMultiHttpClient::NewEasy() {
   // once: a curl_easy_reset and thirty setopts per call cost more than
   // writing the request.
   curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, &CurlMultiHttpClient::OnPrerequest);
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, &CurlMultiHttpClient::OnOpenSocket);
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, this);
+  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, &CurlMultiHttpClient::OnCloseSocket);
+  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, this);
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &CurlMultiHttpClient::OnBody);
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &CurlMultiHttpClient::OnHeader);
   curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, kUploadBufferBytes);
@@ -486,27 +500,60 @@ void CurlMultiHttpClient::FailAll(absl::string_view why, Finished& finished) {
   }
 }
 
-// Runs inside a curl call, so under curl_mu_.
+// Runs inside a curl call, so under curl_mu_. curl says REMOVE when a
+// transfer ends and its connection goes idle in the cache, then asks for the
+// same socket again when the next transfer takes that connection: a DEL and
+// an ADD per call. So a socket curl stops watching stays in the epoll set
+// with what it had, and costs nothing if curl asks for it again; if it fires
+// meanwhile (Authlete closed the idle connection), Run takes it out then.
 int CurlMultiHttpClient::OnSocket(CURL* /*easy*/, curl_socket_t fd, int what,
-                                  void* self_ptr, void* socket_data) {
+                                  void* self_ptr, void* /*socket_data*/)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
   auto* self = static_cast<CurlMultiHttpClient*>(self_ptr);
+  auto it = self->watched_.find(fd);
   if (what == CURL_POLL_REMOVE) {
-    epoll_ctl(self->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-    curl_multi_assign(self->multi_, fd, nullptr);
+    if (it != self->watched_.end()) it->second.wanted = false;
+    return 0;
+  }
+  uint32_t events = 0;
+  if (what & CURL_POLL_IN) events |= EPOLLIN;
+  if (what & CURL_POLL_OUT) events |= EPOLLOUT;
+  if (it != self->watched_.end() && it->second.events == events) {
+    it->second.wanted = true;
     return 0;
   }
   epoll_event event{};
+  event.events = events;
   event.data.fd = fd;
-  if (what & CURL_POLL_IN) event.events |= EPOLLIN;
-  if (what & CURL_POLL_OUT) event.events |= EPOLLOUT;
-  int op = socket_data != nullptr ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  int op = it != self->watched_.end() ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
   if (epoll_ctl(self->epoll_fd_, op, fd, &event) != 0) {
-    // The fd may have been closed and reused behind curl's back.
-    op = (errno == EEXIST) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    // Not where the record says: retry the other way.
+    op = op == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
     if (epoll_ctl(self->epoll_fd_, op, fd, &event) != 0) return -1;
   }
-  curl_multi_assign(self->multi_, fd, self);
+  self->watched_[fd] = Watch{events, true};
   return 0;
+}
+
+// Sockets are opened and closed through these (CURLOPT_OPENSOCKETFUNCTION,
+// CURLOPT_CLOSESOCKETFUNCTION) so that the record of the epoll set follows
+// them: a closed socket leaves the set by itself, and a new one that gets
+// its number must not be taken for it. Under curl_mu_, as every curl call.
+curl_socket_t CurlMultiHttpClient::OnOpenSocket(void* self_ptr, curlsocktype /*purpose*/,
+                                                curl_sockaddr* address)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  auto* self = static_cast<CurlMultiHttpClient*>(self_ptr);
+  const int fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  if (fd < 0) return CURL_SOCKET_BAD;
+  self->watched_.erase(fd);
+  return fd;
+}
+
+int CurlMultiHttpClient::OnCloseSocket(void* self_ptr, curl_socket_t fd)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  auto* self = static_cast<CurlMultiHttpClient*>(self_ptr);
+  self->watched_.erase(fd);
+  return close(fd);
 }
 
 namespace {

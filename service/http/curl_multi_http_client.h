@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -94,6 +95,8 @@ class CurlMultiHttpClient final : public HttpClient {
 
   static int OnSocket(CURL* easy, curl_socket_t fd, int what, void* self,
                       void* socket_data);
+  static curl_socket_t OnOpenSocket(void* self, curlsocktype purpose, curl_sockaddr* address);
+  static int OnCloseSocket(void* self, curl_socket_t fd);
   static int OnTimer(CURLM* multi, long timeout_ms, void* self);
   bool ArmTimer(int64_t at_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
   void OnTimerFired() ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
@@ -123,6 +126,13 @@ class CurlMultiHttpClient final : public HttpClient {
   int64_t timer_wanted_ns_ ABSL_GUARDED_BY(curl_mu_) = kNoTime;
   int64_t timer_armed_ns_ ABSL_GUARDED_BY(curl_mu_) = kNoTime;
   std::vector<CURL*> idle_easies_ ABSL_GUARDED_BY(curl_mu_);
+  // What each socket curl opened has in the epoll set, and whether curl
+  // still watches it (see OnSocket).
+  struct Watch {
+    uint32_t events = 0;
+    bool wanted = false;
+  };
+  absl::flat_hash_map<int, Watch> watched_ ABSL_GUARDED_BY(curl_mu_);
   absl::flat_hash_set<Transfer*> active_transfers_ ABSL_GUARDED_BY(curl_mu_);
 
   absl::Mutex mu_;

@@ -5,11 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include <time.h>
+
 #include <atomic>
 #include <thread>
 #include <vector>
 
 #include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/notification.h"
 #include "service/authlete/authlete_request.h"
 #include "tests/emulator/emulator.h"
 
@@ -164,6 +167,54 @@ TEST_F(CurlMultiHttpClientTest, TimeoutFiresForInlineSends) {
   done.Wait();
   EXPECT_EQ(deadline_exceeded.load(), 3);
   EXPECT_LT(absl::Now() - start, absl::Seconds(1.5));
+}
+
+// An idle connection's socket stays in the epoll set between transfers (no
+// DEL and ADD per call). When Authlete closes such a connection, the loop
+// takes the socket out instead of spinning on it, and the next request goes
+// on a new connection.
+TEST(CurlMultiHttpClientIdleTest, AnIdleConnectionClosedByAuthleteIsDroppedNotSpunOn) {
+  emulator::EmulatorOptions options;
+  options.idle_timeout = absl::Milliseconds(100);
+  absl::StatusOr<std::unique_ptr<emulator::Emulator>> emulator =
+      emulator::Emulator::Start(options);
+  ASSERT_TRUE(emulator.ok()) << emulator.status();
+  absl::StatusOr<std::unique_ptr<CurlMultiHttpClient>> http =
+      CurlMultiHttpClient::Create(CurlOptions{});
+  ASSERT_TRUE(http.ok()) << http.status();
+  auto send = [&] {
+    authlete::AuthleteOptions authlete;
+    authlete.base_url = (*emulator)->base_url();
+    authlete.credential = emulator::kDefaultServiceToken;
+    core::DcrCall call;
+    call.operation = api::Operation::kRegister;
+    call.service_id = emulator::kDefaultServiceId;
+    call.json = R"({"redirect_uris":["https://app.example.com/cb"]})";
+    absl::Notification done;
+    int status = 0;
+    (*http)->Send(authlete::BuildHttpRequest(authlete, call, absl::Seconds(10)),
+                  [&](HttpResult result) {
+                    status = result.transport.ok() ? result.status : -1;
+                    done.Notify();
+                  });
+    done.WaitForNotification();
+    return status;
+  };
+  ASSERT_EQ(send(), 200);
+  // The emulator closes the idle connection after 100 ms; its socket fires
+  // then. A loop that kept handing it to curl (which ignores it) would burn
+  // a core for the whole wait.
+  auto cpu = [] {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return absl::DurationFromTimespec(t);
+  };
+  const absl::Duration before = cpu();
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_LT(cpu() - before, absl::Milliseconds(150));
+  EXPECT_EQ((*emulator)->stats().active_connections, 0);
+  EXPECT_EQ(send(), 200);
+  EXPECT_EQ((*emulator)->stats().connections_accepted, 2);
 }
 
 TEST_F(CurlMultiHttpClientTest, SendsAfterCancelAllAreCancelled) {
