@@ -42,7 +42,41 @@ struct ValueWriter {
   void operator()(bool v) const { json::AppendBool(v, out); }
 };
 
+// Writes `text` to stdout whole: unbuffered, so that a collector tailing
+// stdout sees each line as it happens, and under a lock, so that the lines
+// of concurrent calls stay apart.
+void WriteOut(absl::string_view text) {
+  static absl::Mutex write_mu(absl::kConstInit);
+  absl::MutexLock lock(&write_mu);
+  std::size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = write(STDOUT_FILENO, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // Nowhere to log to: never fail the call for it.
+    written += static_cast<std::size_t>(n);
+  }
+}
+
+// This thread's LogBatch scopes and the lines they hold.
+constexpr std::size_t kMaxBatchBytes = 64 * 1024;
+thread_local int batch_depth = 0;
+thread_local std::string batch_lines;
+
 }  // namespace
+
+LogBatch::LogBatch() { ++batch_depth; }
+
+LogBatch::~LogBatch() {
+  if (--batch_depth > 0) return;
+  if (!batch_lines.empty()) WriteOut(batch_lines);
+  // The buffer is kept for the thread's next batch, unless a flood of lines
+  // grew it.
+  if (batch_lines.capacity() > kMaxBatchBytes) {
+    std::string().swap(batch_lines);
+  } else {
+    batch_lines.clear();
+  }
+}
 
 void SetMinLogLevel(LogLevel level) { min_level.store(static_cast<int>(level)); }
 
@@ -107,17 +141,15 @@ void Log(LogLevel level, absl::string_view message, std::initializer_list<LogFie
   }
   text.push_back('}');
   text.push_back('\n');
-  // Unbuffered, whole lines: a collector tailing stdout sees each line as it
-  // happens, and the lock keeps lines of concurrent calls apart.
-  static absl::Mutex write_mu(absl::kConstInit);
-  absl::MutexLock lock(&write_mu);
-  std::size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = write(STDOUT_FILENO, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // Nowhere to log to: never fail the call for it.
-    written += static_cast<std::size_t>(n);
+  if (batch_depth > 0) {
+    batch_lines.append(text);
+    if (batch_lines.size() >= kMaxBatchBytes) {
+      WriteOut(batch_lines);
+      batch_lines.clear();
+    }
+    return;
   }
+  WriteOut(text);
 }
 
 }  // namespace dcr::telemetry

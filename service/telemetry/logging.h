@@ -46,6 +46,19 @@ void SetMinLogLevel(LogLevel level);
 void Log(LogLevel level, absl::string_view message,
          std::initializer_list<LogField> fields = {});
 
+// Lines logged on this thread while a LogBatch lives are written together
+// when the outermost one ends: one write(2) for the answers an event loop
+// hands out at once instead of one per line. Lines wait only as long as the
+// scope (a crash inside it loses them), and a batch past 64 KiB is written
+// at once.
+class LogBatch {
+ public:
+  LogBatch();
+  ~LogBatch();
+  LogBatch(const LogBatch&) = delete;
+  LogBatch& operator=(const LogBatch&) = delete;
+};
+
 // A line's "time": RFC 3339 in UTC with microseconds, as
 // absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ") writes it.
 std::string LogTimestamp(absl::Time time);

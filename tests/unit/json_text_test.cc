@@ -4,6 +4,7 @@
 #include "service/json/json_text.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 #include "service/authlete/authlete_request.h"
 #include "service/telemetry/logging.h"
@@ -210,6 +212,72 @@ TEST(JsonTextTest, LogTimestampIsWhatFormatTimeWrites) {
     EXPECT_EQ(telemetry::LogTimestamp(t),
               absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone()));
   }
+}
+
+// Stdout into a file for the life of the object, so that a test can see
+// what has been written so far.
+class StdoutToFile {
+ public:
+  StdoutToFile() {
+    std::fflush(stdout);
+    char path[] = "/tmp/log_batch_test.XXXXXX";
+    fd_ = mkstemp(path);
+    unlink(path);
+    saved_ = dup(STDOUT_FILENO);
+    dup2(fd_, STDOUT_FILENO);
+  }
+  ~StdoutToFile() {
+    dup2(saved_, STDOUT_FILENO);
+    close(saved_);
+    close(fd_);
+  }
+  off_t Written() const {
+    struct stat st {};
+    fstat(fd_, &st);
+    return st.st_size;
+  }
+  std::vector<std::string> Messages() const {
+    std::string text(static_cast<std::size_t>(Written()), '\0');
+    if (pread(fd_, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) return {};
+    std::vector<std::string> messages;
+    for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+      messages.push_back(nlohmann::json::parse(line).at("msg"));
+    }
+    return messages;
+  }
+
+ private:
+  int fd_ = -1;
+  int saved_ = -1;
+};
+
+TEST(LogBatchTest, LinesWaitForTheOutermostBatchAndKeepTheirOrder) {
+  StdoutToFile out;
+  {
+    telemetry::LogBatch outer;
+    telemetry::Log(telemetry::LogLevel::kInfo, "one");
+    {
+      telemetry::LogBatch inner;
+      telemetry::Log(telemetry::LogLevel::kInfo, "two");
+    }
+    telemetry::Log(telemetry::LogLevel::kInfo, "three");
+    EXPECT_EQ(out.Written(), 0);
+  }
+  EXPECT_EQ(out.Messages(), (std::vector<std::string>{"one", "two", "three"}));
+  // Without a batch, a line is written at once.
+  telemetry::Log(telemetry::LogLevel::kInfo, "four");
+  EXPECT_EQ(out.Messages(), (std::vector<std::string>{"one", "two", "three", "four"}));
+}
+
+TEST(LogBatchTest, ABatchPast64KiBIsWrittenWithoutWaiting) {
+  StdoutToFile out;
+  const std::string filler(1000, 'x');
+  telemetry::LogBatch batch;
+  for (int i = 0; i < 70; ++i) {
+    telemetry::Log(telemetry::LogLevel::kInfo, "filler", {{"text", filler}});
+  }
+  EXPECT_GE(out.Written(), 64 * 1024);
+  EXPECT_LT(out.Written(), 70 * 1000);
 }
 
 }  // namespace
