@@ -42,6 +42,9 @@ ABSL_FLAG(bool, quick, false, "small sizes: checks the harness works, figures me
 ABSL_FLAG(int, emulator_threads, 4, "authlete-emulator server threads");
 ABSL_FLAG(std::string, mix, "register:20,get:50,update:20,delete:10", "operation weights");
 ABSL_FLAG(int64_t, overhead_calls, 4000, "overhead: measured calls per path");
+ABSL_FLAG(uint64_t, seed, 0,
+          "the workload's random seed; 0: a new one each run (tests/bench/count_instructions.sh "
+          "sets one, so that runs make the same calls)");
 ABSL_FLAG(int, concurrency_in_flight, 2000, "concurrency: calls in flight");
 ABSL_FLAG(int, concurrency_latency_ms, 500, "concurrency: latency injected upstream");
 ABSL_FLAG(absl::Duration, concurrency_duration, absl::Seconds(12), "concurrency: run time");
@@ -255,8 +258,8 @@ absl::StatusOr<Report> Overhead(const Mix& mix, const std::vector<std::string>& 
       stack->authlete, emulator::kDefaultServiceId, documents, kCallTimeout);
   if (!gateway.ok()) return gateway.status();
   if (!direct.ok()) return direct.status();
-  Workload gateway_work(mix, pool, documents.size());
-  Workload direct_work(mix, pool, documents.size());
+  Workload gateway_work(mix, pool, documents.size(), absl::GetFlag(FLAGS_seed));
+  Workload direct_work(mix, pool, documents.size(), absl::GetFlag(FLAGS_seed));
   LatencyRecorder gateway_latency, direct_latency, warmup_latency;
 
   const int64_t calls = absl::GetFlag(FLAGS_overhead_calls);
@@ -450,7 +453,7 @@ absl::StatusOr<Report> Concurrency(const Mix& mix, const std::vector<std::string
       !s.ok()) {
     return s;
   }
-  Workload workload(mix, pool, documents.size());
+  Workload workload(mix, pool, documents.size(), absl::GetFlag(FLAGS_seed));
   LatencyRecorder latency;
   LoadOptions options;
   options.in_flight = absl::GetFlag(FLAGS_concurrency_in_flight);
@@ -506,7 +509,7 @@ absl::StatusOr<Report> Efficiency(const Mix& mix, const std::vector<std::string>
   if (!prepared.ok()) return prepared.status();
   std::unique_ptr<Stack>& stack = prepared->stack;
   const std::vector<ClientRef>& pool = prepared->pool;
-  Workload workload(mix, pool, documents.size());
+  Workload workload(mix, pool, documents.size(), absl::GetFlag(FLAGS_seed));
   LatencyRecorder latency;
   LoadOptions options;
   options.in_flight = absl::GetFlag(FLAGS_efficiency_in_flight);
@@ -578,7 +581,7 @@ absl::StatusOr<Report> Rate(const Mix& mix, const std::vector<std::string>& docu
   if (!prepared.ok()) return prepared.status();
   std::unique_ptr<Stack>& stack = prepared->stack;
   const std::vector<ClientRef>& pool = prepared->pool;
-  Workload workload(mix, pool, documents.size());
+  Workload workload(mix, pool, documents.size(), absl::GetFlag(FLAGS_seed));
   LatencyRecorder latency;
   LoadOptions options;
   options.rate = absl::GetFlag(FLAGS_rate);

@@ -64,6 +64,11 @@ class GatewayTarget final : public Target {
                                      [call](grpc::Status s) { call->Finish(OutcomeOf(s)); });
         return;
       }
+      default:
+        // The workload makes the four DCR calls only; anything else fails
+        // rather than never finishing.
+        std::move(done)(CallOutcome{"UNSUPPORTED_OPERATION", absl::nullopt});
+        return;
     }
   }
 

@@ -90,8 +90,11 @@ std::vector<std::string> MetadataDocuments() {
   return documents;
 }
 
-Workload::Workload(Mix mix, std::vector<ClientRef> pool, std::size_t documents)
-    : mix_(mix), pool_(std::move(pool)), documents_(documents) {}
+Workload::Workload(Mix mix, std::vector<ClientRef> pool, std::size_t documents, uint64_t seed)
+    : mix_(mix),
+      pool_(std::move(pool)),
+      documents_(documents),
+      rng_(seed != 0 ? seed : absl::Uniform<uint64_t>(absl::BitGen())) {}
 
 CallSpec Workload::Next() {
   absl::MutexLock lock(&mu_);

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include <random>
+
 #include "absl/random/random.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -55,7 +57,10 @@ struct CallSpec {
 // falls back to Get while there are none.
 class Workload {
  public:
-  Workload(Mix mix, std::vector<ClientRef> pool, std::size_t documents);
+  // `seed` 0: a different sequence each run; any other value: the same
+  // sequence of calls every run (for counting instructions, which then
+  // repeat exactly at one call in flight).
+  Workload(Mix mix, std::vector<ClientRef> pool, std::size_t documents, uint64_t seed = 0);
 
   CallSpec Next() ABSL_LOCKS_EXCLUDED(mu_);
   // A Register succeeded: its client may be deleted later.
@@ -66,7 +71,7 @@ class Workload {
   const std::vector<ClientRef> pool_;
   const std::size_t documents_;
   absl::Mutex mu_;
-  absl::BitGen rng_ ABSL_GUARDED_BY(mu_);
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
   std::deque<ClientRef> deletable_ ABSL_GUARDED_BY(mu_);
 };
 
