@@ -4,6 +4,7 @@
 #include <emmintrin.h>
 #endif
 
+#include <cassert>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -135,6 +136,7 @@ bool AppendStringChecked(absl::string_view text, std::string* out) {
     d += n - run;
   }
   *d++ = '"';
+  assert(d == out->data() + out->size());  // the first pass measured right
   return true;
 }
 
