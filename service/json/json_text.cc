@@ -48,6 +48,9 @@ char* WriteEscape(unsigned char c, char* d) {
 
 bool NeedsEscape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
 
+// The bytes the escape of `c` (one that NeedsEscape) adds to the text.
+std::size_t EscapeExtra(unsigned char c) { return c < 0x20 ? ControlEscapeSize(c) - 1 : 1; }
+
 #if defined(__SSE2__)
 // Bit i set where byte i of the 16 at `p` must be escaped; `high` gets the
 // bytes of 0x80 and above.
@@ -85,14 +88,13 @@ bool AppendStringChecked(absl::string_view text, std::string* out) {
     int mask = EscapeMask(p + i, &high_bits);
     high |= high_bits != 0;
     for (; mask != 0; mask &= mask - 1) {
-      const auto c = static_cast<unsigned char>(p[i + __builtin_ctz(mask)]);
-      extra += c < 0x20 ? ControlEscapeSize(c) - 1 : 1;
+      extra += EscapeExtra(static_cast<unsigned char>(p[i + __builtin_ctz(mask)]));
     }
   }
 #endif
   for (; i < n; ++i) {
     const auto c = static_cast<unsigned char>(p[i]);
-    if (NeedsEscape(c)) extra += c < 0x20 ? ControlEscapeSize(c) - 1 : 1;
+    if (NeedsEscape(c)) extra += EscapeExtra(c);
     high |= c >= 0x80;
   }
   // Valid UTF-8 is the rule (proto3 strings are checked by protobuf); for
