@@ -510,67 +510,118 @@ absl::StatusOr<Report> Efficiency(const Mix& mix, const std::vector<std::string>
   std::unique_ptr<Stack>& stack = prepared->stack;
   const std::vector<ClientRef>& pool = prepared->pool;
   Workload workload(mix, pool, documents.size(), absl::GetFlag(FLAGS_seed));
-  LatencyRecorder latency;
-  LoadOptions options;
-  options.in_flight = absl::GetFlag(FLAGS_efficiency_in_flight);
-  options.duration = absl::GetFlag(FLAGS_efficiency_duration);
-  options.warmup = options.duration / 5;
-  options.max_calls = INT64_MAX / 2;
-  absl::StatusOr<MeasuredRun> run = MeasureMix(*stack, workload, documents, options, latency);
-  if (!run.ok()) return run.status();
-  const absl::Duration cpu = run->after.cpu - run->before.cpu;
-  // Per successful call: failed calls cost less and must not flatter it.
-  const int64_t calls = std::max<int64_t>(1, run->load.succeeded_in_window);
-  const absl::Duration per_call = cpu / calls;
+  absl::StatusOr<std::unique_ptr<Target>> gateway =
+      MakeGatewayTarget(stack->channel, documents, kCallTimeout);
+  if (!gateway.ok()) return gateway.status();
   // gRPC's own floor on this machine: the same load of Health/Check calls,
   // which the gateway answers without Authlete, JSON or logging.
   std::unique_ptr<Target> health = MakeHealthCheckTarget(stack->channel, kCallTimeout);
-  LatencyRecorder health_latency;
-  LoadOptions floor_options = options;
-  floor_options.duration = std::max(absl::Seconds(2), options.duration / 2);
-  floor_options.warmup = floor_options.duration / 5;
-  absl::StatusOr<MeasuredRun> floor =
-      MeasureGateway(*stack, *health, workload, floor_options, health_latency);
-  if (!floor.ok()) return floor.status();
-  const absl::Duration floor_per_call =
-      (floor->after.cpu - floor->before.cpu) / std::max<int64_t>(1, floor->load.succeeded_in_window);
-  const double cpu_ratio = absl::FDivDuration(per_call, std::max(floor_per_call, absl::Nanoseconds(1)));
-  const LatencySummary s = latency.Summary();
+  LatencyRecorder latency, health_latency;
+  LoadOptions options;
+  options.in_flight = absl::GetFlag(FLAGS_efficiency_in_flight);
+  options.duration = absl::GetFlag(FLAGS_efficiency_duration);
+  options.max_calls = INT64_MAX / 2;
+  // The mix and the floor take turns in blocks, so that a machine whose
+  // speed drifts during the run (a VM's did by a third from one run to the
+  // next) weighs on both alike; each block has a warm-up of its own.
+  constexpr int kBlocks = 4;
+  LoadOptions block = options;
+  block.duration = options.duration / kBlocks;
+  block.warmup = block.duration / 5;
+  LoadOptions floor_block = block;
+  floor_block.duration = std::max(absl::Milliseconds(500), block.duration / 2);
+  floor_block.warmup = floor_block.duration / 5;
+  // Sums over the blocks; `last` keeps the latest run's process figures.
+  absl::Duration cpu, floor_cpu, window, floor_window;
+  int64_t succeeded = 0, floor_succeeded = 0, completed = 0;
+  double gateway_busy = 0, emulator_busy = 0, generator_busy = 0;
+  int64_t peak_threads = 0, peak_rss = 0;
+  api::PerOperation<int64_t> by_operation{};
+  std::vector<double> block_ratios;
   Report report;
-  CountRun(report, run->load, latency);
-  CountRun(report, floor->load, health_latency);
+  MeasuredRun last;
+  for (int i = 0; i < kBlocks; ++i) {
+    absl::StatusOr<MeasuredRun> run = MeasureGateway(*stack, **gateway, workload, block, latency);
+    if (!run.ok()) return run.status();
+    absl::StatusOr<MeasuredRun> floor =
+        MeasureGateway(*stack, *health, workload, floor_block, health_latency);
+    if (!floor.ok()) return floor.status();
+    report.Count(run->load.failures);
+    report.Count(floor->load.failures);
+    const absl::Duration run_cpu = run->after.cpu - run->before.cpu;
+    const absl::Duration run_floor_cpu = floor->after.cpu - floor->before.cpu;
+    cpu += run_cpu;
+    floor_cpu += run_floor_cpu;
+    window += run->load.window;
+    floor_window += floor->load.window;
+    succeeded += run->load.succeeded_in_window;
+    floor_succeeded += floor->load.succeeded_in_window;
+    completed += run->load.completed_in_window;
+    by_operation = Sum(by_operation, run->load.completed_by_operation);
+    const double seconds = absl::ToDoubleSeconds(run->load.window);
+    gateway_busy += run->gateway_cores * seconds;
+    emulator_busy += run->emulator_cores * seconds;
+    generator_busy += run->load_generator_cores * seconds;
+    peak_threads = std::max(peak_threads, run->peak_threads);
+    peak_rss = std::max(peak_rss, run->after.peak_rss_bytes);
+    block_ratios.push_back(absl::FDivDuration(
+        run_cpu / std::max<int64_t>(1, run->load.succeeded_in_window),
+        std::max(run_floor_cpu / std::max<int64_t>(1, floor->load.succeeded_in_window),
+                 absl::Nanoseconds(1))));
+    last = *std::move(run);
+  }
+  // Per successful call: failed calls cost less and must not flatter it.
+  const int64_t calls = std::max<int64_t>(1, succeeded);
+  const absl::Duration per_call = cpu / calls;
+  const absl::Duration floor_per_call = floor_cpu / std::max<int64_t>(1, floor_succeeded);
+  const double seconds = std::max(absl::ToDoubleSeconds(window), 1e-9);
+  last.gateway_cores = gateway_busy / seconds;
+  last.emulator_cores = emulator_busy / seconds;
+  last.load_generator_cores = generator_busy / seconds;
+  const double throughput = static_cast<double>(succeeded) / seconds;
+  const double floor_throughput =
+      static_cast<double>(floor_succeeded) / std::max(absl::ToDoubleSeconds(floor_window), 1e-9);
+  const double cpu_ratio = absl::FDivDuration(per_call, std::max(floor_per_call, absl::Nanoseconds(1)));
+  const LatencySummary lat = latency.Summary();
   report.line = {{"scenario", "efficiency"},
                  {"in_flight", options.in_flight},
-                 {"window_s", absl::ToDoubleSeconds(run->load.window)},
-                 {"calls_in_window", run->load.completed_in_window},
-                 {"succeeded_in_window", run->load.succeeded_in_window},
-                 {"throughput_per_s", run->load.Throughput()},
+                 {"blocks", kBlocks},
+                 {"window_s", absl::ToDoubleSeconds(window)},
+                 {"calls_in_window", completed},
+                 {"succeeded_in_window", succeeded},
+                 {"throughput_per_s", throughput},
                  {"gateway_cpu_s", absl::ToDoubleSeconds(cpu)},
                  {"gateway_cpu_per_call_us", Us(per_call)},
                  {"grpc_floor_cpu_per_call_us", Us(floor_per_call)},
-                 {"grpc_floor_throughput_per_s", floor->load.Throughput()},
-                 {"gateway_rss_mb", Mb(run->after.rss_bytes)},
-                 {"gateway_peak_rss_mb", Mb(run->after.peak_rss_bytes)},
-                 {"gateway_peak_threads", run->peak_threads},
-                 {"cores_busy", CoresJson(*run)},
-                 {"latency", LatencyJson(s)},
+                 {"grpc_floor_throughput_per_s", floor_throughput},
+                 {"gateway_rss_mb", Mb(last.after.rss_bytes)},
+                 {"gateway_peak_rss_mb", Mb(peak_rss)},
+                 {"gateway_peak_threads", peak_threads},
+                 {"cores_busy", CoresJson(last)},
+                 {"latency", LatencyJson(lat)},
                  {"cpu_per_call_over_floor", cpu_ratio},
+                 {"cpu_per_call_over_floor_by_block", block_ratios},
                  {"target_cpu_over_floor", kTargetCpuOverFloor},
                  {"met", report.failed == 0 && cpu_ratio <= kTargetCpuOverFloor},
-                 {"calls_by_operation", ByOperation(run->load.completed_by_operation)},
+                 {"calls_by_operation", ByOperation(by_operation)},
                  {"outcomes", latency.Outcomes()}};
   report.table = absl::StrCat(
-      absl::StrFormat("efficiency: %d calls in flight, no injected latency\n", options.in_flight),
-      kLatencyHeader, LatencyRow("gateway (gRPC)", s),
+      absl::StrFormat("efficiency: %d calls in flight, no injected latency; the mix and the "
+                      "floor alternate in %d blocks\n",
+                      options.in_flight, kBlocks),
+      kLatencyHeader, LatencyRow("gateway (gRPC)", lat),
       absl::StrFormat("  throughput %.0f/s; gateway CPU %.3f s for %d calls = %s us per call\n",
-                      run->load.Throughput(), absl::ToDoubleSeconds(cpu), calls, Micros(per_call)),
+                      throughput, absl::ToDoubleSeconds(cpu), calls, Micros(per_call)),
       absl::StrFormat("  gRPC's floor (Health/Check, same load): %s us per call at %.0f/s; "
-                      "the gateway's call = %.1fx the floor (target <= %.0fx)\n",
-                      Micros(floor_per_call), floor->load.Throughput(), cpu_ratio,
-                      kTargetCpuOverFloor),
+                      "the gateway's call = %.1fx the floor (target <= %.0fx); by block: %s\n",
+                      Micros(floor_per_call), floor_throughput, cpu_ratio, kTargetCpuOverFloor,
+                      absl::StrJoin(block_ratios, " ",
+                                    [](std::string* out, double r) {
+                                      absl::StrAppend(out, absl::StrFormat("%.1fx", r));
+                                    })),
       absl::StrFormat("  gateway RSS %.1f MB (peak %.1f MB), threads (peak) %d\n",
-                      Mb(run->after.rss_bytes), Mb(run->after.peak_rss_bytes), run->peak_threads),
-      CoresText(*run), "  outcomes: ", OutcomesText(latency.Outcomes()), "\n");
+                      Mb(last.after.rss_bytes), Mb(peak_rss), peak_threads),
+      CoresText(last), "  outcomes: ", OutcomesText(latency.Outcomes()), "\n");
   return report;
 }
 
