@@ -16,7 +16,11 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${DCR_ASAN_BUILD_DIR:-$root/build-asan}
 flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+# -O1 and line tables only (-g1): what the sanitizers' reports need, and half
+# the compile time and 40 % less memory of -O2 -g (measured on the emulator's
+# Boost.Beast server, the largest file: 302 -> 153 s, 3.9 -> 2.4 GB).
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
   -DDCR_ALLOCATOR=system -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
   -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" >&2
 cmake --build "$build" -j "${DCR_JOBS:-$(nproc)}" >&2
