@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "tests/cli/subprocess.h"
 #include "tests/integration/gateway_test_env.h"
+#include "tests/testing/temp_dir.h"
 
 #ifndef DCRCTL_PATH
 #error "DCRCTL_PATH must name the dcrctl binary"
@@ -30,10 +31,10 @@ using ::testing::StartsWith;
 class DcrctlAdminTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    ASSERT_FALSE(dir_.path().empty());
     auto env = testing::GatewayTestEnv::Start();
     ASSERT_TRUE(env.ok()) << env.status();
     env_ = *std::move(env);
-    dir_ = MakeTempDir();
   }
 
   RunResult Dcrctl(std::vector<std::string> args) {
@@ -61,8 +62,9 @@ class DcrctlAdminTest : public ::testing::Test {
     return status.ok() ? got.client().client_secret() : "(" + status.error_message() + ")";
   }
 
+  // Files handed to dcrctl; removed when the test ends.
+  testing::TempDir dir_{"dcrctl_test"};
   std::unique_ptr<testing::GatewayTestEnv> env_;
-  std::string dir_;
 };
 
 TEST_F(DcrctlAdminTest, ListPrintsATableAndPagesOn) {
@@ -119,7 +121,7 @@ TEST_F(DcrctlAdminTest, RotateSecretPrintsTheNewSecretThatRfc7592ThenReturns) {
   EXPECT_EQ(SecretViaRfc7592(client), secret);
   EXPECT_THAT(rotated.out, Not(HasSubstr(client.client_secret())));
 
-  const std::string file = dir_ + "/secret";
+  const std::string file = dir_.path() + "/secret";
   WriteFile(file, "chosen-by-ops-5a6b7c8d9e\n");
   RunResult set = Dcrctl({"rotate-secret", "--client_id=" + client.client_id(),
                           "--new_secret_file=" + file, "--output=json"});

@@ -11,6 +11,7 @@
 #include "client/registration_error.h"
 #include "client/testing/fake_registration_service.h"
 #include "tests/cli/subprocess.h"
+#include "tests/testing/temp_dir.h"
 
 #ifndef DCRCTL_PATH
 #error "DCRCTL_PATH must name the dcrctl binary"
@@ -34,7 +35,7 @@ constexpr char kToken[] = "s3cr3t-registration-access-token-XYZ";
 
 class DcrctlTest : public ::testing::Test {
  protected:
-  DcrctlTest() : dir_(MakeTempDir()) {}
+  void SetUp() override { ASSERT_FALSE(dir_.path().empty()); }
 
   // Runs dcrctl with --address pointing at the fake (unless args set it).
   RunResult Dcrctl(std::vector<std::string> args, std::map<std::string, std::string> env = {},
@@ -48,7 +49,7 @@ class DcrctlTest : public ::testing::Test {
   }
 
   std::string TokenFile(const std::string& content = std::string(kToken) + "\n") {
-    std::string path = dir_ + "/token";
+    std::string path = dir_.path() + "/token";
     WriteFile(path, content);
     return path;
   }
@@ -72,8 +73,9 @@ class DcrctlTest : public ::testing::Test {
     return n;
   }
 
+  // Token and metadata files; removed when the test ends.
+  ::dcr::testing::TempDir dir_{"dcrctl_test"};
   FakeGateway gateway_;
-  std::string dir_;
 };
 
 // ---- help and usage errors ----
@@ -92,7 +94,7 @@ TEST_F(DcrctlTest, HelpListsCommandsAndFlags) {
 
 TEST_F(DcrctlTest, UsageErrorsExit64WithoutCallingTheGateway) {
   const std::string token_file = TokenFile();
-  const std::string missing = dir_ + "/does-not-exist.json";
+  const std::string missing = dir_.path() + "/does-not-exist.json";
   const std::vector<std::vector<std::string>> cases = {
       {},
       {"frobnicate"},
@@ -109,7 +111,7 @@ TEST_F(DcrctlTest, UsageErrorsExit64WithoutCallingTheGateway) {
       {"get", "--token_file=" + token_file},                 // no client id
       {"get", "--client_id=1"},                              // no token
       {"get", "--client_id=1", "--token_file=" + token_file, "--client_name=x"},
-      {"get", "--client_id=1", "--token_file=" + dir_ + "/none"},
+      {"get", "--client_id=1", "--token_file=" + dir_.path() + "/none"},
       {"get", "--client_id=1", "--token_file=" + TokenFile("\n")},  // empty token
       {"update", "--client_id=1", "--token_file=" + token_file},    // no metadata
       {"delete", "--client_id"},                                    // no value
@@ -178,7 +180,7 @@ TEST_F(DcrctlTest, RegisterMetadataFileSentVerbatim) {
   // Not even valid JSON: the gateway, not dcrctl, judges the document.
   const std::string json = "{ \"client_name\": \"x\",\n  \"redirect_uris\": [\"https://a/cb\"],"
                            " \"custom\": 1e400 }\n\n";
-  const std::string path = dir_ + "/metadata.json";
+  const std::string path = dir_.path() + "/metadata.json";
   WriteFile(path, json);
   RunResult r = Dcrctl({"register", "--metadata_file=" + path});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -332,7 +334,7 @@ TEST_F(DcrctlTest, UnauthenticatedExits16AndNeverPrintsTheToken) {
 }
 
 TEST_F(DcrctlTest, UpdateFromFileAndTypedFlags) {
-  const std::string path = dir_ + "/update.json";
+  const std::string path = dir_.path() + "/update.json";
   WriteFile(path, "{\"client_name\":\"renamed\"}");
   RunResult r = Dcrctl({"update", "--client_id=42", "--metadata_file=" + path,
                         "--token_file=" + TokenFile()});

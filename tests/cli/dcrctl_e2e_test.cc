@@ -16,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "dcr/v1/client_registration_service.pb.h"
 #include "tests/cli/subprocess.h"
+#include "tests/testing/temp_dir.h"
 
 namespace dcr::cli_test {
 namespace {
@@ -35,27 +36,28 @@ class DcrctlEndToEnd : public ::testing::Test {
   void SetUp() override {
     ASSERT_FALSE(g_dcrctl.empty() || g_gateway.empty() || g_emulator.empty())
         << "usage: dcrctl_e2e_test --dcrctl=PATH --gateway=PATH --emulator=PATH";
-    dir_ = MakeTempDir();
+    ASSERT_FALSE(dir_.path().empty());
     auto emulator = Process::Start(
-        g_emulator, {"--listen=127.0.0.1:0", "--port_file=" + dir_ + "/emulator.port"}, {},
-        dir_ + "/emulator.log");
+        g_emulator, {"--listen=127.0.0.1:0", "--port_file=" + dir_.path() + "/emulator.port"}, {},
+        dir_.path() + "/emulator.log");
     ASSERT_TRUE(emulator.ok()) << emulator.status();
     emulator_.emplace(*std::move(emulator));
-    auto emulator_port = WaitForPortFile(dir_ + "/emulator.port", *emulator_);
+    auto emulator_port = WaitForPortFile(dir_.path() + "/emulator.port", *emulator_);
     ASSERT_TRUE(emulator_port.ok()) << emulator_port.status() << "\n"
-                                    << ReadFile(dir_ + "/emulator.log.err");
+                                    << ReadFile(dir_.path() + "/emulator.log.err");
 
     auto gateway = Process::Start(
         g_gateway,
-        {"--listen=127.0.0.1:0", "--admin_listen=", "--insecure_plaintext", "--port_file=" + dir_ + "/gateway.port",
+        {"--listen=127.0.0.1:0", "--admin_listen=", "--insecure_plaintext",
+         "--port_file=" + dir_.path() + "/gateway.port",
          absl::StrCat("--authlete_base_url=http://127.0.0.1:", *emulator_port),
          absl::StrCat("--authlete_service_id=", kServiceId), "--shutdown_grace=1s"},
-        {{"DCR_AUTHLETE_CREDENTIAL", kServiceToken}}, dir_ + "/gateway.log");
+        {{"DCR_AUTHLETE_CREDENTIAL", kServiceToken}}, dir_.path() + "/gateway.log");
     ASSERT_TRUE(gateway.ok()) << gateway.status();
     gateway_.emplace(*std::move(gateway));
-    auto gateway_port = WaitForPortFile(dir_ + "/gateway.port", *gateway_);
+    auto gateway_port = WaitForPortFile(dir_.path() + "/gateway.port", *gateway_);
     ASSERT_TRUE(gateway_port.ok()) << gateway_port.status() << "\n"
-                                   << ReadFile(dir_ + "/gateway.log.err");
+                                   << ReadFile(dir_.path() + "/gateway.log.err");
     address_ = absl::StrCat("127.0.0.1:", *gateway_port);
   }
 
@@ -71,16 +73,17 @@ class DcrctlEndToEnd : public ::testing::Test {
   }
 
   std::string TokenFile(const std::string& token) {
-    const std::string path = dir_ + "/token";
+    const std::string path = dir_.path() + "/token";
     WriteFile(path, token + "\n");
     return path;
   }
 
   std::string GatewayLogs() {
-    return ReadFile(dir_ + "/gateway.log") + ReadFile(dir_ + "/gateway.log.err");
+    return ReadFile(dir_.path() + "/gateway.log") + ReadFile(dir_.path() + "/gateway.log.err");
   }
 
-  std::string dir_;
+  // Their port files and logs: removed after both processes are killed.
+  ::dcr::testing::TempDir dir_{"dcrctl_test"};
   std::string address_;
   std::vector<std::string> secrets_;
   // Destroyed (killed) in reverse order: the gateway before the emulator.

@@ -52,7 +52,9 @@ absl::StatusOr<int> WaitForPortFile(const std::string& path, Process& process,
 
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& data);
-// A fresh empty directory under $TMPDIR (or /tmp).
+// A fresh empty directory under $TMPDIR (or /tmp), which the caller must
+// remove (dcr-bench, flood_test's Stack). A test's own directory is rather a
+// dcr::testing::TempDir (tests/testing/temp_dir.h), removed with the test.
 std::string MakeTempDir();
 
 }  // namespace dcr::cli_test

@@ -27,6 +27,7 @@
 #include "service/callers/caller_policy.h"
 #include "tests/cli/subprocess.h"
 #include "tests/emulator/emulator.h"
+#include "tests/testing/temp_dir.h"
 
 ABSL_FLAG(std::string, gateway, "", "path of the dcr-gateway binary");
 
@@ -59,7 +60,10 @@ std::string HttpGet(int port, const std::string& path) {
 TEST(SecretsInLogsTest, NoSecretOfAFullRunAppearsInAnyLogLine) {
   const std::string gateway_path = absl::GetFlag(FLAGS_gateway);
   ASSERT_FALSE(gateway_path.empty()) << "usage: secrets_in_logs_test --gateway=PATH";
-  const std::string dir = cli_test::MakeTempDir();
+  // Declared before the emulator and the gateway: removed after both stop.
+  const TempDir temp("secrets_in_logs");
+  ASSERT_FALSE(temp.path().empty());
+  const std::string& dir = temp.path();
 
   emulator::EmulatorOptions emulator_options;
   auto emulator = emulator::Emulator::Start(emulator_options);

@@ -31,6 +31,7 @@
 #include "service/callers/caller_policy.h"
 #include "tests/integration/redis_server.h"
 #include "tests/testing/free_port.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/test_pki.h"
 
 ABSL_FLAG(std::string, gateway, "", "path of the dcr-gateway binary");
@@ -92,7 +93,7 @@ class SharedStateTest : public ::testing::Test {
   void SetUp() override {
     const std::string gateway = absl::GetFlag(FLAGS_gateway);
     ASSERT_FALSE(gateway.empty()) << "usage: shared_state_test --gateway=PATH";
-    dir_ = cli_test::MakeTempDir();
+    ASSERT_FALSE(dir_.path().empty());
     std::optional<testing::RedisTlsFiles> tls;
     if (tls_) {
       // Redis' certificate from a throwaway CA the gateways are given.
@@ -104,15 +105,15 @@ class SharedStateTest : public ::testing::Test {
       auto leaf = pki->Issue(spec);
       ASSERT_TRUE(leaf.ok()) << leaf.status();
       tls.emplace();
-      tls->ca_file = dir_ + "/redis-ca.pem";
-      tls->cert_file = dir_ + "/redis.pem";
-      tls->key_file = dir_ + "/redis.key";
+      tls->ca_file = dir_.path() + "/redis-ca.pem";
+      tls->cert_file = dir_.path() + "/redis.pem";
+      tls->key_file = dir_.path() + "/redis.key";
       WriteFile(tls->ca_file, pki->ca_cert_pem());
       WriteFile(tls->cert_file, leaf->cert_pem);
       WriteFile(tls->key_file, leaf->key_pem);
     }
     absl::StatusOr<std::unique_ptr<testing::RedisServer>> redis =
-        testing::RedisServer::Start(dir_, tls);
+        testing::RedisServer::Start(dir_.path(), tls);
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = *std::move(redis);
     emulator::EmulatorOptions options;
@@ -121,13 +122,13 @@ class SharedStateTest : public ::testing::Test {
         emulator::Emulator::Start(options);
     ASSERT_TRUE(emulator.ok()) << emulator.status();
     emulator_ = *std::move(emulator);
-    WriteFile(dir_ + "/credential", std::string(emulator::kDefaultServiceToken) + "\n");
-    WriteFile(dir_ + "/keys", absl::StrCat("# test keys\nk1:", RandomKey('a'),
-                                           "\nnames:", RandomKey('n'), "\n"));
+    WriteFile(dir_.path() + "/credential", std::string(emulator::kDefaultServiceToken) + "\n");
+    WriteFile(dir_.path() + "/keys", absl::StrCat("# test keys\nk1:", RandomKey('a'),
+                                                  "\nnames:", RandomKey('n'), "\n"));
     const std::string anything =
         R"("rpcs": ["*"], "service_ids": ["*"], "redirect_uri_patterns": ["*"], )"
         R"("grant_types": ["*"])";
-    WriteFile(dir_ + "/callers.json",
+    WriteFile(dir_.path() + "/callers.json",
               absl::StrCat(R"({"callers": [{"name": "open", "api_key_sha256": [")",
                            KeyHash(kOpenKey), "\"], ", anything,
                            R"(}, {"name": "limited", "api_key_sha256": [")",
@@ -144,17 +145,18 @@ class SharedStateTest : public ::testing::Test {
 
   void StartReplica(const std::string& gateway, int i, const std::string& store) {
     Replica& replica = replicas_[i];
-    const std::string port_file = absl::StrCat(dir_, "/gateway", i, ".port");
-    replica.log = absl::StrCat(dir_, "/gateway", i, ".log");
+    const std::string port_file = absl::StrCat(dir_.path(), "/gateway", i, ".port");
+    replica.log = absl::StrCat(dir_.path(), "/gateway", i, ".log");
     std::vector<std::string> args = {
         "--listen=127.0.0.1:0", "--admin_listen=", "--insecure_plaintext",
         "--port_file=" + port_file, "--authlete_base_url=" + emulator_->base_url(),
         absl::StrCat("--authlete_service_id=", emulator::kDefaultServiceId),
-        "--authlete_credential_file=" + dir_ + "/credential", "--drain_delay=0s",
-        "--shutdown_grace=1s", "--state_store=" + store, "--callers_file=" + dir_ + "/callers.json",
+        "--authlete_credential_file=" + dir_.path() + "/credential", "--drain_delay=0s",
+        "--shutdown_grace=1s", "--state_store=" + store,
+        "--callers_file=" + dir_.path() + "/callers.json",
         absl::StrCat("--redis_address=127.0.0.1:", tls_ ? redis_->tls_port() : redis_->port()),
         "--redis_password_file=" + redis_->password_file(),
-        "--state_store_keys_file=" + dir_ + "/keys"};
+        "--state_store_keys_file=" + dir_.path() + "/keys"};
     if (public_) {
       replica.public_port = testing::PickFreeLoopbackPort();
       args.push_back(absl::StrCat("--public_registration_listen=127.0.0.1:", replica.public_port));
@@ -164,7 +166,7 @@ class SharedStateTest : public ::testing::Test {
     }
     if (tls_) {
       args.push_back("--redis_tls");
-      args.push_back("--redis_tls_ca_file=" + dir_ + "/redis-ca.pem");
+      args.push_back("--redis_tls_ca_file=" + dir_.path() + "/redis-ca.pem");
     }
     absl::StatusOr<Process> process = Process::Start(gateway, args, {}, replica.log);
     ASSERT_TRUE(process.ok()) << process.status();
@@ -229,7 +231,8 @@ class SharedStateTest : public ::testing::Test {
     }
   }
 
-  std::string dir_;
+  // Redis' and the replicas' files and logs: removed after they are all stopped.
+  testing::TempDir dir_{"shared_state"};
   std::unique_ptr<testing::RedisServer> redis_;
   std::unique_ptr<emulator::Emulator> emulator_;
   Replica replicas_[2];
@@ -238,7 +241,7 @@ class SharedStateTest : public ::testing::Test {
 TEST_F(SharedStateTest, AReplyLostThroughOneReplicaIsReplayedThroughTheOther) {
   SetFault(emulator::FaultKind::kLatency, 1000, 1);
   absl::StatusOr<std::unique_ptr<testing::RedisMonitor>> monitor =
-      testing::RedisMonitor::Start(*redis_, dir_);
+      testing::RedisMonitor::Start(*redis_, dir_.path());
   ASSERT_TRUE(monitor.ok()) << monitor.status();
   // Through A: the caller gives up (cancels) while Authlete is still at
   // work; A's call to Authlete goes on and creates the client.
@@ -404,7 +407,7 @@ class SharedStateOverTlsTest : public SharedStateTest {
 
 TEST_F(SharedStateOverTlsTest, AReplyThroughOneReplicaIsReplayedThroughTheOther) {
   absl::StatusOr<std::unique_ptr<testing::RedisMonitor>> monitor =
-      testing::RedisMonitor::Start(*redis_, dir_);
+      testing::RedisMonitor::Start(*redis_, dir_.path());
   ASSERT_TRUE(monitor.ok()) << monitor.status();
   v1::RegisterClientResponse first;
   grpc::Status status = Register(0, Request(), &first);

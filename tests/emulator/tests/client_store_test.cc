@@ -15,18 +15,13 @@
 
 #include "tests/emulator/crypto_util.h"
 #include "tests/emulator/tests/test_util.h"
+#include "tests/testing/temp_dir.h"
 
 namespace dcr::emulator {
 namespace {
 
+using ::dcr::testing::TempDir;  // a test's directory, removed when the test ends
 using ::testing::HasSubstr;
-
-std::string MakeTempDir() {
-  std::string templ = ::testing::TempDir() + "emulator_store_XXXXXX";
-  char* dir = mkdtemp(templ.data());
-  EXPECT_NE(dir, nullptr);
-  return templ;
-}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -95,7 +90,9 @@ TEST(ClientStoreTest, DuplicateSoftwareId) {
 }
 
 TEST(ClientStoreTest, PersistsAndReloads) {
-  std::string dir = MakeTempDir();
+  const TempDir temp("emulator_store");
+  ASSERT_FALSE(temp.path().empty());
+  const std::string& dir = temp.path();
   std::string path = dir + "/clients.json";
   int64_t id;
   {
@@ -126,7 +123,9 @@ TEST(ClientStoreTest, PersistsAndReloads) {
 }
 
 TEST(ClientStoreTest, MissingOrEmptyFileIsAnEmptyStore) {
-  std::string dir = MakeTempDir();
+  const TempDir temp("emulator_store");
+  ASSERT_FALSE(temp.path().empty());
+  const std::string& dir = temp.path();
   EXPECT_TRUE(ClientStore::Open(dir + "/absent.json").ok());
   WriteFile(dir + "/empty.json", "");
   auto s = ClientStore::Open(dir + "/empty.json");
@@ -135,7 +134,9 @@ TEST(ClientStoreTest, MissingOrEmptyFileIsAnEmptyStore) {
 }
 
 TEST(ClientStoreTest, CorruptFileIsAClearError) {
-  std::string dir = MakeTempDir();
+  const TempDir temp("emulator_store");
+  ASSERT_FALSE(temp.path().empty());
+  const std::string& dir = temp.path();
   const char* bad[] = {
       "{not json",
       "[]",
@@ -160,18 +161,22 @@ TEST(ClientStoreTest, CorruptFileIsAClearError) {
 
 TEST(ClientStoreTest, UnwritableFileFailsTheChangeAndKeepsMemoryConsistent) {
   // Removing the directory works even as root, unlike a chmod.
-  std::string dir = MakeTempDir();
+  const TempDir temp("emulator_store");
+  ASSERT_FALSE(temp.path().empty());
+  const std::string& dir = temp.path();
   std::string path = dir + "/clients.json";
   auto store = ClientStore::Open(path);
   ASSERT_TRUE(store.ok());
-  ASSERT_EQ(rmdir(dir.c_str()), 0);
+  ASSERT_EQ(rmdir(dir.c_str()), 0);  // TempDir then finds nothing to remove
   auto c = (*store)->Create(Draft("t"), false);
   EXPECT_TRUE(absl::IsInternal(c.status())) << c.status();
   EXPECT_EQ((*store)->size(), 0u) << "memory rolled back";
 }
 
 TEST(ClientStoreTest, WriteFileAtomicallyReplaces) {
-  std::string dir = MakeTempDir();
+  const TempDir temp("emulator_store");
+  ASSERT_FALSE(temp.path().empty());
+  const std::string& dir = temp.path();
   std::string path = dir + "/f";
   ASSERT_TRUE(WriteFileAtomically(path, "one").ok());
   ASSERT_TRUE(WriteFileAtomically(path, "two").ok());
@@ -182,7 +187,10 @@ TEST(ClientStoreTest, WriteFileAtomicallyReplaces) {
 // The emulator keeps every client across a restart with the same store file.
 TEST(EmulatorPersistenceTest, RestartKeepsClients) {
   using namespace ::dcr::emulator::testing;  // NOLINT
-  std::string path = MakeTempDir() + "/store.json";
+  // Declared before the emulators, so removed after they stop.
+  const TempDir temp("emulator_store");
+  ASSERT_FALSE(temp.path().empty());
+  std::string path = temp.path() + "/store.json";
   EmulatorOptions options;
   options.store_file = path;
   DcrCall reg, deleted;
@@ -218,7 +226,9 @@ TEST(EmulatorPersistenceTest, RestartKeepsClients) {
 }
 
 TEST(EmulatorPersistenceTest, CorruptStoreFailsStart) {
-  std::string path = MakeTempDir() + "/store.json";
+  const TempDir temp("emulator_store");
+  ASSERT_FALSE(temp.path().empty());
+  std::string path = temp.path() + "/store.json";
   WriteFile(path, "{\"format\": \"authlete-emulator-store\", \"version\": 1, \"clients\": [");
   EmulatorOptions options;
   options.store_file = path;

@@ -10,11 +10,13 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "tests/emulator/tests/test_util.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/test_pki.h"
 
 #ifndef AUTHLETE_EMULATOR_BINARY
@@ -25,6 +27,7 @@ namespace dcr::emulator {
 namespace {
 
 using namespace ::dcr::emulator::testing;  // NOLINT: test helpers
+using ::dcr::testing::TempDir;  // a test's directory, removed when the test ends
 using ::nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -36,7 +39,23 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// An emulator process of the test's. Killed and reaped with the test should
+// an assertion end it early; Wait reaps it otherwise.
 struct Child {
+  Child() = default;
+  Child(Child&& other) noexcept
+      : pid(std::exchange(other.pid, -1)), log(std::move(other.log)) {}
+  Child& operator=(Child&&) = delete;
+  ~Child() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+  // Waits for it to exit: its exit status, or -1 if it had not within
+  // `timeout` (it is then killed).
+  int Wait(std::chrono::milliseconds timeout);
+
   pid_t pid = -1;
   std::string log;  // path of its stderr
 };
@@ -64,18 +83,19 @@ Child Spawn(const std::vector<std::string>& args, const std::string& dir,
   return child;
 }
 
-// Waits for the child to exit; returns its exit status, or -1 on timeout.
-int WaitExit(pid_t pid, std::chrono::milliseconds timeout) {
+int Child::Wait(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) {
+      pid = -1;
       return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
+  pid = -1;
   return -1;
 }
 
@@ -89,14 +109,10 @@ int WaitForPortFile(const std::string& path) {
   return 0;
 }
 
-std::string TempDir() {
-  std::string templ = ::testing::TempDir() + "emulator_main_XXXXXX";
-  EXPECT_NE(mkdtemp(templ.data()), nullptr);
-  return templ;
-}
-
 TEST(MainTest, ServesTheDefaultServiceAndStopsOnSigterm) {
-  std::string dir = TempDir();
+  const TempDir temp("emulator_main");
+  ASSERT_FALSE(temp.path().empty());
+  const std::string& dir = temp.path();
   std::string port_file = dir + "/port";
   Child child = Spawn({"--listen=127.0.0.1:0", "--port_file=" + port_file}, dir);
   ASSERT_GT(child.pid, 0);
@@ -117,7 +133,7 @@ TEST(MainTest, ServesTheDefaultServiceAndStopsOnSigterm) {
   EXPECT_EQ(Request("POST", base + "/api/21653835348762/client/registration", {}, "{}").status, 401);
 
   ASSERT_EQ(kill(child.pid, SIGTERM), 0);
-  EXPECT_EQ(WaitExit(child.pid, std::chrono::seconds(10)), 0);
+  EXPECT_EQ(child.Wait(std::chrono::seconds(10)), 0);
   std::string log = ReadFile(child.log);
   // The banner shows the documented default credential and the URLs.
   EXPECT_THAT(log, HasSubstr("21653835348762"));
@@ -136,7 +152,9 @@ TEST(MainTest, ServesTheDefaultServiceAndStopsOnSigterm) {
 // Access tokens for introspection: --max_access_tokens bounds them, and
 // neither a token nor a body ever reaches the request log.
 TEST(MainTest, IssuesAndIntrospectsAccessTokensWithoutLoggingThem) {
-  std::string dir = TempDir();
+  const TempDir temp("emulator_main");
+  ASSERT_FALSE(temp.path().empty());
+  const std::string& dir = temp.path();
   std::string port_file = dir + "/port";
   Child child =
       Spawn({"--listen=127.0.0.1:0", "--port_file=" + port_file, "--max_access_tokens=1"}, dir);
@@ -161,7 +179,7 @@ TEST(MainTest, IssuesAndIntrospectsAccessTokensWithoutLoggingThem) {
   EXPECT_EQ(forbidden.Json().value("action", ""), "FORBIDDEN") << forbidden.body;
 
   ASSERT_EQ(kill(child.pid, SIGTERM), 0);
-  EXPECT_EQ(WaitExit(child.pid, std::chrono::seconds(10)), 0);
+  EXPECT_EQ(child.Wait(std::chrono::seconds(10)), 0);
   std::string log = ReadFile(child.log);
   EXPECT_THAT(log, HasSubstr("POST /api/21653835348762/auth/introspection 200 OK "));
   EXPECT_THAT(log, HasSubstr("POST /api/auth/introspection 200 FORBIDDEN "));
@@ -170,37 +188,41 @@ TEST(MainTest, IssuesAndIntrospectsAccessTokensWithoutLoggingThem) {
   EXPECT_THAT(log, Not(HasSubstr("svc-subject")));
 
   Child bad = Spawn({"--listen=127.0.0.1:0", "--max_access_tokens=0"}, dir);
-  EXPECT_EQ(WaitExit(bad.pid, std::chrono::seconds(10)), 1);
+  EXPECT_EQ(bad.Wait(std::chrono::seconds(10)), 1);
   EXPECT_THAT(ReadFile(bad.log), HasSubstr("--max_access_tokens"));
 }
 
 TEST(MainTest, StartUpErrorsExitNonZero) {
-  std::string dir = TempDir();
+  const TempDir temp("emulator_main");
+  ASSERT_FALSE(temp.path().empty());
+  const std::string& dir = temp.path();
   std::ofstream(dir + "/corrupt.json") << "{oops";
   Child corrupt = Spawn({"--listen=127.0.0.1:0", "--store_file=" + dir + "/corrupt.json"}, dir);
-  EXPECT_EQ(WaitExit(corrupt.pid, std::chrono::seconds(10)), 1);
+  EXPECT_EQ(corrupt.Wait(std::chrono::seconds(10)), 1);
   EXPECT_THAT(ReadFile(corrupt.log), HasSubstr("is corrupt"));
 
   std::ofstream(dir + "/config.json")
       << R"({"services":[{"serviceId":"1","serviceAccessToken":"t",)"
          R"("registrationManagementEndpoint":"https://g.example/r"}]})";
   Child conflict = Spawn({"--config=" + dir + "/config.json", "--service_id=5"}, dir);
-  EXPECT_EQ(WaitExit(conflict.pid, std::chrono::seconds(10)), 1);
+  EXPECT_EQ(conflict.Wait(std::chrono::seconds(10)), 1);
   EXPECT_THAT(ReadFile(conflict.log), HasSubstr("cannot be combined with --config"));
 
   Child bad_faults = Spawn({"--listen=127.0.0.1:0", "--faults={\"kind\":\"boom\"}"}, dir);
-  EXPECT_EQ(WaitExit(bad_faults.pid, std::chrono::seconds(10)), 1);
+  EXPECT_EQ(bad_faults.Wait(std::chrono::seconds(10)), 1);
   EXPECT_THAT(ReadFile(bad_faults.log), HasSubstr("unknown kind"));
 
   Child help = Spawn({"--help"}, dir);
-  EXPECT_NE(WaitExit(help.pid, std::chrono::seconds(10)), -1);
+  EXPECT_NE(help.Wait(std::chrono::seconds(10)), -1);
   EXPECT_THAT(ReadFile(help.log), HasSubstr("--store_file"));
 }
 
 // Every flag can come from AUTHLETE_EMULATOR_<FLAG> (as the container image
 // sets its listen address); the command line wins; a bad value is refused.
 TEST(MainTest, FlagsFromTheEnvironment) {
-  std::string dir = TempDir();
+  const TempDir temp("emulator_main");
+  ASSERT_FALSE(temp.path().empty());
+  const std::string& dir = temp.path();
   Child child = Spawn({"--port_file=" + dir + "/port", "--service_token=from-flag"}, dir,
                       {{"AUTHLETE_EMULATOR_LISTEN", "127.0.0.1:0"},
                        {"AUTHLETE_EMULATOR_SERVICE_ID", "777"},
@@ -216,18 +238,20 @@ TEST(MainTest, FlagsFromTheEnvironment) {
                 .status,
             401);
   kill(child.pid, SIGTERM);
-  EXPECT_EQ(WaitExit(child.pid, std::chrono::seconds(10)), 0);
+  EXPECT_EQ(child.Wait(std::chrono::seconds(10)), 0);
   std::string log = ReadFile(child.log);
   EXPECT_THAT(log, HasSubstr("service 777"));
   EXPECT_THAT(log, Not(HasSubstr("POST /api/777/client/registration")));  // log_requests=false
 
   Child bad = Spawn({"--listen=127.0.0.1:0"}, dir, {{"AUTHLETE_EMULATOR_THREADS", "many"}});
-  EXPECT_EQ(WaitExit(bad.pid, std::chrono::seconds(10)), 1);
+  EXPECT_EQ(bad.Wait(std::chrono::seconds(10)), 1);
   EXPECT_THAT(ReadFile(bad.log), HasSubstr("environment variable AUTHLETE_EMULATOR_THREADS"));
 }
 
 TEST(MainTest, ConfigFileServices) {
-  std::string dir = TempDir();
+  const TempDir temp("emulator_main");
+  ASSERT_FALSE(temp.path().empty());
+  const std::string& dir = temp.path();
   std::ofstream(dir + "/config.json")
       << R"({"organizationToken":"org","services":[{"serviceId":"42","serviceAccessToken":"t42",)"
          R"("registrationManagementEndpoint":"https://g.example/r","supportedCustomClientMetadata":["x"]}]})";
@@ -246,12 +270,14 @@ TEST(MainTest, ConfigFileServices) {
   EXPECT_EQ(reg.content["x"], nlohmann::json({1, 2}));
   EXPECT_EQ(reg.content["registration_client_uri"], "https://g.example/r/" + ClientIdOf(reg));
   kill(child.pid, SIGINT);
-  EXPECT_EQ(WaitExit(child.pid, std::chrono::seconds(10)), 0);
+  EXPECT_EQ(child.Wait(std::chrono::seconds(10)), 0);
   EXPECT_THAT(ReadFile(child.log), HasSubstr("(configured, not shown)"));
 }
 
 TEST(MainTest, ServesHttpsWithTlsFlags) {
-  std::string dir = TempDir();
+  const TempDir temp("emulator_main");
+  ASSERT_FALSE(temp.path().empty());
+  const std::string& dir = temp.path();
   auto pki = dcr::testing::TestPki::Create("main test CA");
   ASSERT_TRUE(pki.ok()) << pki.status();
   dcr::testing::LeafSpec spec;
@@ -263,7 +289,7 @@ TEST(MainTest, ServesHttpsWithTlsFlags) {
   ASSERT_TRUE(dcr::testing::WriteFileAtomically(dir + "/tls.key", leaf->key_pem).ok());
 
   Child alone = Spawn({"--listen=127.0.0.1:0", "--tls_cert_file=" + dir + "/tls.pem"}, dir);
-  EXPECT_EQ(WaitExit(alone.pid, std::chrono::seconds(10)), 1);
+  EXPECT_EQ(alone.Wait(std::chrono::seconds(10)), 1);
   EXPECT_THAT(ReadFile(alone.log), HasSubstr("go together"));
 
   Child child = Spawn({"--listen=127.0.0.1:0", "--port_file=" + dir + "/port",
@@ -279,7 +305,7 @@ TEST(MainTest, ServesHttpsWithTlsFlags) {
                                          RegisterParams(MinimalMetadata()).dump()));
   EXPECT_EQ(reg.action(), "CREATED") << curl_easy_strerror(reg.http.curl_code);
   kill(child.pid, SIGTERM);
-  EXPECT_EQ(WaitExit(child.pid, std::chrono::seconds(10)), 0);
+  EXPECT_EQ(child.Wait(std::chrono::seconds(10)), 0);
   EXPECT_THAT(ReadFile(child.log), HasSubstr("listening on " + base));
 }
 
