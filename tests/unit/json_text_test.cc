@@ -65,7 +65,7 @@ TEST(JsonTextTest, StringsMatchNlohmann) {
 // strings around and across those blocks, and whether the text was valid.
 TEST(JsonTextTest, EveryByteKindAtEveryOffsetMatchesNlohmann) {
   const std::vector<std::string> pieces = {
-      "a", "\"", "\\", "\n", std::string(1, '\x01'), "\x1f", " ", "\x7f",
+      "a", "\"", "\\", "\n", std::string(1, '\0'), std::string(1, '\x01'), "\x1f", " ", "\x7f",
       "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x94\x91",  // é, €, a 4-byte character
       "\xff", "\x80", "\xc3",                                // invalid alone
   };
