@@ -288,7 +288,6 @@ CURL* CurlMultiHttpClient::NewEasy() {
   curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, long{CURL_HTTP_VERSION_2TLS});
-  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   // A redirect would carry the Authorization header elsewhere: never follow.
   curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
@@ -328,6 +327,12 @@ void CurlMultiHttpClient::StartTransfer(std::unique_ptr<Transfer> owned,
                            absl::ToInt64Milliseconds(options_.connect_timeout)));
   // Everything of this transfer's own, every time (see NewEasy for the rest).
   curl_easy_setopt(easy, CURLOPT_URL, t->request.url.c_str());
+  // Over TLS a transfer may wait for a connection still being set up, to
+  // learn from its handshake (ALPN) whether it multiplexes, rather than open
+  // one of its own. Over plain HTTP nothing tells curl before the first
+  // answer, so a transfer started meanwhile waited for that answer.
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT,
+                   long{absl::StartsWithIgnoreCase(t->request.url, "https:")});
   if (t->request.method == HttpRequest::Method::kGet) {
     curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
   } else {
