@@ -429,6 +429,25 @@ std::string CoresText(const MeasuredRun& run) {
       static_cast<int>(std::thread::hardware_concurrency()));
 }
 
+// The CPU each process spent per call, and what the machine's cores could
+// carry at those costs: the three processes share them, so when the ceiling
+// is near the target the scenario measures the machine, not the gateway.
+struct MachineCeiling {
+  double gateway_us = 0, emulator_us = 0, load_generator_us = 0;
+  double calls_per_s = 0;  // every core busy
+};
+MachineCeiling CeilingOf(const MeasuredRun& run) {
+  MachineCeiling c;
+  const double rate = run.load.Throughput();
+  if (rate <= 0) return c;
+  c.gateway_us = run.gateway_cores / rate * 1e6;
+  c.emulator_us = run.emulator_cores / rate * 1e6;
+  c.load_generator_us = run.load_generator_cores / rate * 1e6;
+  const double per_call_us = c.gateway_us + c.emulator_us + c.load_generator_us;
+  if (per_call_us > 0) c.calls_per_s = std::thread::hardware_concurrency() * 1e6 / per_call_us;
+  return c;
+}
+
 // MeasureGateway with the mix through the gateway's RPCs.
 absl::StatusOr<MeasuredRun> MeasureMix(Stack& stack, Workload& workload,
                                        const std::vector<std::string>& documents,
@@ -465,6 +484,7 @@ absl::StatusOr<Report> Concurrency(const Mix& mix, const std::vector<std::string
   const double bound = options.in_flight / (latency_ms / 1000.0);
   const double fraction = run->load.Throughput() / bound;
   const LatencySummary s = latency.Summary();
+  const MachineCeiling ceiling = CeilingOf(*run);
   Report report;
   CountRun(report, run->load, latency);
   const bool met = report.failed == 0 && fraction >= kTargetFraction &&
@@ -482,6 +502,12 @@ absl::StatusOr<Report> Concurrency(const Mix& mix, const std::vector<std::string
                  {"gateway_peak_threads", run->peak_threads},
                  {"gateway_peak_rss_mb", Mb(run->after.peak_rss_bytes)},
                  {"cores_busy", CoresJson(*run)},
+                 {"cpu_per_call_us",
+                  {{"gateway", ceiling.gateway_us},
+                   {"emulator", ceiling.emulator_us},
+                   {"load_generator", ceiling.load_generator_us}}},
+                 {"machine_ceiling_per_s", ceiling.calls_per_s},
+                 {"machine_ceiling_fraction_of_bound", ceiling.calls_per_s / bound},
                  {"latency", LatencyJson(s)},
                  {"target_fraction", kTargetFraction},
                  {"target_max_threads", kTargetMaxThreads},
@@ -498,7 +524,13 @@ absl::StatusOr<Report> Concurrency(const Mix& mix, const std::vector<std::string
       absl::StrFormat("  gateway threads (peak) %d (target <= %d), peak RSS %.1f MB (target <= %lld)\n",
                       run->peak_threads, kTargetMaxThreads, Mb(run->after.peak_rss_bytes),
                       kTargetPeakRssMb),
-      CoresText(*run), "  outcomes: ", OutcomesText(latency.Outcomes()), "\n");
+      CoresText(*run),
+      absl::StrFormat("  CPU per call: gateway %.0f us, emulator %.0f us, load generator %.0f "
+                      "us; with every core busy the machine would carry %.0f/s (%.1f%% of the "
+                      "bound)\n",
+                      ceiling.gateway_us, ceiling.emulator_us, ceiling.load_generator_us,
+                      ceiling.calls_per_s, 100 * ceiling.calls_per_s / bound),
+      "  outcomes: ", OutcomesText(latency.Outcomes()), "\n");
   return report;
 }
 

@@ -44,15 +44,16 @@ std::string Code(Operation op, int suffix) {
   return absl::StrCat(CodePrefix(op), absl::Dec(suffix, absl::kZeroPad3));
 }
 
-// A processed call: HTTP 200 with a ClientRegistrationResponse.
+// A processed call: HTTP 200 with a ClientRegistrationResponse. `client`,
+// if any, is moved into the answer.
 ApiResponse Processed(const std::string& code, const std::string& message,
                       const std::string& action, const json* response_content,
-                      const json* client) {
+                      json* client) {
   json body = {{"resultCode", code},
                {"resultMessage", absl::StrCat("[", code, "] ", message)},
                {"action", action}};
   if (response_content != nullptr) body["responseContent"] = DumpJson(*response_content);
-  if (client != nullptr) body["client"] = *client;
+  if (client != nullptr) body["client"] = std::move(*client);
   ApiResponse r;
   r.http_status = 200;
   r.body = DumpJson(body);
@@ -603,9 +604,15 @@ ApiResponse DcrHandler::Handle(const ApiRoute& route, const ApiRequest& request)
 
 namespace {
 
+// The `json` parameter as it was sent, and as validated.
+struct Metadata {
+  json input;
+  json validated;
+};
+
 // Parses and validates the `json` parameter; fills `error` on failure.
-absl::optional<json> ValidatedMetadata(const ServiceConfig& service, const json& params,
-                                       Operation op, ApiResponse* error) {
+absl::optional<Metadata> ValidatedMetadata(const ServiceConfig& service, const json& params,
+                                           Operation op, ApiResponse* error) {
   absl::StatusOr<json> input = ParseJson(params["json"].get<std::string>());
   ValidationResult v = ValidateClientMetadata(input.ok() ? *input : json(nullptr),
                                               service.supported_custom_client_metadata);
@@ -613,7 +620,7 @@ absl::optional<json> ValidatedMetadata(const ServiceConfig& service, const json&
     *error = DcrError("BAD_REQUEST", op, v.error.code, v.error.error, v.error.description);
     return absl::nullopt;
   }
-  return std::move(v.metadata);
+  return Metadata{input.ok() ? *std::move(input) : json(nullptr), std::move(v.metadata)};
 }
 
 }  // namespace
@@ -621,17 +628,16 @@ absl::optional<json> ValidatedMetadata(const ServiceConfig& service, const json&
 ApiResponse DcrHandler::Register(const ServiceConfig& service, const json& params) const {
   constexpr Operation op = Operation::kRegister;
   ApiResponse error;
-  absl::optional<json> metadata = ValidatedMetadata(service, params, op, &error);
+  absl::optional<Metadata> metadata = ValidatedMetadata(service, params, op, &error);
   if (!metadata) return error;
 
   StoredClient draft;
   draft.service_id = service.service_id;
-  draft.metadata = *std::move(metadata);
+  draft.metadata = std::move(metadata->validated);
   // README "Client management": a `developer` member names the developer.
-  if (absl::StatusOr<json> input = ParseJson(params["json"].get<std::string>()); input.ok()) {
-    if (auto it = input->find("developer"); it != input->end() && it->is_string()) {
-      draft.developer = it->get<std::string>();
-    }
+  if (auto it = metadata->input.find("developer");
+      it != metadata->input.end() && it->is_string()) {
+    draft.developer = it->get<std::string>();
   }
   draft.created_at_ms = draft.modified_at_ms = NowMillis();
   if (AuthMethod(draft) != "none") {
@@ -724,15 +730,15 @@ ApiResponse DcrHandler::Update(const ServiceConfig& service, const json& params)
   if (!current.ok()) return ServerError(op, current.status());
 
   ApiResponse error;
-  absl::optional<json> metadata = ValidatedMetadata(service, params, op, &error);
+  absl::optional<Metadata> metadata = ValidatedMetadata(service, params, op, &error);
   if (!metadata) return error;
   // RFC 7592 §2.2: client_id (and client_secret, if sent) must match the client.
-  absl::StatusOr<json> input = ParseJson(params["json"].get<std::string>());
-  if (!PresentedClientIdMatches(*input, *id)) {
+  const json& input = metadata->input;
+  if (!PresentedClientIdMatches(input, *id)) {
     return DcrError("BAD_REQUEST", op, kClientIdMismatch, "invalid_client_metadata",
                     "The value of 'client_id' does not match the client being updated.");
   }
-  absl::optional<std::string> presented_secret = PresentedClientSecret(*input);
+  absl::optional<std::string> presented_secret = PresentedClientSecret(input);
 
   absl::StatusOr<UpdateCredentials> fresh = NewUpdateCredentials(service, token);
   if (!fresh.ok()) return ServerError(op, fresh.status());
@@ -746,7 +752,7 @@ ApiResponse DcrHandler::Update(const ServiceConfig& service, const json& params)
           secret_mismatch = true;
           return absl::InvalidArgumentError("client_secret mismatch");
         }
-        c.metadata = *metadata;  // full replacement
+        c.metadata = metadata->validated;  // full replacement
         c.modified_at_ms = NowMillis();
         c.registration_access_token_hash = Sha256Hex(new_token);
         if (AuthMethod(c) != "none" && c.client_secret.empty()) c.client_secret = new_secret;

@@ -21,6 +21,10 @@ absl::StatusOr<nlohmann::json> ParseJson(absl::string_view text,
                                          int max_depth = kMaxJsonDepth);
 
 // Serializes without throwing: invalid UTF-8 in strings is replaced, not fatal.
+// The text is nlohmann's dump() byte for byte (names in order, no spaces), but
+// ASCII strings are escaped here, a run at a time: nlohmann decodes every byte
+// as UTF-8 first, and that was a third of the emulator's instructions, on the
+// same cores as the gateway in the benchmarks (README "Performance").
 std::string DumpJson(const nlohmann::json& value);
 
 }  // namespace dcr::emulator
