@@ -3,7 +3,6 @@
 // response_content) are that text.
 #include "tests/emulator/json_util.h"
 
-#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <random>
