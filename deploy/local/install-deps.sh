@@ -19,6 +19,9 @@ packages=(
   # service/state's Redis store (hiredis' asynchronous API) and its tests'
   # real redis-server (started by each test on loopback, never as a service).
   libhiredis-dev redis-server
+  # nghttpx, an HTTP/2 server put in front of the emulator (which speaks
+  # HTTP/1.1) by tests/integration/upstream_http2_test.cc; never as a service.
+  nghttp2-proxy
   curl python3 python3-yaml ca-certificates
   prometheus
   # tests/fuzz (libFuzzer, its sanitizer runtimes) and tests/sanitize.sh (gcc's).
@@ -46,8 +49,8 @@ if [[ ${#missing[@]} -gt 0 || -n "${DCR_FORCE_APT:-}" ]]; then
   if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
   export DEBIAN_FRONTEND=noninteractive
   "${sudo[@]}" apt-get update -qq
-  # Packages are installed for their tools (promtool, redis-server for the
-  # tests), never to run their services: where no policy-rc.d forbids it, one
+  # Packages are installed for their tools (promtool, redis-server and nghttpx
+  # for the tests), never to run their services: where no policy-rc.d forbids it, one
   # does during the install, so that no Prometheus server takes port 9090 and
   # no Redis server port 6379.
   policy=""

@@ -1,5 +1,6 @@
 #include "service/http/curl_multi_http_client.h"
 
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/eventfd.h>
@@ -45,6 +46,17 @@ constexpr long kReceiveBufferBytes = 4 * 1024 - 1;
 // KeepConnectionsFor): at least this many, or a quarter of those transfers.
 constexpr std::size_t kMinSpareConnections = 64;
 
+// Requests libcurl puts on one HTTP/2 connection: its own limit
+// (CURLMOPT_MAX_CONCURRENT_STREAMS, 100 by default), which servers meet or
+// exceed (nghttpx 100, nginx and AWS's load balancers 128).
+constexpr std::size_t kStreamsPerConnection = 100;
+
+int64_t MonotonicNanos() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
+}
+
 // curl_global_init is not thread-safe; do it once per process.
 void GlobalInitOnce() {
   static const CURLcode code = curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -69,6 +81,7 @@ absl::optional<absl::Duration> ParseRetryAfter(absl::string_view value) {
 }  // namespace
 
 struct CurlMultiHttpClient::Transfer {
+  CurlMultiHttpClient* client = nullptr;
   HttpRequest request;
   HttpCallback done;
   CURL* easy = nullptr;
@@ -76,6 +89,11 @@ struct CurlMultiHttpClient::Transfer {
   HttpResult result;
   std::size_t max_response_bytes = 0;
   int attempts = 0;  // Times curl was about to send the request.
+  // https: may go over HTTP/2, so it passes the gate (see StartTransfer).
+  bool tls = false;
+  bool in_curl = false;     // added to the multi handle
+  int connection_port = 0;  // local port of the TLS connection it went on
+  int64_t held_until_ns = 0;  // its deadline while held at the gate
   bool resend_refused = false;
   bool too_large = false;
   char error[CURL_ERROR_SIZE] = {0};
@@ -90,6 +108,7 @@ absl::StatusOr<std::unique_ptr<CurlMultiHttpClient>> CurlMultiHttpClient::Create
   }
   const int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   const int timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+  const int held_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
   CURLM* multi = curl_multi_init();
   auto watch = [epoll_fd](int fd) {
     epoll_event event{};
@@ -97,26 +116,29 @@ absl::StatusOr<std::unique_ptr<CurlMultiHttpClient>> CurlMultiHttpClient::Create
     event.data.fd = fd;
     return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0;
   };
-  if (wake_fd < 0 || timer_fd < 0 || multi == nullptr || !watch(wake_fd) || !watch(timer_fd)) {
+  if (wake_fd < 0 || timer_fd < 0 || held_timer_fd < 0 || multi == nullptr ||
+      !watch(wake_fd) || !watch(timer_fd) || !watch(held_timer_fd)) {
     const std::string why = std::strerror(errno);
     if (multi != nullptr) curl_multi_cleanup(multi);
-    for (int fd : {wake_fd, timer_fd, epoll_fd}) {
+    for (int fd : {wake_fd, timer_fd, held_timer_fd, epoll_fd}) {
       if (fd >= 0) close(fd);
     }
     return absl::InternalError(
         absl::StrCat("cannot set up the libcurl multi handle: ", why));
   }
   return std::unique_ptr<CurlMultiHttpClient>(new CurlMultiHttpClient(
-      std::move(options), multi, epoll_fd, wake_fd, timer_fd));
+      std::move(options), multi, epoll_fd, wake_fd, timer_fd, held_timer_fd));
 }
 
 CurlMultiHttpClient::CurlMultiHttpClient(CurlOptions options, CURLM* multi,
-                                         int epoll_fd, int wake_fd, int timer_fd)
+                                         int epoll_fd, int wake_fd, int timer_fd,
+                                         int held_timer_fd)
     : options_(std::move(options)),
       multi_(multi),
       epoll_fd_(epoll_fd),
       wake_fd_(wake_fd),
-      timer_fd_(timer_fd) {
+      timer_fd_(timer_fd),
+      held_timer_fd_(held_timer_fd) {
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlMultiHttpClient::OnSocket);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlMultiHttpClient::OnTimer);
@@ -145,6 +167,7 @@ CurlMultiHttpClient::~CurlMultiHttpClient() {
     idle_easies_.clear();
     curl_multi_cleanup(multi_);
   }
+  close(held_timer_fd_);
   close(timer_fd_);
   close(wake_fd_);
   close(epoll_fd_);
@@ -152,6 +175,8 @@ CurlMultiHttpClient::~CurlMultiHttpClient() {
 
 void CurlMultiHttpClient::Send(HttpRequest request, HttpCallback done) {
   auto transfer = std::make_unique<Transfer>();
+  transfer->client = this;
+  transfer->tls = absl::StartsWithIgnoreCase(request.url, "https:");
   transfer->request = std::move(request);
   transfer->done = std::move(done);
   transfer->max_response_bytes = options_.max_response_bytes;
@@ -209,6 +234,7 @@ void CurlMultiHttpClient::Run() {
     }
     bool woken = false;
     bool timer_fired = false;
+    bool held_timer_fired = false;
     bool stopping = false;
     Finished finished;
     curl_mu_.Lock();
@@ -225,6 +251,11 @@ void CurlMultiHttpClient::Run() {
         timer_fired = true;
         continue;
       }
+      if (fd == held_timer_fd_) {
+        (void)!read(held_timer_fd_, &count, sizeof(count));
+        held_timer_fired = true;
+        continue;
+      }
       if (auto it = watched_.find(fd); it != watched_.end() && !it->second.wanted) {
         // An idle connection's socket (see OnSocket): curl reads it when it
         // next takes the connection, and finds it closed then.
@@ -239,6 +270,7 @@ void CurlMultiHttpClient::Run() {
       curl_multi_socket_action(multi_, fd, flags, &running);
     }
     if (timer_fired) OnTimerFired();
+    if (held_timer_fired) ExpireHeld(finished);
     if (woken) {
       bool cancelling;
       {
@@ -302,6 +334,15 @@ CURL* CurlMultiHttpClient::NewEasy() {
 
 void CurlMultiHttpClient::StartTransfer(std::unique_ptr<Transfer> owned,
                                         Finished& finished) {
+  if (owned->tls && (!tls_held_.empty() || !MayStartTls())) {
+    Hold(std::move(owned));
+    return;
+  }
+  AddTransfer(std::move(owned), finished);
+}
+
+void CurlMultiHttpClient::AddTransfer(std::unique_ptr<Transfer> owned,
+                                      Finished& finished) {
   Transfer* t = owned.get();
   CURL* easy;
   if (!idle_easies_.empty()) {
@@ -327,12 +368,6 @@ void CurlMultiHttpClient::StartTransfer(std::unique_ptr<Transfer> owned,
                            absl::ToInt64Milliseconds(options_.connect_timeout)));
   // Everything of this transfer's own, every time (see NewEasy for the rest).
   curl_easy_setopt(easy, CURLOPT_URL, t->request.url.c_str());
-  // Over TLS a transfer may wait for a connection still being set up, to
-  // learn from its handshake (ALPN) whether it multiplexes, rather than open
-  // one of its own. Over plain HTTP nothing tells curl before the first
-  // answer, so a transfer started meanwhile waited for that answer.
-  curl_easy_setopt(easy, CURLOPT_PIPEWAIT,
-                   long{absl::StartsWithIgnoreCase(t->request.url, "https:")});
   if (t->request.method == HttpRequest::Method::kGet) {
     curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
   } else {
@@ -365,6 +400,14 @@ void CurlMultiHttpClient::StartTransfer(std::unique_ptr<Transfer> owned,
            finished);
     return;
   }
+  t->in_curl = true;
+  if (t->tls) {
+    ++tls_in_curl_;
+    if (tls_upstream_ != TlsUpstream::kSerial &&
+        tls_in_curl_ > kStreamsPerConnection * tls_connections_.size()) {
+      tls_opener_ = t;  // Beyond the ready connections: it opens one.
+    }
+  }
   active_transfers_.insert(owned.release());  // Owned by the multi handle now.
   KeepConnectionsFor(active_transfers_.size());
 }
@@ -392,6 +435,8 @@ void CurlMultiHttpClient::Settle(Finished& finished) {
       curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
     }
     CollectDone(finished);
+    // Adding a transfer asks for a 0 ms timeout: the loop runs it.
+    if (!tls_held_.empty()) StartHeld(finished);
   } while (timeout_due_);
 }
 
@@ -407,6 +452,13 @@ void CurlMultiHttpClient::CollectDone(Finished& finished) {
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     long request_bytes = 0;
     curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_bytes);
+    if (t->tls && tls_upstream_ != TlsUpstream::kSerial && status != 0) {
+      long version = CURL_HTTP_VERSION_NONE;
+      curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
+      if (version == CURL_HTTP_VERSION_1_0 || version == CURL_HTTP_VERSION_1_1) {
+        tls_upstream_ = TlsUpstream::kSerial;  // An answer over HTTP/1.x.
+      }
+    }
     curl_multi_remove_handle(multi_, easy);
     active_transfers_.erase(t);
     KeepConnectionsFor(active_transfers_.size());
@@ -459,6 +511,10 @@ absl::Status CurlMultiHttpClient::TransportStatus(Transfer* t, CURLcode code) {
 void CurlMultiHttpClient::Finish(std::unique_ptr<Transfer> t, absl::Status transport,
                                  Finished& finished) {
   t->result.transport = std::move(transport);
+  if (t->connection_port != 0) LeaveConnection(t.get());
+  if (t.get() == tls_opener_) tls_opener_ = nullptr;
+  if (t->in_curl && t->tls) --tls_in_curl_;
+  t->in_curl = false;
   if (t->headers != nullptr) curl_slist_free_all(t->headers);
   t->headers = nullptr;
   if (t->easy != nullptr) RecycleEasy(t->easy);
@@ -498,6 +554,11 @@ void CurlMultiHttpClient::FailAll(absl::string_view why, Finished& finished) {
     queued.swap(queued_);
   }
   for (auto& t : queued) Finish(std::move(t), absl::CancelledError(why), finished);
+  while (!tls_held_.empty()) {
+    std::unique_ptr<Transfer> t = std::move(tls_held_.front());
+    tls_held_.pop_front();
+    Finish(std::move(t), absl::CancelledError(why), finished);
+  }
   // Active ones: deliver those that already finished, then abort the rest.
   CollectDone(finished);
   for (Transfer* t : std::vector<Transfer*>(active_transfers_.begin(),
@@ -562,18 +623,109 @@ int CurlMultiHttpClient::OnCloseSocket(void* self_ptr, curl_socket_t fd)
     ABSL_NO_THREAD_SAFETY_ANALYSIS {
   auto* self = static_cast<CurlMultiHttpClient*>(self_ptr);
   self->watched_.erase(fd);
+  if (!self->tls_connections_.empty()) {
+    sockaddr_storage local{};
+    socklen_t length = sizeof(local);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) == 0) {
+      int port = 0;
+      if (local.ss_family == AF_INET) {
+        port = ntohs(reinterpret_cast<const sockaddr_in&>(local).sin_port);
+      } else if (local.ss_family == AF_INET6) {
+        port = ntohs(reinterpret_cast<const sockaddr_in6&>(local).sin6_port);
+      }
+      self->tls_connections_.erase(port);
+    }
+  }
   return close(fd);
 }
 
-namespace {
-
-int64_t MonotonicNanos() {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
+// The gate for https transfers. libcurl 7.88 puts one request on an HTTP/2
+// connection still being set up, and none past the stream limit on a ready
+// one; so, handed more requests than its ready connections carry, it opens a
+// connection for each of the rest. A burst of 1,000 on a cold client opened
+// 500 to 900 TLS connections to an HTTP/2 server, and on 2 cores 392 of
+// the requests failed in the TLS handshake. (CURLOPT_PIPEWAIT makes curl
+// hold requests back itself until a handshake tells whether the upstream
+// multiplexes, but a request curl holds has no connection, so curl enforces
+// none of its timeouts.) So the gateway hands curl no more https requests
+// than its ready connections carry over HTTP/2, plus one that opens the
+// next connection, and holds the rest here, in order, each until its own
+// deadline: the first request to a new upstream goes alone, and the rest
+// follow once its connection is ready. Once the upstream answers over
+// HTTP/1.1 nothing is held, since every request in flight needs a
+// connection of its own. Plain HTTP never multiplexes here.
+bool CurlMultiHttpClient::MayStartTls() const {
+  if (tls_upstream_ == TlsUpstream::kSerial) return true;
+  return tls_in_curl_ < kStreamsPerConnection * tls_connections_.size() ||
+         tls_opener_ == nullptr;
 }
 
-}  // namespace
+void CurlMultiHttpClient::Hold(std::unique_ptr<Transfer> t) {
+  t->held_until_ns = MonotonicNanos() + absl::ToInt64Nanoseconds(t->request.timeout);
+  if (t->held_until_ns < held_timer_armed_ns_) ArmHeldTimer(t->held_until_ns);
+  tls_held_.push_back(std::move(t));
+}
+
+void CurlMultiHttpClient::StartHeld(Finished& finished) {
+  while (!tls_held_.empty() && MayStartTls()) {
+    std::unique_ptr<Transfer> t = std::move(tls_held_.front());
+    tls_held_.pop_front();
+    AddTransfer(std::move(t), finished);
+  }
+}
+
+void CurlMultiHttpClient::ExpireHeld(Finished& finished) {
+  held_timer_armed_ns_ = kNoTime;
+  const int64_t now = MonotonicNanos();
+  int64_t next = kNoTime;
+  std::deque<std::unique_ptr<Transfer>> kept;
+  for (auto& t : tls_held_) {
+    if (t->held_until_ns <= now) {
+      Finish(std::move(t),
+             absl::DeadlineExceededError(
+                 "no connection to the upstream was free before the request's deadline"),
+             finished);
+    } else {
+      next = std::min(next, t->held_until_ns);
+      kept.push_back(std::move(t));
+    }
+  }
+  tls_held_.swap(kept);
+  if (next != kNoTime) ArmHeldTimer(next);
+}
+
+void CurlMultiHttpClient::ArmHeldTimer(int64_t at_ns) {
+  itimerspec spec{};
+  spec.it_value.tv_sec = at_ns / 1000000000;
+  spec.it_value.tv_nsec = at_ns % 1000000000;
+  if (timerfd_settime(held_timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr) == 0) {
+    held_timer_armed_ns_ = at_ns;
+  }
+}
+
+// From curl's pre-request callback, when a TLS connection is ready for `t`.
+// HTTP/1.1 reuses a connection only once the answer on it is read, so a
+// connection carrying a request whose answer has not come is multiplexing.
+void CurlMultiHttpClient::NoteConnection(Transfer* t, int port) {
+  if (t->connection_port != 0) LeaveConnection(t);  // curl tries again
+  auto [it, is_new] = tls_connections_.try_emplace(port);
+  TlsConnection& connection = it->second;
+  if (!is_new && connection.latest != nullptr &&
+      tls_upstream_ != TlsUpstream::kMultiplexing) {
+    long status = 0;
+    curl_easy_getinfo(connection.latest->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status == 0) tls_upstream_ = TlsUpstream::kMultiplexing;
+  }
+  connection.latest = t;
+  t->connection_port = port;
+  if (t == tls_opener_) tls_opener_ = nullptr;  // its connection is ready
+}
+
+void CurlMultiHttpClient::LeaveConnection(Transfer* t) {
+  auto it = tls_connections_.find(t->connection_port);
+  if (it != tls_connections_.end() && it->second.latest == t) it->second.latest = nullptr;
+  t->connection_port = 0;
+}
 
 // Runs inside a curl call, so under curl_mu_. A 0 ms timeout is run by the
 // caller right after that call (curl forbids doing it from here). curl moves
@@ -630,8 +782,9 @@ std::size_t CurlMultiHttpClient::OnBody(char* data, std::size_t size,
 
 int CurlMultiHttpClient::OnPrerequest(void* transfer, char* /*primary_ip*/,
                                       char* /*local_ip*/, int /*primary_port*/,
-                                      int /*local_port*/) {
+                                      int local_port) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   auto* t = static_cast<Transfer*>(transfer);
+  if (t->tls && local_port > 0) t->client->NoteConnection(t, local_port);
   if (t->attempts++ == 0) return CURL_PREREQFUNC_OK;
   // A GET that may run twice is curl's to resend; so is any request the
   // first attempt wrote nothing of (curl counts what it wrote).

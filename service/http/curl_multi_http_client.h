@@ -7,7 +7,10 @@
 // A sending thread that finds the multi handle free writes its request
 // itself: waking the loop thread for it would cost a context switch per call. The multi handle keeps a
 // connection cache, so connections to Authlete stay warm and are reused
-// (HTTP/1.1 keep-alive, or one multiplexed HTTP/2 connection over TLS).
+// (HTTP/1.1 keep-alive, or multiplexed HTTP/2 connections over TLS, which
+// https requests are held back to fill rather than open one each: see
+// MayStartTls in the .cc). The gateway calls one upstream, Authlete; that
+// gate counts the TLS connections of a client together, whatever their host.
 #ifndef DCR_SERVICE_HTTP_CURL_MULTI_HTTP_CLIENT_H_
 #define DCR_SERVICE_HTTP_CURL_MULTI_HTTP_CLIENT_H_
 
@@ -15,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -67,13 +71,28 @@ class CurlMultiHttpClient final : public HttpClient {
   using Finished = std::vector<std::unique_ptr<Transfer>>;
 
   CurlMultiHttpClient(CurlOptions options, CURLM* multi, int epoll_fd,
-                      int wake_fd, int timer_fd);
+                      int wake_fd, int timer_fd, int held_timer_fd);
   void Wake();
   void Run();
   bool StoppingOrCancelling() ABSL_LOCKS_EXCLUDED(mu_);
   void StartQueued(Finished& finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
+  // Hands the transfer to curl (AddTransfer), or holds it at the gate for
+  // https transfers (see MayStartTls in the .cc).
   void StartTransfer(std::unique_ptr<Transfer> transfer, Finished& finished)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
+  void AddTransfer(std::unique_ptr<Transfer> transfer, Finished& finished)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
+  bool MayStartTls() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
+  void Hold(std::unique_ptr<Transfer> transfer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
+  // Hands curl the held transfers the gate lets through, in order.
+  void StartHeld(Finished& finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
+  // Fails the held transfers whose deadline passed (DEADLINE_EXCEEDED).
+  void ExpireHeld(Finished& finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
+  void ArmHeldTimer(int64_t at_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
+  // `transfer`'s request goes on the TLS connection from local `port`
+  // (from curl's pre-request callback); LeaveConnection undoes it.
+  void NoteConnection(Transfer* transfer, int port) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
+  void LeaveConnection(Transfer* transfer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
   // Runs the timeouts curl asked for at once and collects what ended, until
   // neither is left: the last thing done before curl_mu_ is released.
   void Settle(Finished& finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(curl_mu_);
@@ -114,6 +133,8 @@ class CurlMultiHttpClient final : public HttpClient {
   // curl's timer, armed from whichever thread holds curl_mu_; the event
   // loop sees it fire in the same epoll set as the sockets.
   const int timer_fd_;
+  // The earliest deadline of a transfer held at the gate.
+  const int held_timer_fd_;
 
   // The multi handle is not thread-safe: every curl call, and so every curl
   // callback, runs under curl_mu_, on the event loop or on a sending thread.
@@ -134,6 +155,23 @@ class CurlMultiHttpClient final : public HttpClient {
   };
   absl::flat_hash_map<int, Watch> watched_ ABSL_GUARDED_BY(curl_mu_);
   absl::flat_hash_set<Transfer*> active_transfers_ ABSL_GUARDED_BY(curl_mu_);
+
+  // The gate for https transfers (see MayStartTls in the .cc). Whether the
+  // upstream multiplexes (learned from its connections and answers), the
+  // https transfers in curl, the one among them that opens a connection
+  // beyond the ready ones, and those held back, in order.
+  enum class TlsUpstream { kUnknown, kMultiplexing, kSerial };
+  TlsUpstream tls_upstream_ ABSL_GUARDED_BY(curl_mu_) = TlsUpstream::kUnknown;
+  std::size_t tls_in_curl_ ABSL_GUARDED_BY(curl_mu_) = 0;
+  Transfer* tls_opener_ ABSL_GUARDED_BY(curl_mu_) = nullptr;
+  std::deque<std::unique_ptr<Transfer>> tls_held_ ABSL_GUARDED_BY(curl_mu_);
+  int64_t held_timer_armed_ns_ ABSL_GUARDED_BY(curl_mu_) = kNoTime;
+  // TLS connections ready (they carried a request), by local port, each with
+  // the latest request on it while that one is under way.
+  struct TlsConnection {
+    Transfer* latest = nullptr;
+  };
+  absl::flat_hash_map<int, TlsConnection> tls_connections_ ABSL_GUARDED_BY(curl_mu_);
 
   absl::Mutex mu_;
   std::vector<std::unique_ptr<Transfer>> queued_ ABSL_GUARDED_BY(mu_);

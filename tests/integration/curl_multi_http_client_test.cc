@@ -15,6 +15,7 @@
 #include "absl/synchronization/notification.h"
 #include "service/authlete/authlete_request.h"
 #include "tests/emulator/emulator.h"
+#include "tests/integration/transport_requests.h"
 
 namespace dcr::http {
 namespace {
@@ -34,14 +35,7 @@ class CurlMultiHttpClientTest : public ::testing::Test {
 
   // A Register request of the contract, to the emulator.
   HttpRequest RegisterRequest(absl::Duration timeout = absl::Seconds(10)) const {
-    authlete::AuthleteOptions options;
-    options.base_url = emulator_->base_url();
-    options.credential = emulator::kDefaultServiceToken;
-    core::DcrCall call;
-    call.operation = api::Operation::kRegister;
-    call.service_id = emulator::kDefaultServiceId;
-    call.json = R"({"redirect_uris":["https://app.example.com/cb"]})";
-    return authlete::BuildHttpRequest(options, call, timeout);
+    return testing::RegisterRequestTo(emulator_->base_url(), timeout);
   }
 
   // Sends `n` requests at once and waits for every answer; each must be a 200.
@@ -60,16 +54,7 @@ class CurlMultiHttpClientTest : public ::testing::Test {
 
   // Every request held by the emulator for `ms` (0: none), so that those
   // sent at once are all under way together, each on a connection of its own.
-  void HoldRequests(int ms) {
-    emulator::FaultSpec spec;
-    if (ms > 0) {
-      emulator::FaultRule latency;
-      latency.kind = emulator::FaultKind::kLatency;
-      latency.latency_ms = ms;
-      spec.rules.push_back(latency);
-    }
-    emulator_->SetFaults(spec);
-  }
+  void HoldRequests(int ms) { testing::HoldEveryRequest(*emulator_, ms); }
 
   std::unique_ptr<emulator::Emulator> emulator_;
   std::unique_ptr<CurlMultiHttpClient> http_;
@@ -149,12 +134,7 @@ TEST_F(CurlMultiHttpClientTest, CallbackMaySendAgain) {
 // Timeouts still fire with every transfer started inline: curl's timer lives
 // in a timerfd the event loop watches.
 TEST_F(CurlMultiHttpClientTest, TimeoutFiresForInlineSends) {
-  emulator::FaultSpec slow;
-  emulator::FaultRule latency;
-  latency.kind = emulator::FaultKind::kLatency;
-  latency.latency_ms = 2000;
-  slow.rules.push_back(latency);
-  emulator_->SetFaults(slow);
+  HoldRequests(2000);
   absl::BlockingCounter done(3);
   std::atomic<int> deadline_exceeded{0};
   const absl::Time start = absl::Now();
