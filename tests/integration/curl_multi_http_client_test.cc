@@ -67,7 +67,8 @@ TEST_F(CurlMultiHttpClientTest, ConnectionsOutliveADipInTheLoad) {
   HoldRequests(100);
   SendAtOnce(32);
   // One each: over plain HTTP no request waits for another's connection to
-  // learn whether it multiplexes (CURLOPT_PIPEWAIT is for TLS only).
+  // learn whether it multiplexes (plain HTTP passes no gate; see
+  // upstream_http2_test.cc for https).
   const int64_t opened = emulator_->stats().connections_accepted;
   EXPECT_EQ(opened, 32);
   HoldRequests(0);
