@@ -661,7 +661,10 @@ bool CurlMultiHttpClient::MayStartTls() const {
 }
 
 void CurlMultiHttpClient::Hold(std::unique_ptr<Transfer> t) {
-  t->held_until_ns = MonotonicNanos() + absl::ToInt64Nanoseconds(t->request.timeout);
+  const int64_t now = MonotonicNanos();
+  // Saturated: an infinite timeout would overflow.
+  t->held_until_ns = now + std::min(absl::ToInt64Nanoseconds(t->request.timeout),
+                                    kNoTime - 1 - now);
   if (t->held_until_ns < held_timer_armed_ns_) ArmHeldTimer(t->held_until_ns);
   tls_held_.push_back(std::move(t));
 }
