@@ -88,17 +88,24 @@ class Http2Front {
     std::map<std::string, int> by_protocol;
     int requests = 0;
   };
-  Log ReadLog() const {
-    Log log;
-    for (absl::string_view line :
-         absl::StrSplit(cli_test::ReadFile(access_log()), '\n', absl::SkipEmpty())) {
-      std::vector<std::string> f = absl::StrSplit(line, ' ');
-      if (f.size() < 2) continue;
-      log.connections.insert(f[0]);
-      ++log.by_protocol[f[1]];
-      ++log.requests;
+  // The access log once it holds `requests` lines (nghttpx writes a line as
+  // a stream closes, which may be just after its answer reached the client),
+  // or as it is after 5 s.
+  Log ReadLog(int requests) const {
+    const absl::Time deadline = absl::Now() + absl::Seconds(5);
+    for (;;) {
+      Log log;
+      for (absl::string_view line :
+           absl::StrSplit(cli_test::ReadFile(access_log()), '\n', absl::SkipEmpty())) {
+        std::vector<std::string> f = absl::StrSplit(line, ' ');
+        if (f.size() < 2) continue;
+        log.connections.insert(f[0]);
+        ++log.by_protocol[f[1]];
+        ++log.requests;
+      }
+      if (log.requests >= requests || absl::Now() > deadline) return log;
+      absl::SleepFor(absl::Milliseconds(20));
     }
-    return log;
   }
 
  private:
@@ -219,7 +226,7 @@ TEST_F(UpstreamHttp2Test, ABurstSharesAFewConnections) {
   HoldRequests(300);
   Outcomes burst = SendAtOnce(1000);
   EXPECT_EQ(burst.ok, 1000) << Describe(burst.failures);
-  Http2Front::Log log = front_->ReadLog();
+  Http2Front::Log log = front_->ReadLog(1000);
   EXPECT_EQ(log.requests, 1000);
   EXPECT_EQ(log.by_protocol["h2"], 1000);
   // 100 streams each: 10, and one more opened as a burst outgrows them.
@@ -229,7 +236,7 @@ TEST_F(UpstreamHttp2Test, ABurstSharesAFewConnections) {
   // A second burst, larger, on the warm connections: what it adds is what it needs.
   Outcomes second = SendAtOnce(1500);
   EXPECT_EQ(second.ok, 1500) << Describe(second.failures);
-  log = front_->ReadLog();
+  log = front_->ReadLog(2500);
   EXPECT_EQ(log.by_protocol["h2"], 2500);
   EXPECT_LE(log.connections.size(), 16u);
 }
