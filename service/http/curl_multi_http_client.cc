@@ -57,6 +57,14 @@ int64_t MonotonicNanos() {
   return int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
 }
 
+// Arms the timerfd `fd` to fire at `at_ns` (CLOCK_MONOTONIC).
+bool ArmTimerFd(int fd, int64_t at_ns) {
+  itimerspec spec{};
+  spec.it_value.tv_sec = at_ns / 1000000000;
+  spec.it_value.tv_nsec = at_ns % 1000000000;
+  return timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, nullptr) == 0;
+}
+
 // curl_global_init is not thread-safe; do it once per process.
 void GlobalInitOnce() {
   static const CURLcode code = curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -698,12 +706,7 @@ void CurlMultiHttpClient::ExpireHeld(Finished& finished) {
 }
 
 void CurlMultiHttpClient::ArmHeldTimer(int64_t at_ns) {
-  itimerspec spec{};
-  spec.it_value.tv_sec = at_ns / 1000000000;
-  spec.it_value.tv_nsec = at_ns % 1000000000;
-  if (timerfd_settime(held_timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr) == 0) {
-    held_timer_armed_ns_ = at_ns;
-  }
+  if (ArmTimerFd(held_timer_fd_, at_ns)) held_timer_armed_ns_ = at_ns;
 }
 
 // From curl's pre-request callback, when a TLS connection is ready for `t`.
@@ -750,10 +753,7 @@ int CurlMultiHttpClient::OnTimer(CURLM* /*multi*/, long timeout_ms, void* self_p
 }
 
 bool CurlMultiHttpClient::ArmTimer(int64_t at_ns) {
-  itimerspec spec{};
-  spec.it_value.tv_sec = at_ns / 1000000000;
-  spec.it_value.tv_nsec = at_ns % 1000000000;
-  if (timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr) != 0) return false;
+  if (!ArmTimerFd(timer_fd_, at_ns)) return false;
   timer_armed_ns_ = at_ns;
   return true;
 }
